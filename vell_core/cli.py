@@ -1,0 +1,109 @@
+"""The ``vell`` command line: database, seed data, the notification worker, the sandbox."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import typer
+
+from vell_core import migrate
+from vell_core import seed as seed_module
+from vell_core.clock import SystemClock
+from vell_core.db import make_engine
+from vell_core.logging_setup import configure_logging
+from vell_core.settings import load_settings
+
+app = typer.Typer(help="Vell Delegation Desk administration.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+log = logging.getLogger("vell")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    settings = load_settings()
+    migrate.upgrade(settings.vell_database_url, revision)
+    typer.echo(f"Database at {migrate.current_revision(settings.vell_database_url)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(...)) -> None:
+    """Revert migrations down to REVISION (e.g. base, or -1)."""
+    settings = load_settings()
+    migrate.downgrade(settings.vell_database_url, revision)
+    typer.echo(f"Database at {migrate.current_revision(settings.vell_database_url)}")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Fail if the models and the migrations disagree."""
+    migrate.check(load_settings().vell_database_url)
+    typer.echo("Models and migrations agree.")
+
+
+@app.command("seed")
+def seed(reset: bool = typer.Option(False, "--reset", help="Delete all rows first.")) -> None:
+    """Fill an empty store with deterministic history (refuses a non-empty store)."""
+    settings = load_settings()
+    engine = make_engine(settings.vell_database_url)
+    if reset:
+        seed_module.reset(engine)
+    if not seed_module.is_empty(engine):
+        typer.echo("The store already has data; use --reset to start over.")
+        raise typer.Exit(0)
+    result = seed_module.seed(engine, SystemClock().now())
+    typer.echo(f"Seeded: {result}")
+
+
+@app.command("bootstrap")
+def bootstrap() -> None:
+    """Migrate to head and seed when empty (what `make run` and `make test` do)."""
+    settings = load_settings()
+    migrate.upgrade(settings.vell_database_url)
+    engine = make_engine(settings.vell_database_url)
+    if seed_module.is_empty(engine):
+        result = seed_module.seed(engine, SystemClock().now())
+        typer.echo(f"Seeded an empty store: {result}")
+    else:
+        typer.echo("Store is migrated and already has data.")
+
+
+@app.command("worker")
+def worker() -> None:
+    """Run the notification worker (SQS long polling) until interrupted."""
+    from vell_core.services import build_services
+
+    settings = load_settings(vell_start_worker=False)
+    configure_logging(settings.vell_log_level)
+    services = build_services(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    runner = services.start_worker()
+    log.info("Worker running; Ctrl+C to stop.")
+    stop.wait()
+    runner.stop()
+    services.close()
+
+
+@app.command("sandbox")
+def sandbox(port: int = typer.Option(4599, help="Port to serve the sandbox AWS on.")) -> None:
+    """Serve the sandbox AWS alone (for scripts), until interrupted."""
+    from vell_core.sandbox.runtime import ensure_sandbox
+
+    settings = load_settings(vell_sandbox_port=port)
+    configure_logging(settings.vell_log_level)
+    running = ensure_sandbox(settings)
+    typer.echo(f"Sandbox AWS on {running.endpoint}")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    running.stop()
+
+
+if __name__ == "__main__":
+    app()

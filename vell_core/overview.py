@@ -1,0 +1,105 @@
+"""Home-page figures, computed in SQL on the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import distinct, func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from vell_core.models import (
+    AwsDelegationState,
+    DelegationPath,
+    DelegationRequest,
+    DelegationStatus,
+    FunnelEvent,
+    FunnelStep,
+)
+
+PENDING_STATES = (
+    AwsDelegationState.UNASSIGNED,
+    AwsDelegationState.ASSIGNED,
+    AwsDelegationState.PENDING_APPROVAL,
+    AwsDelegationState.ACCEPTED,
+)
+
+
+@dataclass(frozen=True)
+class HomeFigures:
+    """What the home page shows at a glance."""
+
+    active_demos: int
+    active_trials: int
+    pending_approvals: int
+    trials_expiring_24h: int
+    demos_last_30d: int
+    trials_last_30d: int
+    production_last_30d: int
+
+    @property
+    def conversion_last_30d(self) -> float | None:
+        """Share of customers demoed in the last 30 days who reached production or trial."""
+        if self.demos_last_30d == 0:
+            return None
+        return self.trials_last_30d / self.demos_last_30d
+
+
+def home_figures(engine: Engine, now: datetime) -> HomeFigures:
+    """Counts for the home page as of ``now``."""
+    with Session(engine) as session:
+        return HomeFigures(
+            active_demos=_active(session, DelegationPath.DEMO, now),
+            active_trials=_active(session, DelegationPath.TRIAL, now),
+            pending_approvals=_pending(session, now),
+            trials_expiring_24h=_expiring(session, now, timedelta(hours=24)),
+            demos_last_30d=_customers_with(session, "demo", now),
+            trials_last_30d=_customers_with(session, "trial", now),
+            production_last_30d=_production(session, now),
+        )
+
+
+def _active(session: Session, path: DelegationPath, now: datetime) -> int:
+    query = select(func.count()).where(
+        DelegationRequest.type == path,
+        DelegationRequest.status == DelegationStatus.APPROVED,
+        col(DelegationRequest.expires_at) > now,
+    )
+    return int(session.exec(query).one())
+
+
+def _pending(session: Session, now: datetime) -> int:
+    query = select(func.count()).where(
+        DelegationRequest.status == DelegationStatus.PENDING,
+        col(DelegationRequest.aws_state).in_(PENDING_STATES),
+        col(DelegationRequest.expires_at) > now,
+    )
+    return int(session.exec(query).one())
+
+
+def _expiring(session: Session, now: datetime, window: timedelta) -> int:
+    query = select(func.count()).where(
+        DelegationRequest.type == DelegationPath.TRIAL,
+        DelegationRequest.status == DelegationStatus.APPROVED,
+        col(DelegationRequest.expires_at) > now,
+        col(DelegationRequest.expires_at) <= now + window,
+    )
+    return int(session.exec(query).one())
+
+
+def _customers_with(session: Session, path: str, now: datetime) -> int:
+    query = select(func.count(distinct(FunnelEvent.customer))).where(
+        FunnelEvent.step == FunnelStep.CONNECTED,
+        FunnelEvent.path == path,
+        col(FunnelEvent.occurred_at) > now - timedelta(days=30),
+    )
+    return int(session.exec(query).one())
+
+
+def _production(session: Session, now: datetime) -> int:
+    query = select(func.count(distinct(FunnelEvent.customer))).where(
+        FunnelEvent.step == FunnelStep.PRODUCTION,
+        col(FunnelEvent.occurred_at) > now - timedelta(days=30),
+    )
+    return int(session.exec(query).one())

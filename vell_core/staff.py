@@ -1,0 +1,96 @@
+"""Staff directory and role rules: who may see which page and do which action.
+
+Roles are re-read from the store on every privileged action (``require``), so a revoked role
+takes effect at once; page hiding in the UI is only a convenience on top of this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from vell_core.errors import PermissionDenied
+from vell_core.models import StaffRole, StaffUser
+
+# Action -> roles allowed. Admins may do everything.
+ACTION_ROLES: dict[str, frozenset[StaffRole]] = {
+    "home": frozenset(StaffRole),
+    "delegation.create": frozenset({StaffRole.SALES, StaffRole.CS}),
+    "delegation.read_own": frozenset({StaffRole.SALES, StaffRole.CS}),
+    "delegation.read_all": frozenset({StaffRole.CS}),
+    "demo.browse": frozenset({StaffRole.SALES, StaffRole.CS}),
+    "listing.update": frozenset({StaffRole.SALES, StaffRole.CS}),
+    "promotion.run": frozenset({StaffRole.CS}),
+    "connection.manage": frozenset({StaffRole.CS}),
+    "metrics.read": frozenset({StaffRole.LEADERSHIP, StaffRole.CS}),
+    "tickets.write": frozenset({StaffRole.CS, StaffRole.LEADERSHIP}),
+    "sandbox.customer_console": frozenset({StaffRole.SALES, StaffRole.CS}),
+    "audit.read": frozenset(),
+    "settings.read": frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """A signed-in staff member, as read from the store (never cached across actions)."""
+
+    id: int
+    name: str
+    email: str
+    role: StaffRole
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins may do everything."""
+        return self.role is StaffRole.ADMIN
+
+
+def can(member: StaffMember, action: str) -> bool:
+    """Whether ``member``'s role allows ``action``."""
+    return member.is_admin or member.role in ACTION_ROLES.get(action, frozenset())
+
+
+class StaffDirectory:
+    """Reads staff members and enforces role rules against the store."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def list_active(self) -> list[StaffMember]:
+        """Every active staff member, by role then name."""
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(StaffUser)
+                .where(col(StaffUser.active))
+                .order_by(col(StaffUser.role), col(StaffUser.name))
+            ).all()
+        return [_member(row) for row in rows]
+
+    def by_email(self, email: str) -> StaffMember | None:
+        """The active staff member with this email (case-insensitive), if any."""
+        with Session(self._engine) as session:
+            row = session.exec(
+                select(StaffUser).where(col(StaffUser.email) == email.strip().lower())
+            ).first()
+        return _member(row) if row is not None and row.active else None
+
+    def by_id(self, user_id: int) -> StaffMember | None:
+        """The active staff member with this id, if any."""
+        with Session(self._engine) as session:
+            row = session.get(StaffUser, user_id)
+        return _member(row) if row is not None and row.active else None
+
+    def require(self, member: StaffMember | None, action: str) -> StaffMember:
+        """Re-read ``member`` from the store and check ``action``; raise PermissionDenied."""
+        if member is None:
+            raise PermissionDenied("Please sign in first.")
+        fresh = self.by_id(member.id)
+        if fresh is None or not can(fresh, action):
+            raise PermissionDenied()
+        return fresh
+
+
+def _member(row: StaffUser) -> StaffMember:
+    return StaffMember(id=row.id or 0, name=row.name, email=row.email, role=StaffRole(row.role))
