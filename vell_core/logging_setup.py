@@ -14,8 +14,8 @@ import threading
 
 NOISY_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "werkzeug")
 _SECRET_FIELD_RE = re.compile(
-    r"(?i)(\"?(?:SecretAccessKey|SessionToken|TradeInToken|ExchangeToken|aws_secret_access_key"
-    r"|aws_session_token|Token)\"?\s*[:=]\s*\"?)([^\"\s,}&]+)"
+    r"(?i)([\"']?(?:SecretAccessKey|SessionToken|TradeInToken|ExchangeToken"
+    r"|aws_secret_access_key|aws_session_token)[\"']?\s*[:=]\s*[\"']?)([^\"'\s,}&]+)"
 )
 _ACCESS_KEY_RE = re.compile(r"\b(A[SK]IA|ASIA|AKIA)[A-Z0-9]{12,}\b")
 _known_secrets: set[str] = set()
