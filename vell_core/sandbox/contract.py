@@ -48,9 +48,7 @@ class SandboxCall:
 class SandboxServiceError(Exception):
     """An AWS error response: code, HTTP status, message and any extra error members."""
 
-    def __init__(
-        self, code: str, message: str, status: int = 400, **extra: Any
-    ) -> None:
+    def __init__(self, code: str, message: str, status: int = 400, **extra: Any) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message

@@ -1,0 +1,967 @@
+"""The sandbox AWS endpoint: one loopback HTTP server in front of moto and the sandbox backends.
+
+Why this shape: unmodified boto3 clients (the app's ``ClientFactory``, ad-hoc scripts, the AWS
+CLI) reach it with ``endpoint_url=http://127.0.0.1:<port>`` and real SigV4-signed HTTP, so the
+production code path (serialisers, parsers, retries, error mapping) runs unchanged. Everything
+lives in one process and shares moto's *global* backends, exactly as moto's server mode does:
+
+- requests for operations a registered ``ServiceBackend`` implements (IAM delegation requests,
+  STS ``GetDelegatedAccessToken``, Marketplace Catalog/Agreement) are parsed by ``wire.py``,
+  authorised, handled and serialised in the real wire format;
+- everything else goes to moto through the same dispatcher ``mock_aws`` uses
+  (``BotocoreStubber.process_request``), so this needs no Flask (moto's ``server`` extra is
+  not a dependency) and the in-process objects (``state``) see the same data as HTTP callers;
+- a few moto operations are intercepted where moto is not faithful enough for the product:
+  ``sts:AssumeRole`` (trust policy and ``sts:ExternalId`` enforced), ``iam:CreateRole`` and
+  ``iam:PutRolePermissionsBoundary`` with a partner-namespace boundary, and
+  ``sts:GetCallerIdentity`` for delegated and root callers.
+
+Calls made with delegated or assumed-role credentials are checked by ``authz.py`` (session
+policy; role policies ∩ boundary) whoever serves them. Control endpoints live under
+``/_sandbox/`` and moto's SNS signing certificates are served at
+``/SimpleNotificationService-<hex>.pem``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import string
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlparse
+
+from botocore.awsrequest import AWSPreparedRequest
+from botocore.compat import HTTPHeaders
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.base_backend import BackendDict
+from moto.core.botocore_stubber import BotocoreStubber
+from moto.core.model_instances import reset_model_data
+from moto.sns.models import sns_backends
+from moto.sqs.models import sqs_backends
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from vell_core.clock import OffsetClock
+from vell_core.policies import load_policy_file
+from vell_core.sandbox import authz
+from vell_core.sandbox.accounts import PARTNER_NAME
+from vell_core.sandbox.contract import Caller, SandboxCall, SandboxServiceError, ServiceBackend
+from vell_core.sandbox.control import handle_control
+from vell_core.sandbox.iam import DelegationBackend, build_iam_backend, load_registered_templates
+from vell_core.sandbox.identity import (
+    PARTNER_USER,
+    Credentials,
+    Identity,
+    IdentityRegistry,
+    iam_backend,
+)
+from vell_core.sandbox.notifications import Notifier
+from vell_core.sandbox.sts_exchange import DelegatedTokenExchange, TokenVault, build_sts_backend
+from vell_core.sandbox.wire import (
+    WireRequest,
+    WireResponse,
+    iso8601,
+    new_request_id,
+    operation_name,
+    parse_request,
+    parse_response,
+    protocol_of,
+    serialize_error,
+    serialize_response,
+    service_model,
+)
+from vell_core.settings import SANDBOX_DEFAULTS, VELL_PARTNER_ACCOUNT_ID, Settings
+
+logger = logging.getLogger(__name__)
+
+PARTNER_BOUNDARY_PREFIX = "arn:aws:iam::partner:policy/"
+PEM_PATH = re.compile(r"^/SimpleNotificationService-[A-Za-z0-9]+\.pem$")
+DLQ_MAX_RECEIVE = 5
+# AWS answers these whatever the policies say (GetCallerIdentity needs no permission).
+UNRESTRICTED_ACTIONS = {"sts:getcalleridentity"}
+_HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "status", "server", "date"}
+
+
+@dataclass
+class SandboxConfig:
+    """Everything the sandbox needs to know; the knobs at the end can change at runtime."""
+
+    partner_account_id: str = VELL_PARTNER_ACCOUNT_ID
+    region: str = "us-east-1"
+    topic_arn: str = SANDBOX_DEFAULTS["aws_delegation_sns_topic_arn"]
+    queue_url: str = SANDBOX_DEFAULTS["vell_delegation_queue_url"]
+    template_arns: dict[str, str] = field(
+        default_factory=lambda: {
+            "read-only": SANDBOX_DEFAULTS["aws_delegation_read_only_template_arn"],
+            "full-access": SANDBOX_DEFAULTS["aws_delegation_full_access_template_arn"],
+            "onboarding": SANDBOX_DEFAULTS["aws_delegation_onboarding_template_arn"],
+        }
+    )
+    boundary_arn: str = SANDBOX_DEFAULTS["aws_delegation_permission_boundary_arn"]
+    duplicate_notifications: bool = False
+    latency_ms: int = 0
+    rate_limit_factor: float = 1.0
+    throttling: bool = False
+    seed: int = 20261129
+    host: str = "127.0.0.1"
+    port: int = 0
+
+    RUNTIME_KNOBS = ("duplicate_notifications", "latency_ms", "rate_limit_factor", "throttling")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SandboxConfig:
+        """Build from the app's ``Settings`` (``aws_delegation_*`` and ``vell_sandbox_*``)."""
+        return cls(
+            partner_account_id=settings.vell_partner_account_id,
+            region=settings.vell_aws_region,
+            topic_arn=str(settings.aws_delegation_sns_topic_arn),
+            queue_url=str(settings.vell_delegation_queue_url),
+            template_arns=dict(settings.template_arns),
+            boundary_arn=str(settings.aws_delegation_permission_boundary_arn),
+            duplicate_notifications=settings.vell_sandbox_duplicate_notifications,
+            latency_ms=settings.vell_sandbox_latency_ms,
+            rate_limit_factor=settings.vell_sandbox_rate_limit_factor,
+            throttling=settings.vell_sandbox_throttling,
+            seed=settings.vell_sandbox_seed,
+            host=settings.vell_sandbox_host,
+            port=settings.vell_sandbox_port,
+        )
+
+    def knobs(self) -> dict[str, Any]:
+        """The runtime-adjustable settings."""
+        return {name: getattr(self, name) for name in self.RUNTIME_KNOBS}
+
+    def update_knobs(self, values: dict[str, Any]) -> None:
+        """Change runtime knobs (unknown names are refused)."""
+        unknown = set(values) - set(self.RUNTIME_KNOBS)
+        if unknown:
+            raise ValueError(f"unknown sandbox settings: {sorted(unknown)}")
+        for name, value in values.items():
+            current = getattr(self, name)
+            setattr(self, name, type(current)(value))
+
+
+def _random_key_id() -> str:
+    alphabet = string.ascii_uppercase + string.digits
+    return "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
+
+
+class SandboxState:
+    """The in-process objects behind the endpoint: clock, registries, backends."""
+
+    def __init__(
+        self,
+        config: SandboxConfig,
+        *,
+        templates: dict[str, dict[str, Any]] | None = None,
+        boundary_document: dict[str, Any] | None = None,
+        clock: OffsetClock | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock or OffsetClock()
+        self.identities = IdentityRegistry()
+        self.vault = TokenVault()
+        self.notifier = Notifier(
+            seed=config.seed, duplicates=lambda: self.config.duplicate_notifications
+        )
+        self._boundary_document = boundary_document
+        self.partner_credentials = Credentials(_random_key_id(), secrets.token_urlsafe(30))
+        self.delegation = DelegationBackend(
+            partner_accounts={config.partner_account_id},
+            partner_name=PARTNER_NAME,
+            templates=templates
+            if templates is not None
+            else load_registered_templates(config.template_arns),
+            boundary_arn=config.boundary_arn,
+            clock=self.clock,
+            notifier=self.notifier,
+            vault=self.vault,
+            topic_exists=_topic_exists,
+        )
+        self.exchange = DelegatedTokenExchange(self.vault, self.identities)
+        self.backends: dict[str, ServiceBackend] = {}
+        self.throttle = Throttle()
+        self.register(build_iam_backend(self.delegation))
+        self.register(build_sts_backend(self.exchange))
+
+    def register(self, backend: ServiceBackend) -> None:
+        """Plug in a backend; operations of an already registered service are merged."""
+        existing = self.backends.get(backend.service)
+        if existing is None:
+            self.backends[backend.service] = backend
+            return
+        existing.handlers.update(backend.handlers)
+        existing.action_overrides.update(backend.action_overrides)
+
+    def all_backends(self) -> Iterable[ServiceBackend]:
+        """Every registered backend."""
+        return list(self.backends.values())
+
+    def boundary_document(self, arn: str | None) -> dict[str, Any] | None:
+        """The policy document of a boundary ARN (Vell's registered one or a moto policy)."""
+        if not arn:
+            return None
+        if arn == self.config.boundary_arn:
+            if self._boundary_document is None:
+                try:  # policies/boundary.json is written separately; read it lazily
+                    self._boundary_document = dict(load_policy_file("boundary.json"))
+                except FileNotFoundError:
+                    logger.warning("policies/boundary.json is missing; boundary not enforced")
+                    return None
+            return self._boundary_document
+        return _managed_policy_document(arn)
+
+    def tick(self) -> None:
+        """Apply due timers in every backend."""
+        now = self.clock.now()
+        for backend in self.all_backends():
+            hook = getattr(backend, "on_tick", None)
+            if hook is not None:
+                hook(now)
+
+    def reset(self) -> None:
+        """Wipe moto and every backend, then bootstrap the partner account again."""
+        BackendDict.reset()
+        reset_model_data()
+        self.identities.reset()
+        self.vault.reset()
+        self.notifier.reseed(self.config.seed)
+        self.throttle.reset()
+        for backend in self.all_backends():
+            hook = getattr(backend, "on_reset", None)
+            if hook is not None:
+                hook()
+        bootstrap(self)
+
+    def personas(self, account_id: str) -> dict[str, Identity]:
+        """Owner/admin/root identities of a customer account."""
+        return self.identities.personas(account_id)
+
+
+def _topic_exists(arn: str) -> bool:
+    parts = arn.split(":")
+    return len(parts) == 6 and arn in sns_backends[parts[4]][parts[3]].topics
+
+
+def _managed_policy_document(arn: str) -> dict[str, Any] | None:
+    account = arn.split(":")[4] or "aws"
+    backend = iam_backend(DEFAULT_ACCOUNT_ID if account == "aws" else account)
+    policy = backend.managed_policies.get(arn)
+    if policy is None:
+        return None
+    for version in policy.versions:
+        if version.is_default_version:
+            return authz.load_policy(version.document)
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Bootstrap: Vell's partner account as AWS onboarding leaves it
+
+
+def bootstrap(state: SandboxState) -> None:
+    """Partner user + key, the notification topic, its SQS queue and dead-letter queue."""
+    config = state.config
+    state.identities.ensure_user_key(
+        config.partner_account_id, PARTNER_USER, pinned=state.partner_credentials
+    )
+    topic_arn = _create_topic(config.topic_arn)
+    queue_arn = _create_queues(config.queue_url, topic_arn)
+    region, account = topic_arn.split(":")[3], topic_arn.split(":")[4]
+    sns_backends[account][region].subscribe(topic_arn, queue_arn, "sqs")
+
+
+def _create_topic(topic_arn: str) -> str:
+    _, _, _, region, account, name = topic_arn.split(":")
+    backend = sns_backends[account][region]
+    topic = backend.create_topic(name)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AllowIamDelegationNotifications",
+                "Effect": "Allow",
+                "Principal": {"Service": "iam.amazonaws.com"},
+                "Action": "SNS:Publish",
+                "Resource": topic.arn,
+            }
+        ],
+    }
+    backend.set_topic_attribute(topic.arn, "policy", json.dumps(policy))
+    backend.set_topic_attribute(topic.arn, "signature_version", "2")
+    return topic.arn
+
+
+def _create_queues(queue_url: str, topic_arn: str) -> str:
+    parsed = urlparse(queue_url)
+    account, name = parsed.path.strip("/").split("/")[:2]
+    region = parsed.netloc.split(".")[1] if parsed.netloc.count(".") >= 3 else "us-east-1"
+    backend = sqs_backends[account][region]
+    dlq = backend.create_queue(f"{name}-dlq")
+    queue_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": f"arn:aws:sqs:{region}:{account}:{name}",
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            }
+        ],
+    }
+    queue = backend.create_queue(
+        name,
+        Policy=json.dumps(queue_policy),
+        RedrivePolicy=json.dumps(
+            {"deadLetterTargetArn": dlq.queue_arn, "maxReceiveCount": DLQ_MAX_RECEIVE}
+        ),
+    )
+    return str(queue.queue_arn)
+
+
+# --------------------------------------------------------------------------------------------
+# Throttling
+
+
+class Throttle:
+    """Per (service, operation, account) token buckets on real time (request rates are real)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buckets: dict[tuple[str, str, str], tuple[float, float]] = {}
+
+    def reset(self) -> None:
+        """Refill every bucket."""
+        with self._lock:
+            self._buckets.clear()
+
+    def allow(self, key: tuple[str, str, str], rate: float) -> bool:
+        """Take one token from the bucket for ``key`` refilling at ``rate`` per second."""
+        capacity = max(1.0, rate)
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (capacity, now))
+            tokens = min(capacity, tokens + (now - last) * rate)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                return False
+            self._buckets[key] = (tokens - 1.0, now)
+            return True
+
+
+# --------------------------------------------------------------------------------------------
+# The WSGI application
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The parts of a SigV4 ``Authorization`` header the sandbox needs."""
+
+    access_key_id: str
+    region: str
+    signing_name: str
+
+
+def parse_authorization(header: str | None) -> Signature | None:
+    """``Credential=AKID/date/region/service/aws4_request`` → ``Signature``."""
+    if not header or "Credential=" not in header:
+        return None
+    scope = header.split("Credential=", 1)[1].split(",", 1)[0].strip().split("/")
+    if len(scope) != 5:
+        return None
+    return Signature(access_key_id=scope[0], region=scope[2], signing_name=scope[3])
+
+
+def service_for(signing_name: str, request: WireRequest) -> str:
+    """The botocore service name behind a signing name."""
+    if signing_name == "aws-marketplace":
+        has_target = request.header("X-Amz-Target") is not None
+        return "marketplace-agreement" if has_target else "marketplace-catalog"
+    return signing_name
+
+
+@dataclass
+class _Exchange:
+    """One AWS request in flight."""
+
+    service: str
+    signature: Signature
+    request: WireRequest
+    request_id: str
+    operation: str | None = None
+    identity: Identity | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def caller(self) -> Caller:
+        assert self.identity is not None
+        return self.identity.caller
+
+
+Interceptor = Callable[["SandboxApp", _Exchange], WireResponse]
+
+
+class SandboxApp:
+    """WSGI app: control endpoints, SNS certificates, sandbox backends, then moto."""
+
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+        self._moto = BotocoreStubber()
+        self._interceptors: dict[tuple[str, str], Interceptor] = {
+            ("sts", "AssumeRole"): SandboxApp._assume_role,
+            ("sts", "GetCallerIdentity"): SandboxApp._get_caller_identity,
+            ("iam", "CreateRole"): SandboxApp._create_role,
+            ("iam", "PutRolePermissionsBoundary"): SandboxApp._put_role_boundary,
+        }
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        response = self._route(request)
+        return response(environ, start_response)
+
+    def _route(self, request: Request) -> Response:
+        if request.path.startswith("/_sandbox/"):
+            status, document = handle_control(self.state, request)
+            return Response(json.dumps(document, default=str), status, mimetype="application/json")
+        if request.method == "GET" and PEM_PATH.match(request.path):
+            return _serve_pem(request.path)
+        wire = WireRequest(
+            method=request.method,
+            path=request.path,
+            query_string=request.query_string.decode("latin-1"),
+            headers=dict(request.headers.items()),
+            body=request.get_data(),
+        )
+        result = self.handle(wire)
+        return Response(result.body, result.status, headers=result.headers)
+
+    # -- AWS requests -------------------------------------------------------------------------
+
+    def handle(self, request: WireRequest) -> WireResponse:
+        """Answer one signed AWS request."""
+        signature = parse_authorization(request.header("Authorization"))
+        if signature is None:
+            body = b'{"message":"Missing Authentication Token"}'
+            return WireResponse(403, {"Content-Type": "application/json"}, body)
+        if self.state.config.latency_ms:
+            time.sleep(self.state.config.latency_ms / 1000)  # injected latency, on purpose
+        exchange = _Exchange(
+            service_for(signature.signing_name, request), signature, request, new_request_id()
+        )
+        try:
+            return self._dispatch(exchange)
+        except SandboxServiceError as error:
+            return self._error(exchange, error)
+
+    def _error(self, exchange: _Exchange, error: SandboxServiceError) -> WireResponse:
+        try:
+            return serialize_error(exchange.service, error, exchange.request_id)
+        except Exception:  # unknown service model: fall back to a JSON envelope
+            body = json.dumps({"__type": error.code, "message": error.message}).encode()
+            return WireResponse(error.status, {"Content-Type": "application/json"}, body)
+
+    def _dispatch(self, exchange: _Exchange) -> WireResponse:
+        exchange.operation = self._operation(exchange)
+        exchange.identity = self.state.identities.lookup(exchange.signature.access_key_id)
+        backend = self.state.backends.get(exchange.service)
+        if backend is not None and exchange.operation in backend.handlers:
+            return self._serve_backend(exchange, backend)
+        if exchange.service not in _moto_services():
+            raise SandboxServiceError(
+                "UnknownOperationException",
+                f"The sandbox does not implement {exchange.service}.{exchange.operation}.",
+                400,
+            )
+        return self._serve_moto(exchange)
+
+    def _operation(self, exchange: _Exchange) -> str | None:
+        try:
+            return operation_name(exchange.service, exchange.request)
+        except Exception:  # no botocore model for this signing name: moto decides
+            return None
+
+    def _serve_backend(self, exchange: _Exchange, backend: ServiceBackend) -> WireResponse:
+        if exchange.identity is None:
+            raise _unrecognised_client(exchange.service)
+        now = self.state.clock.now()
+        _check_expiry(exchange.service, exchange.caller, now)
+        operation, params = parse_request(exchange.service, exchange.request)
+        call = SandboxCall(
+            service=exchange.service,
+            operation=operation,
+            params=params,
+            caller=exchange.caller,
+            region=exchange.signature.region,
+            now=now,
+            request_id=exchange.request_id,
+        )
+        resources, context = _backend_authz_context(backend, call)
+        self._authorize(exchange, _action(backend, exchange.service, operation), resources, context)
+        self._throttle(exchange, backend, operation)
+        output = backend.handlers[operation](call)
+        logger.debug("sandbox %s.%s answered", exchange.service, operation)
+        return serialize_response(exchange.service, operation, output, exchange.request_id)
+
+    def _throttle(self, exchange: _Exchange, backend: ServiceBackend, operation: str) -> None:
+        rate = getattr(backend, "rate_limits", {}).get(operation)
+        if not self.state.config.throttling or not rate:
+            return
+        key = (exchange.service, operation, exchange.caller.account_id)
+        if not self.state.throttle.allow(key, rate * self.state.config.rate_limit_factor):
+            raise _throttling_error(exchange.service)
+
+    def _authorize(
+        self, exchange: _Exchange, action: str, resources: list[str], context: dict[str, Any]
+    ) -> None:
+        """Enforce session policy / role policies ∩ boundary for temporary credentials."""
+        identity = exchange.identity
+        if identity is None or identity.caller.kind not in ("delegated", "assumed-role"):
+            return
+        if action.lower() in UNRESTRICTED_ACTIONS:
+            return
+        caller = identity.caller
+        full_context = {
+            "aws:PrincipalAccount": caller.account_id,
+            "aws:PrincipalArn": caller.arn,
+            "aws:RequestedRegion": exchange.signature.region,
+            **context,
+        }
+        layers = _policy_layers(identity)
+        verdict = authz.decide(layers, action, resources, full_context)
+        if not verdict.allowed:
+            message = authz.access_denied_message(caller.arn, action, resources[0], verdict.reason)
+            raise _access_denied(exchange.service, message)
+
+    # -- moto ---------------------------------------------------------------------------------
+
+    def _serve_moto(self, exchange: _Exchange) -> WireResponse:
+        if exchange.identity is not None:
+            _check_expiry(exchange.service, exchange.caller, self.state.clock.now())
+        if exchange.operation is not None:
+            exchange.params = _safe_params(exchange)
+            if exchange.identity is not None:
+                resources, context = _moto_authz_context(exchange)
+                action = f"{_signing_prefix(exchange.service)}:{exchange.operation}"
+                self._authorize(exchange, action, resources, context)
+            interceptor = self._interceptors.get((exchange.service, exchange.operation))
+            if interceptor is not None:
+                return interceptor(self, exchange)
+        return self.forward_to_moto(exchange.signature, exchange.request)
+
+    def forward_to_moto(self, signature: Signature, request: WireRequest) -> WireResponse:
+        """Let moto answer, through the dispatcher ``mock_aws`` uses."""
+        name = signature.signing_name
+        host = "iam.amazonaws.com" if name == "iam" else f"{name}.{signature.region}.amazonaws.com"
+        url = f"https://{host}{request.path}" + (
+            f"?{request.query_string}" if request.query_string else ""
+        )
+        headers = HTTPHeaders()
+        for key, value in request.headers.items():
+            if key.lower() not in ("host", "content-length"):
+                headers[key] = value
+        headers["Host"] = host
+        headers["Content-Length"] = str(len(request.body))
+        prepared = AWSPreparedRequest(
+            method=request.method,
+            url=url,
+            headers=headers,
+            body=request.body,
+            stream_output=False,
+        )
+        try:
+            answer = self._moto.process_request(prepared)
+        except NotImplementedError as error:
+            raise SandboxServiceError(
+                "InternalFailure", f"Not implemented: {error}", 501
+            ) from error
+        if answer is None:
+            raise SandboxServiceError("UnknownOperationException", "Unknown service.", 400)
+        status, raw_headers, body = answer
+        out_headers = {
+            str(k): str(v)
+            for k, v in dict(raw_headers).items()
+            if str(k).lower() not in _HOP_HEADERS
+        }
+        data = body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
+        return WireResponse(int(status), out_headers, data)
+
+    # -- interceptors -------------------------------------------------------------------------
+
+    def _assume_role(self, exchange: _Exchange) -> WireResponse:
+        """``sts:AssumeRole`` with the role's trust policy (and ExternalId) enforced."""
+        if exchange.identity is None:
+            raise _unrecognised_client("sts")
+        caller, params = exchange.caller, exchange.params
+        role_arn = str(params.get("RoleArn", ""))
+        role = _find_role(role_arn)
+        context = {
+            "sts:ExternalId": params.get("ExternalId"),
+            "aws:PrincipalAccount": caller.account_id,
+            "aws:PrincipalArn": caller.arn,
+        }
+        trust = authz.load_policy(role.assume_role_policy_document) if role else {}
+        if role is None or not authz.trust_allows(trust, caller.account_id, caller.arn, context):
+            raise SandboxServiceError(
+                "AccessDenied",
+                f"User: {caller.arn} is not authorized to perform: sts:AssumeRole on "
+                f"resource: {role_arn}",
+                403,
+            )
+        answer = self.forward_to_moto(exchange.signature, exchange.request)
+        if answer.status != 200:
+            return answer
+        parsed = parse_response("sts", "AssumeRole", answer)
+        parsed.pop("ResponseMetadata", None)
+        expires_at = self.state.clock.now() + timedelta(
+            seconds=int(params.get("DurationSeconds") or 3600)
+        )
+        parsed["Credentials"]["Expiration"] = expires_at
+        creds = parsed["Credentials"]
+        self.state.identities.register_assumed_role(
+            credentials=Credentials(
+                creds["AccessKeyId"], creds["SecretAccessKey"], creds.get("SessionToken")
+            ),
+            account_id=role_arn.split(":")[4],
+            session_arn=parsed["AssumedRoleUser"]["Arn"],
+            role_arn=role.arn,
+            boundary_policy=self.state.boundary_document(role.permissions_boundary_arn),
+            expires_at=expires_at,
+        )
+        return serialize_response("sts", "AssumeRole", parsed, exchange.request_id)
+
+    def _get_caller_identity(self, exchange: _Exchange) -> WireResponse:
+        """Delegated and root callers: moto does not know these principals."""
+        identity = exchange.identity
+        if identity is None or identity.caller.kind not in ("delegated", "root"):
+            return self.forward_to_moto(exchange.signature, exchange.request)
+        caller = identity.caller
+        user_id = caller.account_id if caller.kind == "root" else caller.access_key_id
+        output = {"UserId": user_id, "Account": caller.account_id, "Arn": caller.arn}
+        return serialize_response("sts", "GetCallerIdentity", output, exchange.request_id)
+
+    def _create_role(self, exchange: _Exchange) -> WireResponse:
+        """moto refuses partner-namespace boundaries: create without, then attach it."""
+        boundary = exchange.params.get("PermissionsBoundary")
+        if not _is_partner_boundary(boundary):
+            return self.forward_to_moto(exchange.signature, exchange.request)
+        stripped = _without_form_key(exchange.request, "PermissionsBoundary")
+        answer = self.forward_to_moto(exchange.signature, stripped)
+        if answer.status != 200:
+            return answer
+        account = _account_of(exchange)
+        role = iam_backend(account).get_role(str(exchange.params["RoleName"]))
+        role.permissions_boundary_arn = str(boundary)
+        parsed = parse_response("iam", "CreateRole", answer)
+        parsed.pop("ResponseMetadata", None)
+        parsed["Role"]["PermissionsBoundary"] = {
+            "PermissionsBoundaryType": "PermissionsBoundaryPolicy",
+            "PermissionsBoundaryArn": str(boundary),
+        }
+        return serialize_response("iam", "CreateRole", parsed, exchange.request_id)
+
+    def _put_role_boundary(self, exchange: _Exchange) -> WireResponse:
+        boundary = exchange.params.get("PermissionsBoundary")
+        if not _is_partner_boundary(boundary):
+            return self.forward_to_moto(exchange.signature, exchange.request)
+        role_name = str(exchange.params.get("RoleName", ""))
+        try:
+            role = iam_backend(_account_of(exchange)).get_role(role_name)
+        except Exception as error:
+            raise SandboxServiceError(
+                "NoSuchEntity", f"The role with name {role_name} cannot be found.", 404
+            ) from error
+        role.permissions_boundary_arn = str(boundary)
+        return serialize_response("iam", "PutRolePermissionsBoundary", {}, exchange.request_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+@cache
+def _moto_services() -> frozenset[str]:
+    """Services moto serves (by the names in its URL index)."""
+    import moto.backend_index as backend_index
+
+    return frozenset(name for name, _pattern in backend_index.backend_url_patterns)
+
+
+def _serve_pem(path: str) -> Response:
+    """moto keeps each signing certificate in the default account's SNS backend."""
+    name = path.lstrip("/")
+    for backend in list(sns_backends[DEFAULT_ACCOUNT_ID].values()):
+        pem = backend._message_public_keys.get(name)
+        if pem is not None:
+            return Response(pem, 200, mimetype="application/x-x509-ca-cert")
+    return Response("Not Found", 404)
+
+
+def _is_query(service: str) -> bool:
+    try:
+        return protocol_of(service_model(service)) in ("query", "ec2")
+    except Exception:
+        return False
+
+
+def _unrecognised_client(service: str) -> SandboxServiceError:
+    message = "The security token included in the request is invalid."
+    code = "InvalidClientTokenId" if _is_query(service) else "UnrecognizedClientException"
+    return SandboxServiceError(code, message, 403)
+
+
+def _check_expiry(service: str, caller: Caller, now: datetime) -> None:
+    if caller.expires_at is None or now < caller.expires_at:
+        return
+    message = "The security token included in the request is expired"
+    if _is_query(service):
+        raise SandboxServiceError("ExpiredToken", message, 400)
+    raise SandboxServiceError("ExpiredTokenException", message, 403)
+
+
+def _access_denied(service: str, message: str) -> SandboxServiceError:
+    code = "AccessDenied" if _is_query(service) else "AccessDeniedException"
+    return SandboxServiceError(code, message, 403)
+
+
+def _throttling_error(service: str) -> SandboxServiceError:
+    if _is_query(service):
+        return SandboxServiceError("Throttling", "Rate exceeded", 400)
+    status = 400
+    for shape_name in service_model(service).shape_names:
+        shape = service_model(service).shape_for(shape_name)
+        if shape.metadata.get("exception") and shape_name == "ThrottlingException":
+            status = int(shape.metadata.get("error", {}).get("httpStatusCode", 400))
+    return SandboxServiceError("ThrottlingException", "Rate exceeded", status)
+
+
+def _signing_prefix(service: str) -> str:
+    try:
+        return str(service_model(service).signing_name)
+    except Exception:
+        return service
+
+
+def _action(backend: ServiceBackend, service: str, operation: str) -> str:
+    override = backend.action_overrides.get(operation)
+    return override or f"{_signing_prefix(service)}:{operation}"
+
+
+def _backend_authz_context(
+    backend: ServiceBackend, call: SandboxCall
+) -> tuple[list[str], dict[str, Any]]:
+    hook = getattr(backend, "authz_context", None)
+    if hook is None:
+        return ["*"], {}
+    resources, context = hook(call)
+    return (list(resources) or ["*"]), dict(context)
+
+
+def _policy_layers(identity: Identity) -> list[authz.Layer]:
+    caller = identity.caller
+    if caller.kind == "delegated":
+        # The approver is a sandbox admin persona: the session policy is the limit (§3.2).
+        return [authz.Layer("session", [caller.session_policy or {}])]
+    layers = [authz.Layer("identity", _role_policies(identity.role_arn))]
+    if caller.boundary_policy is not None:
+        layers.append(authz.Layer("boundary", [caller.boundary_policy]))
+    return layers
+
+
+def _role_policies(role_arn: str | None) -> list[dict[str, Any]]:
+    """Live inline and attached managed policies of a role (AWS evaluates them at call time)."""
+    role = _find_role(role_arn or "")
+    if role is None:
+        return []
+    documents = [authz.load_policy(text) for text in role.policies.values()]
+    for policy in role.managed_policies.values():
+        for version in policy.versions:
+            if version.is_default_version:
+                documents.append(authz.load_policy(version.document))
+    return documents
+
+
+def _find_role(role_arn: str) -> Any:
+    parts = role_arn.split(":")
+    if len(parts) != 6 or not parts[4]:
+        return None
+    try:
+        return iam_backend(parts[4]).get_role_by_arn(role_arn)
+    except Exception:
+        return None
+
+
+def _account_of(exchange: _Exchange) -> str:
+    if exchange.identity is not None:
+        return exchange.identity.caller.account_id
+    return DEFAULT_ACCOUNT_ID
+
+
+def _safe_params(exchange: _Exchange) -> dict[str, Any]:
+    try:
+        return parse_request(exchange.service, exchange.request)[1]
+    except Exception:  # protocols the sandbox does not parse (rest-xml): no context
+        return {}
+
+
+def _is_partner_boundary(arn: Any) -> bool:
+    return isinstance(arn, str) and arn.startswith(PARTNER_BOUNDARY_PREFIX)
+
+
+def _without_form_key(request: WireRequest, key: str) -> WireRequest:
+    form = [(k, v) for k, v in parse_qsl(request.body.decode("utf-8"), keep_blank_values=True)]
+    body = urlencode([(k, v) for k, v in form if k != key]).encode("utf-8")
+    return WireRequest(request.method, request.path, request.query_string, request.headers, body)
+
+
+def _moto_authz_context(exchange: _Exchange) -> tuple[list[str], dict[str, Any]]:
+    """Resource ARNs and condition keys for a moto-served call (IAM in detail)."""
+    params = exchange.params
+    context: dict[str, Any] = {}
+    tags = params.get("Tags")
+    if isinstance(tags, list) and tags:
+        context["aws:TagKeys"] = [t.get("Key") for t in tags]
+        for tag in tags:
+            context[f"aws:RequestTag/{tag.get('Key')}"] = tag.get("Value")
+    if exchange.service != "iam":
+        return ["*"], context
+    account = _account_of(exchange)
+    if "PolicyArn" in params:
+        context["iam:PolicyARN"] = params["PolicyArn"]
+    role_name = params.get("RoleName")
+    if role_name:
+        return [_role_resource(exchange, account, str(role_name), context)], context
+    if exchange.operation == "CreatePolicy":
+        path = params.get("Path") or "/"
+        return [f"arn:aws:iam::{account}:policy{path}{params.get('PolicyName')}"], context
+    if "PolicyArn" in params:
+        return [str(params["PolicyArn"])], context
+    if params.get("UserName"):
+        return [f"arn:aws:iam::{account}:user/{params['UserName']}"], context
+    return ["*"], context
+
+
+def _role_resource(
+    exchange: _Exchange, account: str, role_name: str, context: dict[str, Any]
+) -> str:
+    params = exchange.params
+    existing = None
+    try:
+        existing = iam_backend(account).get_role(role_name)
+    except Exception:
+        existing = None
+    if exchange.operation in ("CreateRole", "PutRolePermissionsBoundary"):
+        boundary = params.get("PermissionsBoundary")
+    else:
+        boundary = existing.permissions_boundary_arn if existing is not None else None
+    if boundary:
+        context["iam:PermissionsBoundary"] = boundary
+    if exchange.operation == "CreateRole" or existing is None:
+        path = params.get("Path") or "/"
+    else:
+        path = existing.path
+    return f"arn:aws:iam::{account}:role{path}{role_name}"
+
+
+# --------------------------------------------------------------------------------------------
+# Running it
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Route werkzeug's per-request lines to DEBUG logging (they would flood test output)."""
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        logger.debug(message, *args)
+
+
+@dataclass
+class RunningSandbox:
+    """A sandbox serving on loopback in a daemon thread."""
+
+    state: SandboxState
+    server: BaseWSGIServer
+    thread: threading.Thread
+    app: SandboxApp
+
+    @property
+    def endpoint(self) -> str:
+        """Base URL to pass as ``endpoint_url``."""
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def register(self, backend: ServiceBackend) -> None:
+        """Plug in another backend while running."""
+        self.state.register(backend)
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def start_sandbox(
+    config: SandboxConfig | None = None,
+    backends: Sequence[ServiceBackend] = (),
+    *,
+    templates: dict[str, dict[str, Any]] | None = None,
+    boundary_document: dict[str, Any] | None = None,
+) -> RunningSandbox:
+    """Bootstrap the partner account and serve the sandbox on ``config.host:config.port``.
+
+    ``backends`` are extra ``ServiceBackend`` objects (for example Marketplace). ``templates``
+    (template ARN → template document) and ``boundary_document`` override the files under
+    ``policies/`` (tests).
+    """
+    settings = config or SandboxConfig()
+    state = SandboxState(settings, templates=templates, boundary_document=boundary_document)
+    for backend in backends:
+        state.register(backend)
+    bootstrap(state)
+    app = SandboxApp(state)
+    server = make_server(
+        settings.host, settings.port, app, threaded=True, request_handler=_QuietHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, name="vell-sandbox", daemon=True)
+    thread.start()
+    running = RunningSandbox(state=state, server=server, thread=thread, app=app)
+    logger.info("Sandbox AWS listening on %s", running.endpoint)
+    return running
+
+
+def serve_from_settings(settings: Settings) -> None:
+    """Run the sandbox in the foreground on the configured host/port (``python -m``)."""
+    running = start_sandbox(SandboxConfig.from_settings(settings))
+    logger.info("Partner credentials: GET %s/_sandbox/partner-credentials", running.endpoint)
+    try:
+        running.thread.join()
+    except KeyboardInterrupt:
+        running.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover - manual entry point
+    from vell_core.settings import load_settings
+
+    logging.basicConfig(level=logging.INFO)
+    serve_from_settings(load_settings())
+
+
+__all__ = [
+    "RunningSandbox",
+    "SandboxApp",
+    "SandboxConfig",
+    "SandboxState",
+    "bootstrap",
+    "iso8601",
+    "parse_authorization",
+    "serve_from_settings",
+    "start_sandbox",
+]
