@@ -12,14 +12,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from vell_core.sns_verify import SnsVerifier, requests_certificate_fetcher, routed_session
 
+from vell_core.audit import AuditRecorder
 from vell_core.aws import ClientFactory, StaticCredentials
 from vell_core.clock import Clock, OffsetClock, SystemClock
+from vell_core.customer_access import CustomerAccess
+from vell_core.customer_console import CustomerConsoleService
 from vell_core.db import make_engine
+from vell_core.delegation import DelegationService
+from vell_core.funnel import FunnelRecorder
+from vell_core.ingest import NotificationProcessor
 from vell_core.logging_setup import configure_logging
 from vell_core.overview import HomeFigures, home_figures
 from vell_core.settings import Settings, load_settings
 from vell_core.staff import StaffDirectory
+from vell_core.vault import CredentialVault
+from vell_core.worker import NotificationWorker
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +55,32 @@ class Services:
     aws: ClientFactory
     staff: StaffDirectory
     overview: OverviewService
+    funnel: FunnelRecorder
+    audit: AuditRecorder
+    vault: CredentialVault
+    delegations: DelegationService
+    customer_access: CustomerAccess
+    processor: NotificationProcessor
+    customer_console: CustomerConsoleService
     sandbox: Any | None = None
     background: list[Any] = field(default_factory=list)
+
+    def new_worker(self) -> NotificationWorker:
+        """A worker on the configured queue (not started)."""
+        return NotificationWorker(
+            sqs=self.aws.client("sqs"),
+            queue_url=str(self.settings.vell_delegation_queue_url),
+            processor=self.processor,
+            engine=self.engine,
+            clock=self.clock,
+            wait_seconds=self.settings.vell_worker_wait_seconds,
+        )
+
+    def start_worker(self) -> NotificationWorker:
+        """Start a background worker; ``close`` stops it."""
+        worker = self.new_worker().start()
+        self.background.append(worker)
+        return worker
 
     def close(self) -> None:
         """Stop background threads and the sandbox (tests and CLI)."""
@@ -72,16 +105,68 @@ def build_services(
     sandbox = _start_sandbox(settings) if settings.is_sandbox else None
     clock = clock or _clock_for(settings, sandbox)
     aws = _client_factory(settings, sandbox)
+    staff = StaffDirectory(engine)
+    funnel = FunnelRecorder(engine, clock)
+    audit = AuditRecorder(engine, clock)
+    vault = CredentialVault(engine=engine, clock=clock, key=_vault_key(settings))
+    delegations = DelegationService(
+        settings=settings, engine=engine, clock=clock, aws=aws, staff=staff, funnel=funnel
+    )
+    processor = NotificationProcessor(
+        engine=engine,
+        clock=clock,
+        verifier=_verifier(settings, sandbox),
+        partner_aws=aws,
+        vault=vault,
+        funnel=funnel,
+        audit=audit,
+    )
     services = Services(
         settings=settings,
         clock=clock,
         engine=engine,
         aws=aws,
-        staff=StaffDirectory(engine),
+        staff=staff,
         overview=OverviewService(engine, clock),
+        funnel=funnel,
+        audit=audit,
+        vault=vault,
+        delegations=delegations,
+        customer_access=CustomerAccess(
+            delegations=delegations, vault=vault, aws=aws, audit=audit, clock=clock
+        ),
+        processor=processor,
+        customer_console=CustomerConsoleService(sandbox=sandbox, aws=aws, staff=staff),
         sandbox=sandbox,
     )
+    run_worker = settings.is_sandbox and settings.vell_start_worker
+    if run_worker if start_background is None else start_background:
+        services.start_worker()
     return services
+
+
+def _vault_key(settings: Settings) -> bytes | None:
+    """The sealing key; without one each process generates its own (sandbox default)."""
+    key = settings.vell_vault_key
+    return key.get_secret_value().encode() if key is not None else None
+
+
+def _verifier(settings: Settings, sandbox: Any | None) -> SnsVerifier:
+    """SNS verification is identical in both modes; only the certificate transport differs.
+
+    In the sandbox the pinned ``https://sns.<region>.amazonaws.com/...pem`` URL is fetched
+    through a session routed to the sandbox endpoint, and signatures carry moto's wall-clock
+    timestamps, so freshness is checked against the wall clock rather than the sandbox clock.
+    """
+    session = routed_session(sandbox.endpoint) if sandbox is not None else None
+    return SnsVerifier(
+        region=settings.vell_aws_region,
+        allowed_topic_arns=frozenset({str(settings.aws_delegation_sns_topic_arn)}),
+        clock=SystemClock(),
+        fetch_certificate=requests_certificate_fetcher(session),
+        # The issue allows v1 only in the sandbox; production accepts SignatureVersion 2 only.
+        allow_signature_v1=settings.is_sandbox,
+    )
 
 
 def _clock_for(settings: Settings, sandbox: Any | None) -> Clock:

@@ -114,10 +114,16 @@ class IdentityRegistry:
         backend = iam_backend(account_id)
         if user_name not in backend.users:
             backend.create_user(region_name="us-east-1", user_name=user_name)
-        key = backend.create_access_key(user_name=user_name)
-        if pinned is not None:
-            _pin_key(backend, key, pinned)
         user = backend.get_user(user_name)
+        key = _reusable_key(user, pinned)
+        if key is None:
+            # moto is process-global and caps users at two keys: several sandboxes in one
+            # process (tests) share the user, so make room instead of failing.
+            if len(user.access_keys) >= 2:
+                backend.delete_access_key(user.access_keys[0].access_key_id, user_name)
+            key = backend.create_access_key(user_name=user_name)
+            if pinned is not None:
+                _pin_key(backend, key, pinned)
         identity = Identity(
             caller=Caller(account_id, user.arn, "user", key.access_key_id),
             credentials=Credentials(key.access_key_id, key.secret_access_key),
@@ -197,6 +203,14 @@ class IdentityRegistry:
         )
         self.register(identity)
         return identity
+
+
+def _reusable_key(user: Any, pinned: Credentials | None) -> AccessKey | None:
+    """The user's existing key to reuse: the pinned one, or any key when none is pinned."""
+    for key in user.access_keys:
+        if pinned is None or key.access_key_id == pinned.access_key_id:
+            return key
+    return None
 
 
 def _pin_key(backend: IAMBackend, key: AccessKey, pinned: Credentials) -> None:

@@ -24,6 +24,7 @@ policy; role policies ∩ boundary) whoever serves them. Control endpoints live 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -154,6 +155,15 @@ def _random_key_id() -> str:
     return "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
 
 
+def _partner_credentials(account_id: str, seed: int) -> Credentials:
+    """Deterministic sandbox keys: every sandbox in a process shares moto's one partner user.
+
+    These are sandbox-only values (moto does not check signatures), so being derivable is fine.
+    """
+    digest = hashlib.sha256(f"vell-sandbox:{account_id}:{seed}".encode()).hexdigest()
+    return Credentials("AKIA" + digest[:16].upper(), digest[16:56])
+
+
 class SandboxState:
     """The in-process objects behind the endpoint: clock, registries, backends."""
 
@@ -173,7 +183,7 @@ class SandboxState:
             seed=config.seed, duplicates=lambda: self.config.duplicate_notifications
         )
         self._boundary_document = boundary_document
-        self.partner_credentials = Credentials(_random_key_id(), secrets.token_urlsafe(30))
+        self.partner_credentials = _partner_credentials(config.partner_account_id, config.seed)
         self.delegation = DelegationBackend(
             partner_accounts={config.partner_account_id},
             partner_name=PARTNER_NAME,

@@ -1,0 +1,98 @@
+"""Delegations: every request with filters, CSV export, and a detail view with its timeline."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from vell_core.delegation import DelegationFilter
+from vell_core.formatting import countdown, when
+from vell_core.models import DelegationPath, DelegationStatus
+from vell_core.staff import can
+from vell_core.ui_bridge import friendly_errors, get_services, require_page
+
+member = require_page("delegation.read_own")
+services = get_services()
+st.title("Delegations")
+
+cols = st.columns(4)
+statuses = cols[0].multiselect("Status", [s.value for s in DelegationStatus], key="dl_status")
+paths = cols[1].multiselect("Path", [p.value for p in DelegationPath], key="dl_path")
+rep_ids: list[int] = []
+if can(member, "delegation.read_all"):
+    reps = {m.name: m.id for m in services.staff.list_active()}
+    rep_ids = [reps[n] for n in cols[2].multiselect("Rep", list(reps), key="dl_rep")]
+company = cols[3].text_input("Company contains", key="dl_company")
+
+with friendly_errors("list delegations"):
+    views = services.delegations.list(
+        member,
+        DelegationFilter(
+            statuses=tuple(DelegationStatus(s) for s in statuses),
+            paths=tuple(DelegationPath(p) for p in paths),
+            rep_ids=tuple(rep_ids),
+            company_contains=company,
+        ),
+    )
+    now = services.clock.now()
+    if not views:
+        st.info(
+            "No delegation requests match these filters yet. Launch one from **New delegation**."
+        )
+        st.stop()
+    table = pd.DataFrame(
+        [
+            {
+                "id": v.id,
+                "Company": v.company,
+                "Account": v.aws_account_id,
+                "Path": v.path.value,
+                "Status": v.status.value,
+                "AWS state": v.aws_state.value if v.aws_state else "—",
+                "Rep": v.rep_name,
+                "Created": when(v.created_at),
+                "Access ends in": countdown(v.credentials_expire_at, now)
+                if v.credentials_expire_at
+                else "—",
+            }
+            for v in views
+        ]
+    )
+    st.caption(f"{len(table)} request(s). Select a row for its timeline.")
+    selection = st.dataframe(
+        table,
+        hide_index=True,
+        use_container_width=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="dl_table",
+    )
+    st.download_button(
+        "Download CSV", table.to_csv(index=False), "delegations.csv", "text/csv", key="dl_csv"
+    )
+    chosen = selection.selection.rows if selection and selection.selection else []
+    if chosen:
+        detail = services.delegations.get(member, int(table.iloc[chosen[0]]["id"]))
+        st.subheader(f"{detail.company} — {detail.path.value}")
+        cols = st.columns(4)
+        cols[0].metric("Status", detail.status.value)
+        cols[1].metric("AWS state", detail.aws_state.value if detail.aws_state else "—")
+        cols[2].metric("State expires in", countdown(detail.aws_state_expires_at, now))
+        cols[3].metric("Access ends in", countdown(detail.credentials_expire_at, now))
+        st.write(
+            f"**Request id:** `{detail.delegation_request_id or '—'}`  ·  "
+            f"**Approver:** {detail.approver_id or '—'}  ·  **Rep:** {detail.rep_name}"
+        )
+        if detail.console_deep_link:
+            st.code(detail.console_deep_link, language=None)
+        if detail.rejection_reason:
+            st.error(f"Rejected: {detail.rejection_reason}")
+        st.dataframe(
+            [
+                {"State": e.state.value, "What happened": e.label, "When": when(e.occurred_at)}
+                for e in detail.timeline
+            ],
+            hide_index=True,
+            use_container_width=True,
+            key="dl_timeline",
+        )

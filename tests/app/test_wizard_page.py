@@ -1,0 +1,76 @@
+"""AppTest: a rep drives the wizard from Provider to Connected against the sandbox."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import boto3
+from streamlit.testing.v1 import AppTest
+
+from vell_core.services import Services
+
+CUSTOMER = "418295730164"
+
+
+def approve_as_customer(services: Services, request_id: str) -> None:
+    def iam(persona: str):
+        creds = services.sandbox.persona_credentials(CUSTOMER, persona)
+        return boto3.client(
+            "iam",
+            endpoint_url=services.sandbox.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+        )
+
+    iam("owner").associate_delegation_request(DelegationRequestId=request_id)
+    iam("admin").accept_delegation_request(DelegationRequestId=request_id)
+    iam("owner").send_delegation_token(DelegationRequestId=request_id)
+
+
+def test_wizard_reaches_connected(page: Callable[..., AppTest], app_services: Services) -> None:
+    at = page("pages/wizard.py", as_email="maya.chen@vell.ai", company="Northwind Observability")
+    at.run()
+    assert not at.exception
+    at.button(key="wizard_provider_next").click().run()
+    assert at.text_input(key="wizard_company").value == "Northwind Observability"
+    at.text_input(key="wizard_account").set_value("4182-9573-0164")
+    at.button(key="wizard_account_next").click().run()
+    at.button(key="wizard_path_demo").click().run()
+    assert any("2048" in m.value for m in at.metric)
+    assert any("Northwind Observability" in i.value for i in at.info)
+    at.button(key="wizard_launch").click().run()
+    assert not at.exception
+    wizard = at.session_state["wizard_state"]
+    assert wizard["step"] == 3
+    view = app_services.delegations.get(
+        app_services.staff.by_email("maya.chen@vell.ai"), wizard["delegation_id"]
+    )
+    assert any(view.delegation_request_id in c.value for c in at.code)
+    approve_as_customer(app_services, view.delegation_request_id)
+    deadline = time.monotonic() + 20
+    while at.session_state["wizard_state"]["step"] != 4 and time.monotonic() < deadline:
+        at.run()
+    assert at.session_state["wizard_state"]["step"] == 4
+    at.run()
+    assert not at.exception
+    assert any("Connected to Northwind Observability" in s.value for s in at.success)
+
+
+def test_invalid_account_is_refused_before_anything_is_sent(page: Callable[..., AppTest]) -> None:
+    at = page("pages/wizard.py", as_email="maya.chen@vell.ai")
+    at.run()
+    at.button(key="wizard_provider_next").click().run()
+    at.text_input(key="wizard_company").set_value("Acme")
+    at.text_input(key="wizard_account").set_value("12345")
+    at.button(key="wizard_account_next").click().run()
+    assert at.session_state["wizard_state"]["step"] == 1
+    assert any("12 digits" in e.value for e in at.error)
+
+
+def test_leadership_cannot_open_the_wizard(page: Callable[..., AppTest]) -> None:
+    at = page("pages/wizard.py", as_email="rachel.kim@vell.ai")
+    at.run()
+    assert any("do not have access" in e.value for e in at.error)
+    assert not at.button

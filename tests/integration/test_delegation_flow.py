@@ -1,0 +1,192 @@
+"""The whole lifecycle against the sandbox with plain boto3 as the customer: launch, approve,
+notify through SNS → SQS → worker, exchange, and use the credentials in the customer's account."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import pytest
+
+from vell_core import migrate, seed
+from vell_core.delegation import LaunchRequest, create_request_kwargs, new_launch_token
+from vell_core.errors import AwsConflict, CredentialsUnavailable, PermissionDenied
+from vell_core.models import AwsDelegationState, DelegationPath, DelegationStatus, ExchangeState
+from vell_core.services import Services, build_services
+from vell_core.settings import load_settings
+from vell_core.staff import StaffMember
+
+CUSTOMER = "602341187520"
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    url = f"sqlite:///{tmp_path / 'flow.db'}"
+    migrate.upgrade(url)
+    settings = load_settings(vell_database_url=url, vell_sandbox_port=0)
+    graph = build_services(settings, start_background=False)
+    seed.seed(graph.engine, datetime.now(UTC))
+    yield graph
+    graph.close()
+
+
+def rep(services: Services, email: str = "maya.chen@vell.ai") -> StaffMember:
+    member = services.staff.by_email(email)
+    assert member is not None
+    return member
+
+
+def customer_iam(services: Services, persona: str):
+    creds = services.sandbox.persona_credentials(CUSTOMER, persona)
+    return boto3.client(
+        "iam",
+        endpoint_url=services.sandbox.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+    )
+
+
+def drain(services: Services, rounds: int = 6) -> None:
+    worker = services.new_worker()
+    for _ in range(rounds):
+        if worker.run_once(wait_seconds=0).received == 0:
+            break
+
+
+def launch(
+    services: Services,
+    path: DelegationPath = DelegationPath.DEMO,
+    token: str | None = None,
+    hours: int | None = None,
+):
+    request = LaunchRequest(
+        company="Acme Analytics",
+        aws_account_id=CUSTOMER,
+        path=path,
+        launch_token=token or new_launch_token(),
+        session_duration=hours * 3600 if hours else None,
+        wizard_session_id="wiz-test",
+    )
+    return services.delegations.launch(rep(services), request)
+
+
+def test_demo_end_to_end_reaches_working_customer_credentials(services: Services) -> None:
+    view = launch(services)
+    assert view.aws_state is AwsDelegationState.UNASSIGNED
+    assert view.console_deep_link.endswith(view.delegation_request_id)
+    owner, admin = customer_iam(services, "owner"), customer_iam(services, "admin")
+    owner.associate_delegation_request(DelegationRequestId=view.delegation_request_id)
+    admin.accept_delegation_request(DelegationRequestId=view.delegation_request_id)
+    owner.send_delegation_token(DelegationRequestId=view.delegation_request_id)
+    drain(services)
+    final = services.delegations.get(rep(services), view.id)
+    assert final.aws_state is AwsDelegationState.FINALIZED
+    assert final.status is DelegationStatus.APPROVED
+    assert final.exchange_state is ExchangeState.DONE
+    assert final.approver_id.endswith(":user/customer-admin")
+    assert [e.state for e in final.timeline] == [
+        AwsDelegationState.UNASSIGNED,
+        AwsDelegationState.ASSIGNED,
+        AwsDelegationState.ACCEPTED,
+        AwsDelegationState.FINALIZED,
+    ]
+    clients = services.customer_access.for_delegation(rep(services), view.id)
+    identity = clients.client("sts").get_caller_identity()
+    assert identity["Account"] == CUSTOMER
+    assert final.credentials_live(services.clock.now())
+
+
+def test_a_retried_launch_creates_one_aws_request(services: Services) -> None:
+    token = new_launch_token()
+    first = launch(services, token=token)
+    second = launch(services, token=token)
+    assert first.id == second.id
+    assert first.delegation_request_id == second.delegation_request_id
+    assert len(services.sandbox.state.delegation.requests) == 1
+
+
+def test_a_lost_create_response_is_recovered_not_duplicated(services: Services) -> None:
+    token = new_launch_token()
+    member = rep(services)
+    request = LaunchRequest(
+        company="Acme Analytics",
+        aws_account_id=CUSTOMER,
+        path=DelegationPath.DEMO,
+        launch_token=token,
+    )
+    preview = services.delegations.preview(member, request)
+    from vell_core.delegation import workflow_id_for
+
+    kwargs = create_request_kwargs(
+        preview, workflow_id_for(token), str(services.settings.aws_delegation_sns_topic_arn)
+    )
+    created = services.aws.client("iam").create_delegation_request(**kwargs)  # "lost" reply
+    view = services.delegations.launch(member, request)
+    assert view.delegation_request_id is None
+    assert view.last_error
+    assert len(services.sandbox.state.delegation.requests) == 1
+    customer_iam(services, "owner").associate_delegation_request(
+        DelegationRequestId=created["DelegationRequestId"]
+    )
+    drain(services)
+    recovered = services.delegations.get(member, view.id)
+    assert recovered.delegation_request_id == created["DelegationRequestId"]
+    assert recovered.aws_state is AwsDelegationState.ASSIGNED
+
+
+def test_forward_to_admin_then_reject_shows_each_state(services: Services) -> None:
+    view = launch(services)
+    owner = customer_iam(services, "owner")
+    owner.associate_delegation_request(DelegationRequestId=view.delegation_request_id)
+    owner.update_delegation_request(
+        DelegationRequestId=view.delegation_request_id, Notes="Needed for the Vell demo call"
+    )
+    drain(services)
+    assert services.delegations.get(rep(services), view.id).aws_state is (
+        AwsDelegationState.PENDING_APPROVAL
+    )
+    customer_iam(services, "admin").reject_delegation_request(
+        DelegationRequestId=view.delegation_request_id, Notes="Not this quarter"
+    )
+    drain(services)
+    final = services.delegations.get(rep(services), view.id)
+    assert final.status is DelegationStatus.REJECTED
+    with pytest.raises(CredentialsUnavailable):
+        services.customer_access.for_delegation(rep(services), view.id)
+
+
+def test_root_cannot_approve_a_twelve_hour_trial(services: Services) -> None:
+    view = launch(services, DelegationPath.TRIAL, hours=12)
+    customer_iam(services, "owner").associate_delegation_request(
+        DelegationRequestId=view.delegation_request_id
+    )
+    from vell_core.customer_console import ConsoleAction, Persona
+
+    with pytest.raises(AwsConflict):
+        services.customer_console.act(
+            rep(services), CUSTOMER, view.delegation_request_id, Persona.ROOT, ConsoleAction.ACCEPT
+        )
+
+
+def test_credentials_expire_with_the_delegation(services: Services) -> None:
+    view = launch(services)
+    owner = customer_iam(services, "owner")
+    owner.associate_delegation_request(DelegationRequestId=view.delegation_request_id)
+    customer_iam(services, "admin").accept_delegation_request(
+        DelegationRequestId=view.delegation_request_id
+    )
+    owner.send_delegation_token(DelegationRequestId=view.delegation_request_id)
+    drain(services)
+    assert services.customer_access.for_delegation(rep(services), view.id)
+    services.sandbox.advance(4 * 3600 + 1)
+    with pytest.raises(CredentialsUnavailable):
+        services.customer_access.for_delegation(rep(services), view.id)
+
+
+def test_another_rep_cannot_use_my_demo(services: Services) -> None:
+    view = launch(services)
+    with pytest.raises(PermissionDenied):
+        services.customer_access.for_delegation(rep(services, "diego.alvarez@vell.ai"), view.id)
