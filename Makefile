@@ -21,8 +21,8 @@ run: bootstrap
 	$(BIN)/streamlit run Home.py
 
 test: bootstrap
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check --no-cache .
+	$(BIN)/ruff format --check --no-cache .
 	$(BIN)/pytest
 
 format: install

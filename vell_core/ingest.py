@@ -24,7 +24,6 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
-from vell_core.sns_verify import SnsVerifier, VerifiedMessage
 
 from vell_core.audit import AuditRecorder
 from vell_core.aws import ClientFactory, error_code
@@ -44,6 +43,7 @@ from vell_core.models import (
     InboxStatus,
     NotificationInbox,
 )
+from vell_core.sns_verify import SnsVerifier, VerifiedMessage
 from vell_core.vault import CredentialVault, DelegatedCredentials
 
 log = logging.getLogger(__name__)

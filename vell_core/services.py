@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from vell_core.sns_verify import SnsVerifier, requests_certificate_fetcher, routed_session
 
 from vell_core.audit import AuditRecorder
 from vell_core.aws import ClientFactory, StaticCredentials
@@ -26,6 +25,7 @@ from vell_core.ingest import NotificationProcessor
 from vell_core.logging_setup import configure_logging
 from vell_core.overview import HomeFigures, home_figures
 from vell_core.settings import Settings, load_settings
+from vell_core.sns_verify import SnsVerifier, requests_certificate_fetcher, routed_session
 from vell_core.staff import StaffDirectory
 from vell_core.vault import CredentialVault
 from vell_core.worker import NotificationWorker
