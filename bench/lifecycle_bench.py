@@ -86,7 +86,7 @@ def main(rounds: int) -> None:
     finally:
         services.close()
     samples.sort()
-    p95 = samples[max(0, int(round(0.95 * len(samples))) - 1)]
+    p95 = samples[max(0, round(0.95 * len(samples)) - 1)]
     print(f"Send → FINALIZED + exchanged in the store, {rounds} requests (SNS → SQS → worker):")
     print(f"  median {statistics.median(samples) * 1000:.0f} ms")
     print(
