@@ -41,6 +41,7 @@ from vell_core.models import (
     StaffUser,
 )
 from vell_core.policies import PolicyParameter, load_template, render_template
+from vell_core.ratelimit import RateLimiter
 from vell_core.settings import Settings
 from vell_core.staff import StaffDirectory, StaffMember, can
 
@@ -175,7 +176,9 @@ class DelegationService:
         aws: ClientFactory,
         staff: StaffDirectory,
         funnel: FunnelRecorder,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
+        self._rate_limiter = rate_limiter
         self._settings = settings
         self._engine = engine
         self._clock = clock
@@ -216,6 +219,9 @@ class DelegationService:
         """Create (once) the row and the AWS request; safe to call again with the same token."""
         member = self._staff.require(member, "delegation.create")
         preview = self.preview(member, request)
+        is_retry = self._row_id_for_workflow(workflow_id_for(request.launch_token)) is not None
+        if self._rate_limiter is not None and not is_retry:
+            self._rate_limiter.check(member.id, "delegation.create")  # retries are not counted
         row_id = self._ensure_row(member, request, preview)
         row = self._load(row_id)
         if row.delegation_request_id is None and row.aws_state is None:

@@ -17,6 +17,9 @@ _SECRET_FIELD_RE = re.compile(
     r"(?i)([\"']?(?:SecretAccessKey|SessionToken|TradeInToken|ExchangeToken"
     r"|aws_secret_access_key|aws_session_token)[\"']?\s*[:=]\s*[\"']?)([^\"'\s,}&]+)"
 )
+_SECRET_XML_RE = re.compile(
+    r"(?i)(<(?:SecretAccessKey|SessionToken|TradeInToken|ExchangeToken)>)([^<]*)"
+)
 _ACCESS_KEY_RE = re.compile(r"\b(A[SK]IA|ASIA|AKIA)[A-Z0-9]{12,}\b")
 _known_secrets: set[str] = set()
 _known_lock = threading.Lock()
@@ -45,6 +48,7 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     text = _SECRET_FIELD_RE.sub(lambda m: m.group(1) + MASK, text)
+    text = _SECRET_XML_RE.sub(lambda m: m.group(1) + MASK, text)
     return _ACCESS_KEY_RE.sub(lambda m: m.group(1) + "…" + MASK, text)
 
 

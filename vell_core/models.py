@@ -384,3 +384,92 @@ class WorkerHeartbeat(SQLModel, table=True):
     last_seen_at: datetime = utc_column(nullable=False)
     messages_processed: int = 0
     last_error: str | None = Field(default=None, max_length=500)
+
+
+class DemoLink(SQLModel, table=True):
+    """A signed customer demo link a rep issued; the token itself is never stored."""
+
+    __tablename__ = "demo_links"
+
+    id: str = Field(primary_key=True, max_length=32)  # the link id carried in the token
+    company: str = Field(max_length=120)
+    rep_user_id: int = Field(foreign_key="staff_users.id", index=True)
+    created_at: datetime = utc_column(nullable=False)
+    expires_at: datetime = utc_column(nullable=False)
+    revoked_at: datetime | None = utc_column()
+
+
+class DemoLinkUse(SQLModel, table=True):
+    """The one use of a demo link: the unique ``link_id`` makes a second use impossible."""
+
+    __tablename__ = "demo_link_uses"
+    __table_args__ = (CheckConstraint(ACCOUNT_ID_CHECK, name="account_12_digits"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    link_id: str = Field(foreign_key="demo_links.id", max_length=32, unique=True)
+    aws_account_id: str = Field(max_length=12)
+    used_at: datetime = utc_column(nullable=False)
+    delegation_id: int | None = Field(default=None, foreign_key="delegation_requests.id")
+    outcome: str = Field(default="claimed", max_length=20)
+
+
+class PartnerChecklistItem(SQLModel, table=True):
+    """One AWS partner-onboarding prerequisite and whether it is done (admin AWS setup page)."""
+
+    __tablename__ = "partner_checklist"
+
+    key: str = Field(primary_key=True, max_length=40)
+    done: bool = False
+    note: str | None = Field(default=None, max_length=500)
+    updated_at: datetime = utc_column(nullable=False)
+    updated_by_user_id: int | None = Field(default=None, foreign_key="staff_users.id")
+
+
+class PartnerProfileValue(SQLModel, table=True):
+    """A partner-questionnaire answer only AWS Partner Central knows (Partner ID, product id…)."""
+
+    __tablename__ = "partner_profile"
+
+    key: str = Field(primary_key=True, max_length=40)
+    value: str = Field(max_length=500)
+    updated_at: datetime = utc_column(nullable=False)
+    updated_by_user_id: int | None = Field(default=None, foreign_key="staff_users.id")
+
+
+class PromotionStatus(StrEnum):
+    """Where a promotion to a permanent role stands."""
+
+    RUNNING = "running"
+    WAITING = "waiting"  # for the customer to approve the onboarding request
+    FAILED = "failed"
+    DONE = "done"
+
+
+class PromotionRun(SQLModel, table=True):
+    """One promotion of a delegation to a permanent, bounded role; resumable step by step.
+
+    ``role_name`` is written before ``CreateRole`` is called and never changes afterwards, so a
+    re-run after any failure finishes the same role instead of creating a second one.
+    """
+
+    __tablename__ = "promotion_runs"
+    __table_args__ = (CheckConstraint(ACCOUNT_ID_CHECK, name="account_12_digits"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_delegation_id: int = Field(foreign_key="delegation_requests.id", unique=True)
+    work_delegation_id: int | None = Field(default=None, foreign_key="delegation_requests.id")
+    connection_id: int = Field(foreign_key="cloud_connections.id", index=True)
+    aws_account_id: str = Field(max_length=12, index=True)
+    company: str = Field(max_length=120)
+    role_name: str | None = Field(default=None, max_length=64, unique=True)
+    role_arn: str | None = Field(default=None, max_length=2048)
+    onboarding_launch_token: str | None = Field(default=None, max_length=36)
+    status: PromotionStatus = enum_column(PromotionStatus, PromotionStatus.RUNNING)
+    current_step: str | None = Field(default=None, max_length=40)
+    steps: dict[str, Any] | None = Field(default=None, sa_column=Column("steps", JSON))
+    last_error: str | None = Field(default=None, max_length=500)
+    lease_expires_at: datetime | None = utc_column()
+    started_by_user_id: int | None = Field(default=None, foreign_key="staff_users.id")
+    created_at: datetime = utc_column(nullable=False)
+    updated_at: datetime = utc_column(nullable=False)
+    finished_at: datetime | None = utc_column()

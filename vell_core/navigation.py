@@ -26,7 +26,57 @@ class PageSpec:
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/overview.py", "Home", ":material/home:", "Overview", default=True),
+    PageSpec(
+        "pages/wizard.py",
+        "New delegation",
+        ":material/add_link:",
+        "Sales",
+        action="delegation.create",
+    ),
+    PageSpec(
+        "pages/delegations.py",
+        "Delegations",
+        ":material/list_alt:",
+        "Sales",
+        action="delegation.read_own",
+    ),
+    PageSpec(
+        "pages/demo_links.py",
+        "Demo links",
+        ":material/share:",
+        "Sales",
+        action="delegation.create",
+    ),
+    PageSpec(
+        "pages/audit.py",
+        "Audit log",
+        ":material/policy:",
+        "Admin",
+        action="audit.read",
+    ),
+    PageSpec(
+        "pages/aws_setup.py",
+        "AWS setup",
+        ":material/settings:",
+        "Admin",
+        action="settings.read",
+    ),
+    PageSpec(
+        "pages/customer_console.py",
+        "Customer console",
+        ":material/science:",
+        "Sandbox",
+        action="sandbox.customer_console",
+        sandbox_only=True,
+    ),
 )
+
+# Shown instead of PAGES: to anyone signed out, and to a customer who opened a demo link.
+SIGN_IN_PAGE = PageSpec("pages/sign_in.py", "Sign in", ":material/login:", "", default=True)
+DEMO_REQUEST_PAGE = PageSpec(
+    "pages/demo_request.py", "Your Vell demo", ":material/key:", "", default=True
+)
+DEMO_REQUEST_URL_PATH = "demo_request"  # the customer link's path (vell_core.demo_links)
 
 GROUP_ORDER = ("Overview", "Sales", "Customer success", "Leadership", "Admin", "Sandbox")
 

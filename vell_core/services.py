@@ -13,17 +13,21 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from vell_core.admin import AdminService
 from vell_core.audit import AuditRecorder
+from vell_core.audit_query import AuditQuery
 from vell_core.aws import ClientFactory, StaticCredentials
 from vell_core.clock import Clock, OffsetClock, SystemClock
 from vell_core.customer_access import CustomerAccess
 from vell_core.customer_console import CustomerConsoleService
 from vell_core.db import make_engine
 from vell_core.delegation import DelegationService
+from vell_core.demo_links import DemoLinkService
 from vell_core.funnel import FunnelRecorder
 from vell_core.ingest import NotificationProcessor
 from vell_core.logging_setup import configure_logging
 from vell_core.overview import HomeFigures, home_figures
+from vell_core.ratelimit import RateLimiter
 from vell_core.settings import Settings, load_settings
 from vell_core.sns_verify import SnsVerifier, requests_certificate_fetcher, routed_session
 from vell_core.staff import StaffDirectory
@@ -62,6 +66,10 @@ class Services:
     customer_access: CustomerAccess
     processor: NotificationProcessor
     customer_console: CustomerConsoleService
+    rate_limiter: RateLimiter
+    admin: AdminService
+    audit_query: AuditQuery
+    demo_links: DemoLinkService
     sandbox: Any | None = None
     background: list[Any] = field(default_factory=list)
 
@@ -109,8 +117,15 @@ def build_services(
     funnel = FunnelRecorder(engine, clock)
     audit = AuditRecorder(engine, clock)
     vault = CredentialVault(engine=engine, clock=clock, key=_vault_key(settings))
+    rate_limiter = RateLimiter(clock=clock, engine=engine)
     delegations = DelegationService(
-        settings=settings, engine=engine, clock=clock, aws=aws, staff=staff, funnel=funnel
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        aws=aws,
+        staff=staff,
+        funnel=funnel,
+        rate_limiter=rate_limiter,
     )
     processor = NotificationProcessor(
         engine=engine,
@@ -137,6 +152,18 @@ def build_services(
         ),
         processor=processor,
         customer_console=CustomerConsoleService(sandbox=sandbox, aws=aws, staff=staff),
+        rate_limiter=rate_limiter,
+        admin=AdminService(settings=settings, engine=engine, clock=clock, aws=aws, staff=staff),
+        audit_query=AuditQuery(engine=engine, staff=staff),
+        demo_links=DemoLinkService(
+            settings=settings,
+            engine=engine,
+            clock=clock,
+            staff=staff,
+            delegations=delegations,
+            rate_limiter=rate_limiter,
+            audit=audit,
+        ),
         sandbox=sandbox,
     )
     run_worker = settings.is_sandbox and settings.vell_start_worker

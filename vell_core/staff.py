@@ -29,6 +29,7 @@ ACTION_ROLES: dict[str, frozenset[StaffRole]] = {
     "sandbox.customer_console": frozenset({StaffRole.SALES, StaffRole.CS}),
     "audit.read": frozenset(),
     "settings.read": frozenset(),
+    "settings.write": frozenset(),
 }
 
 
@@ -81,6 +82,31 @@ class StaffDirectory:
         with Session(self._engine) as session:
             row = session.get(StaffUser, user_id)
         return _member(row) if row is not None and row.active else None
+
+    def from_identity(
+        self, email: str | None, *, email_verified: bool | None
+    ) -> StaffMember | None:
+        """Map an OIDC identity to an active staff member; default deny.
+
+        A provider that says the address is unverified is refused: anyone can put an unverified
+        ``@vell.ai`` address on a social account.
+        """
+        if not email or email_verified is False:
+            return None
+        return self.by_email(email)
+
+    def local_sign_in(self, user_id: int, *, sandbox: bool) -> StaffMember:
+        """The sandbox-only "pick a seeded staff member" sign-in; refused outside the sandbox.
+
+        Checked here, not only by hiding the UI, so no page or test path can sign in without
+        OIDC against real AWS.
+        """
+        if not sandbox:
+            raise PermissionDenied("Local sign-in exists only in the sandbox; use Vell SSO.")
+        member = self.by_id(user_id)
+        if member is None:
+            raise PermissionDenied("That staff member does not exist or is deactivated.")
+        return member
 
     def require(self, member: StaffMember | None, action: str) -> StaffMember:
         """Re-read ``member`` from the store and check ``action``; raise PermissionDenied."""
