@@ -48,6 +48,27 @@ PAGES: tuple[PageSpec, ...] = (
         action="delegation.create",
     ),
     PageSpec(
+        "pages/trials_desk.py",
+        "Trials desk",
+        ":material/timer:",
+        "Customer success",
+        action="promotion.run",
+    ),
+    PageSpec(
+        "pages/connections.py",
+        "Connections",
+        ":material/hub:",
+        "Customer success",
+        action="connection.manage",
+    ),
+    PageSpec(
+        "pages/production_setup.py",
+        "Production setup",
+        ":material/cloud_upload:",
+        "Customer success",
+        action="connection.manage",
+    ),
+    PageSpec(
         "pages/audit.py",
         "Audit log",
         ":material/policy:",

@@ -18,6 +18,8 @@ from vell_core.audit import AuditRecorder
 from vell_core.audit_query import AuditQuery
 from vell_core.aws import ClientFactory, StaticCredentials
 from vell_core.clock import Clock, OffsetClock, SystemClock
+from vell_core.cloudformation import ProductionSetupService
+from vell_core.connections import ConnectionService
 from vell_core.customer_access import CustomerAccess
 from vell_core.customer_console import CustomerConsoleService
 from vell_core.db import make_engine
@@ -27,10 +29,12 @@ from vell_core.funnel import FunnelRecorder
 from vell_core.ingest import NotificationProcessor
 from vell_core.logging_setup import configure_logging
 from vell_core.overview import HomeFigures, home_figures
+from vell_core.promotion import PromotionService
 from vell_core.ratelimit import RateLimiter
 from vell_core.settings import Settings, load_settings
 from vell_core.sns_verify import SnsVerifier, requests_certificate_fetcher, routed_session
 from vell_core.staff import StaffDirectory
+from vell_core.trials import TrialsDeskService, build_production_services
 from vell_core.vault import CredentialVault
 from vell_core.worker import NotificationWorker
 
@@ -70,6 +74,10 @@ class Services:
     admin: AdminService
     audit_query: AuditQuery
     demo_links: DemoLinkService
+    connections: ConnectionService
+    production_setup: ProductionSetupService
+    promotion: PromotionService
+    trials: TrialsDeskService
     sandbox: Any | None = None
     background: list[Any] = field(default_factory=list)
 
@@ -127,6 +135,20 @@ def build_services(
         funnel=funnel,
         rate_limiter=rate_limiter,
     )
+    customer_access = CustomerAccess(
+        delegations=delegations, vault=vault, aws=aws, audit=audit, clock=clock
+    )
+    production = build_production_services(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        aws=aws,
+        staff=staff,
+        funnel=funnel,
+        audit=audit,
+        delegations=delegations,
+        customer_access=customer_access,
+    )
     processor = NotificationProcessor(
         engine=engine,
         clock=clock,
@@ -147,9 +169,7 @@ def build_services(
         audit=audit,
         vault=vault,
         delegations=delegations,
-        customer_access=CustomerAccess(
-            delegations=delegations, vault=vault, aws=aws, audit=audit, clock=clock
-        ),
+        customer_access=customer_access,
         processor=processor,
         customer_console=CustomerConsoleService(sandbox=sandbox, aws=aws, staff=staff),
         rate_limiter=rate_limiter,
@@ -164,6 +184,10 @@ def build_services(
             rate_limiter=rate_limiter,
             audit=audit,
         ),
+        connections=production.connections,
+        production_setup=production.production_setup,
+        promotion=production.promotion,
+        trials=production.trials,
         sandbox=sandbox,
     )
     run_worker = settings.is_sandbox and settings.vell_start_worker
