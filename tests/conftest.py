@@ -17,6 +17,16 @@ from vell_core.db import make_engine
 PG_ENV = "VELL_TEST_DATABASE_URL"
 
 
+def private_channel() -> dict[str, str]:
+    """A topic and queue of its own: moto's backends are process-global, so two sandboxes in
+    one test process would otherwise share (and steal each other's) notifications."""
+    name = f"vell-test-{uuid.uuid4().hex[:10]}"
+    return {
+        "aws_delegation_sns_topic_arn": f"arn:aws:sns:us-east-1:253265132499:{name}",
+        "vell_delegation_queue_url": f"https://sqs.us-east-1.amazonaws.com/253265132499/{name}",
+    }
+
+
 @pytest.fixture(autouse=True)
 def _fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may reach real AWS: dummy credentials, and nothing read from ~/.aws."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import private_channel
 from vell_core import migrate, seed, ui_bridge
 from vell_core.services import Services, build_services
 from vell_core.settings import PROJECT_ROOT, load_settings
@@ -31,6 +32,7 @@ def app_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]
         vell_sandbox_port=0,
         vell_start_worker=True,
         vell_live_refresh_seconds=0.5,
+        **private_channel(),
     )
     services = build_services(settings)
     seed.seed(services.engine, datetime.now(UTC))

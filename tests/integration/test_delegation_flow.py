@@ -10,6 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from tests.conftest import private_channel
 from vell_core import migrate, seed
 from vell_core.delegation import LaunchRequest, create_request_kwargs, new_launch_token
 from vell_core.errors import AwsConflict, CredentialsUnavailable, PermissionDenied
@@ -25,7 +26,7 @@ CUSTOMER = "602341187520"
 def services(tmp_path: Path) -> Iterator[Services]:
     url = f"sqlite:///{tmp_path / 'flow.db'}"
     migrate.upgrade(url)
-    settings = load_settings(vell_database_url=url, vell_sandbox_port=0)
+    settings = load_settings(vell_database_url=url, vell_sandbox_port=0, **private_channel())
     graph = build_services(settings, start_background=False)
     seed.seed(graph.engine, datetime.now(UTC))
     yield graph
