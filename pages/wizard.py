@@ -146,6 +146,11 @@ def path_step() -> None:
                 wizard["launch_token"] = new_launch_token()
                 record(FunnelStep.CHOOSE_PATH, path=str(path))
                 st.rerun()
+    if wizard.get("path") == DelegationPath.ONBOARDING.value:
+        st.info(
+            "Automated production setup: the customer approves a short onboarding request "
+            "that lets Vell create one bounded, read-only connector role in their account."
+        )
     if wizard.get("path") == DelegationPath.TRIAL.value:
         wizard["hours"] = st.slider(
             "Trial length (hours)", 1, 12, wizard.get("hours", 12), key="wizard_trial_hours"
@@ -269,9 +274,19 @@ def connected_step() -> None:
         cols[2].metric("Path", view.path.value)
         st.markdown(
             "**Upgrade to production** — keep access after the delegation ends with a "
-            "permanent, least-privilege role."
+            "permanent, least-privilege role. This asks the customer to approve a short "
+            "onboarding request that lets Vell create exactly that role (with Vell's permission "
+            "boundary); customer success then finishes it from the Trials desk."
         )
-        if st.button("Start a new delegation", key="wizard_restart"):
+        upgrade, restart = st.columns(2)
+        if view.path is not DelegationPath.ONBOARDING and upgrade.button(
+            "Upgrade to production", type="primary", key="wizard_upgrade"
+        ):
+            wizard.update(
+                path=DelegationPath.ONBOARDING.value, launch_token=new_launch_token(), step=2
+            )
+            st.rerun()
+        if restart.button("Start a new delegation", key="wizard_restart"):
             st.session_state.pop(WIZARD, None)
             st.rerun()
 

@@ -56,6 +56,9 @@ def test_wizard_reaches_connected(page: Callable[..., AppTest], app_services: Se
     at.run()
     assert not at.exception
     assert any("Connected to Northwind Observability" in s.value for s in at.success)
+    at.button(key="wizard_upgrade").click().run()
+    assert at.session_state["wizard_state"]["step"] == 2
+    assert at.session_state["wizard_state"]["path"] == "onboarding"
 
 
 def test_invalid_account_is_refused_before_anything_is_sent(page: Callable[..., AppTest]) -> None:
@@ -74,3 +77,22 @@ def test_leadership_cannot_open_the_wizard(page: Callable[..., AppTest]) -> None
     at.run()
     assert any("do not have access" in e.value for e in at.error)
     assert not at.button
+
+
+def test_upgrade_to_production_prepares_an_onboarding_request(
+    page: Callable[..., AppTest], app_services: Services
+) -> None:
+    at = page("pages/wizard.py", as_email="maya.chen@vell.ai")
+    at.session_state["wizard_state"] = {
+        "step": 2,
+        "session_id": "wiz-upgrade",
+        "company": "Acme Analytics",
+        "account": "602341187520",
+        "path": "onboarding",
+        "launch_token": "8a1c7c1e-0d53-4f3b-9e3a-3b8f7e6f5a10",
+    }
+    at.run()
+    assert not at.exception
+    assert any("Automated production setup" in i.value for i in at.info)
+    assert any("iam:CreateRole" in c.value for c in at.code)
+    assert any("43200" in m.value or "12 h" in m.value for m in at.metric)
