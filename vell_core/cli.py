@@ -63,12 +63,26 @@ def bootstrap() -> None:
     """Migrate to head and seed when empty (what `make run` and `make test` do)."""
     settings = load_settings()
     migrate.upgrade(settings.vell_database_url)
+    if settings.is_sandbox:
+        _ensure_sample_sellers(settings.vell_sandbox_seed)
     engine = make_engine(settings.vell_database_url)
     if seed_module.is_empty(engine):
         result = seed_module.seed(engine, SystemClock().now())
         typer.echo(f"Seeded an empty store: {result}")
     else:
         typer.echo("Store is migrated and already has data.")
+
+
+def _ensure_sample_sellers(seed: int) -> None:
+    """Write the sandbox's sample sellers under data/sellers/ unless they are there."""
+    from vell_core.sandbox.accounts import SANDBOX_CUSTOMERS
+    from vell_core.sandbox.marketplace.generator import seller_path, write_sample_sellers
+    from vell_core.settings import DATA_DIR
+
+    if all(seller_path(DATA_DIR, c.account_id).exists() for c in SANDBOX_CUSTOMERS):
+        return
+    written = write_sample_sellers(DATA_DIR, SystemClock().now(), seed=seed)
+    typer.echo(f"Wrote {len(written)} sandbox sample sellers under {DATA_DIR / 'sellers'}")
 
 
 @app.command("worker")

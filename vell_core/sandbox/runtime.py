@@ -122,9 +122,20 @@ def ensure_sandbox(settings: Settings) -> LocalSandbox | RemoteSandbox:
             log.info("Joining the sandbox AWS already serving on %s", endpoint)
             return RemoteSandbox(endpoint)
     running = start_sandbox(SandboxConfig.from_settings(settings))
-    for backend in _marketplace_backends(settings, running.state.clock):
+    backends = _marketplace_backends(settings, running.state.clock)
+    for backend in backends:
         running.register(backend)
+    running.state.config.knob_listeners.append(lambda config: _follow_knobs(config, backends))
     return LocalSandbox(running)
+
+
+def _follow_knobs(config: SandboxConfig, backends: list[Any]) -> None:
+    """Keep the Marketplace rate limiters in step with ``/_sandbox/config``."""
+    for backend in backends:
+        limiter = getattr(backend, "limiter", None)
+        if limiter is not None:
+            limiter.factor = config.rate_limit_factor
+            limiter.enabled = config.throttling
 
 
 def _answers(endpoint: str) -> bool:
@@ -147,7 +158,9 @@ def _marketplace_backends(settings: Settings, clock: OffsetClock) -> list[Any]:
             DATA_DIR,
             rate_limit_factor=settings.vell_sandbox_rate_limit_factor,
             throttling=settings.vell_sandbox_throttling,
-            latency_ms=settings.vell_sandbox_latency_ms,
+            # The server injects VELL_SANDBOX_LATENCY_MS on every call already; adding it here
+            # too would double it.
+            latency_ms=0,
             seed=settings.vell_sandbox_seed,
         )
     )

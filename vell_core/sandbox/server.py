@@ -115,6 +115,10 @@ class SandboxConfig:
     host: str = "127.0.0.1"
     port: int = 0
 
+    # Called after every runtime knob change (backends that keep their own copies, e.g. the
+    # Marketplace rate limiters, follow the knobs through these).
+    knob_listeners: list[Any] = field(default_factory=list, repr=False, compare=False)
+
     RUNTIME_KNOBS = ("duplicate_notifications", "latency_ms", "rate_limit_factor", "throttling")
 
     @classmethod
@@ -148,6 +152,8 @@ class SandboxConfig:
         for name, value in values.items():
             current = getattr(self, name)
             setattr(self, name, type(current)(value))
+        for listener in list(self.knob_listeners):
+            listener(self)
 
 
 def _random_key_id() -> str:
