@@ -582,11 +582,15 @@ class CatalogService:
         return ["*"], {}
 
     def _entity_arns(self, seller: SellerState, ids: list[Any]) -> list[str]:
-        arns = [
-            entity_arn(seller.account_id, entity.entity_type, entity.entity_id)
-            for entity in (seller.entities.get(str(i)) for i in ids)
-            if entity is not None
-        ]
+        """ARNs the call is authorised against; AWS authorises before it looks entities up,
+        so an unknown id still gets an ARN in the caller's account (then 404, not 403)."""
+        arns = []
+        for raw in ids:
+            entity = seller.entities.get(str(raw))
+            if entity is not None:
+                arns.append(entity_arn(seller.account_id, entity.entity_type, entity.entity_id))
+            else:
+                arns.append(entity_arn(seller.account_id, "Entity", str(raw)))
         return arns or ["*"]
 
     def _start_context(
