@@ -26,5 +26,6 @@ with friendly_errors("load home figures"):
     cols[3].metric(
         "Demo → trial (30 d)",
         "—" if rate is None else f"{rate:.0%}",
-        help="Customers with a connected trial ÷ customers with a connected demo, last 30 days.",
+        help="Customers whose demo connected in the last 30 days and who then connected a "
+        "trial ÷ customers whose demo connected in the last 30 days.",
     )

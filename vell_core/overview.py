@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import distinct, func
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from vell_core.models import (
@@ -38,12 +39,14 @@ class HomeFigures:
     trials_last_30d: int
     production_last_30d: int
 
+    demoed_then_trialled_30d: int = 0
+
     @property
     def conversion_last_30d(self) -> float | None:
-        """Share of customers demoed in the last 30 days who reached production or trial."""
+        """Of the customers demoed in the last 30 days, the share who went on to a trial."""
         if self.demos_last_30d == 0:
             return None
-        return self.trials_last_30d / self.demos_last_30d
+        return self.demoed_then_trialled_30d / self.demos_last_30d
 
 
 def home_figures(engine: Engine, now: datetime) -> HomeFigures:
@@ -57,6 +60,7 @@ def home_figures(engine: Engine, now: datetime) -> HomeFigures:
             demos_last_30d=_customers_with(session, "demo", now),
             trials_last_30d=_customers_with(session, "trial", now),
             production_last_30d=_production(session, now),
+            demoed_then_trialled_30d=_demoed_then_trialled(session, now),
         )
 
 
@@ -93,6 +97,25 @@ def _customers_with(session: Session, path: str, now: datetime) -> int:
         FunnelEvent.step == FunnelStep.CONNECTED,
         FunnelEvent.path == path,
         col(FunnelEvent.occurred_at) > now - timedelta(days=30),
+    )
+    return int(session.exec(query).one())
+
+
+def _demoed_then_trialled(session: Session, now: datetime) -> int:
+    """Customers with a connected demo in the window who later connected a trial."""
+    demo = aliased(FunnelEvent)
+    trial = aliased(FunnelEvent)
+    query = (
+        select(func.count(distinct(demo.customer)))
+        .join(trial, trial.customer == demo.customer)
+        .where(
+            demo.step == FunnelStep.CONNECTED,
+            demo.path == "demo",
+            col(demo.occurred_at) > now - timedelta(days=30),
+            trial.step == FunnelStep.CONNECTED,
+            trial.path == "trial",
+            col(trial.occurred_at) >= col(demo.occurred_at),
+        )
     )
     return int(session.exec(query).one())
 
