@@ -69,6 +69,20 @@ PAGES: tuple[PageSpec, ...] = (
         action="connection.manage",
     ),
     PageSpec(
+        "pages/tickets.py",
+        "Support tickets",
+        ":material/support_agent:",
+        "Customer success",
+        action="tickets.write",
+    ),
+    PageSpec(
+        "pages/metrics.py",
+        "Leadership metrics",
+        ":material/monitoring:",
+        "Leadership",
+        action="metrics.read",
+    ),
+    PageSpec(
         "pages/audit.py",
         "Audit log",
         ":material/policy:",

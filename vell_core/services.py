@@ -28,12 +28,14 @@ from vell_core.demo_links import DemoLinkService
 from vell_core.funnel import FunnelRecorder
 from vell_core.ingest import NotificationProcessor
 from vell_core.logging_setup import configure_logging
+from vell_core.metrics import MetricsService
 from vell_core.overview import HomeFigures, home_figures
 from vell_core.promotion import PromotionService
 from vell_core.ratelimit import RateLimiter
 from vell_core.settings import Settings, load_settings
 from vell_core.sns_verify import SnsVerifier, requests_certificate_fetcher, routed_session
 from vell_core.staff import StaffDirectory
+from vell_core.tickets import TicketService
 from vell_core.trials import TrialsDeskService, build_production_services
 from vell_core.vault import CredentialVault
 from vell_core.worker import NotificationWorker
@@ -78,6 +80,8 @@ class Services:
     production_setup: ProductionSetupService
     promotion: PromotionService
     trials: TrialsDeskService
+    metrics: MetricsService
+    tickets: TicketService
     sandbox: Any | None = None
     background: list[Any] = field(default_factory=list)
 
@@ -188,6 +192,8 @@ def build_services(
         production_setup=production.production_setup,
         promotion=production.promotion,
         trials=production.trials,
+        metrics=MetricsService(engine, clock),
+        tickets=TicketService(engine, clock),
         sandbox=sandbox,
     )
     run_worker = settings.is_sandbox and settings.vell_start_worker

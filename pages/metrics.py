@@ -1,0 +1,179 @@
+"""Leadership: the five success metrics against their targets, funnels, trends and reps."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import streamlit as st
+
+from vell_core.metrics import (
+    DEFINITIONS,
+    GRAINS,
+    PATH_OPTIONS,
+    SEGMENT_OPTIONS,
+    Dashboard,
+    MetricsFilter,
+    completion_trend_chart,
+    customer_funnel_chart,
+    frames_for_download,
+    period_presets,
+    sync_histogram_chart,
+    sync_trend_chart,
+    tickets_chart,
+    to_csv,
+    trial_trend_chart,
+    wizard_funnel_chart,
+)
+from vell_core.ui_bridge import friendly_errors, get_services, require_page
+
+CACHE_TTL_SECONDS = 300
+CUSTOM = "Custom range"
+
+member = require_page("metrics.read")
+services = get_services()
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner="Computing metrics…", max_entries=64)
+def load(
+    start: date,
+    end: date,
+    rep_ids: tuple[int, ...],
+    paths: tuple[str, ...],
+    segments: tuple[str, ...],
+    grain: str,
+    version: tuple[int, ...],
+    _member: Any,
+) -> Dashboard:
+    """Cached by plain filter values and the data version (never by user: aggregates only).
+
+    ``version`` changes whenever tickets, events or requests are added, so an import or a
+    manual entry shows on the next run in every process; ``_member`` is not part of the key
+    (the page has already checked access).
+    """
+    filters = MetricsFilter(start, end, rep_ids, paths, segments, grain)
+    return get_services().metrics.dashboard(_member, filters)
+
+
+def download(name: str, frame: Any, key: str) -> None:
+    """A CSV download button for one chart's or table's data."""
+    st.download_button(
+        f"Download {name} (CSV)", to_csv(frame), f"vell-{key}.csv", "text/csv", key=f"dl_{key}"
+    )
+
+
+def kpi_header(dashboard: Dashboard) -> None:
+    """Five tiles: value, change since the previous period, target."""
+    for column, kpi in zip(st.columns(len(dashboard.kpis)), dashboard.kpis, strict=True):
+        column.metric(
+            kpi.label,
+            kpi.value_text,
+            kpi.delta_text,
+            delta_color=kpi.delta_color,  # type: ignore[arg-type]
+            help=DEFINITIONS[kpi.key],
+        )
+        met = {True: "on target", False: "below target", None: ""}[kpi.on_target]
+        column.caption(f"Target {kpi.target_text} {('· ' + met) if met else ''}")
+        if kpi.note:
+            column.caption(kpi.note)
+
+
+st.title("Leadership metrics")
+st.caption("The five success metrics against their targets. Times are UTC.")
+
+with friendly_errors("load the metrics"):
+    today = services.metrics.today()
+    presets = period_presets(today)
+    reps = dict(services.metrics.rep_options(member))
+    cols = st.columns([2, 2, 2, 2, 2, 1])
+    period = cols[0].selectbox("Period", [*presets, CUSTOM], index=1, key="metrics_period")
+    start, end = presets.get(period, presets["Last 90 days"])
+    if period == CUSTOM:
+        chosen = cols[0].date_input("From – to", (start, end), key="metrics_range")
+        if isinstance(chosen, tuple) and len(chosen) == 2:
+            start, end = chosen
+    rep_names = cols[1].multiselect("Rep", list(reps.values()), key="metrics_reps")
+    paths = cols[2].multiselect("Path", PATH_OPTIONS, key="metrics_paths")
+    segments = cols[3].multiselect("Customer segment", SEGMENT_OPTIONS, key="metrics_segments")
+    grain = cols[4].radio("Cohorts", GRAINS, horizontal=True, key="metrics_grain")
+    rep_ids = tuple(sorted(rep_id for rep_id, name in reps.items() if name in rep_names))
+    dashboard = load(
+        start,
+        end,
+        rep_ids,
+        tuple(sorted(paths)),
+        tuple(sorted(segments)),
+        grain,
+        services.metrics.data_version(),
+        member,
+    )
+    st.caption(
+        f"{start:%d %b %Y} – {end:%d %b %Y}, compared with the {(end - start).days + 1} days "
+        "before. " + " ".join(dashboard.notes)
+    )
+    if dashboard.is_empty:
+        st.info("No data for this filter and period. Widen the period or clear a filter.")
+        st.stop()
+    kpi_header(dashboard)
+    frames = frames_for_download(dashboard)
+    download("KPIs", frames["kpis"], "kpis")
+
+    st.subheader("Wizard funnel")
+    st.caption(DEFINITIONS["completion"])
+    st.altair_chart(wizard_funnel_chart(dashboard.wizard_funnel), width="stretch")
+    st.dataframe(dashboard.wizard_funnel, hide_index=True, key="metrics_funnel_table")
+    download("wizard funnel", frames["wizard_funnel"], "wizard-funnel")
+    if dashboard.completion_trend.empty:
+        st.info("No wizard sessions started in this period.")
+    else:
+        st.altair_chart(completion_trend_chart(dashboard.completion_trend, grain), width="stretch")
+        download("completion by cohort", frames["completion_trend"], "completion-trend")
+
+    st.subheader("Time to first sync")
+    st.caption(DEFINITIONS["sync"])
+    stats = dashboard.sync_stats
+    if not stats["n"]:
+        st.info("No first syncs in this period.")
+    else:
+        median = stats["median_s"] / 60 if stats["median_s"] is not None else None
+        st.altair_chart(sync_histogram_chart(dashboard.sync_histogram, median), width="stretch")
+        download("time-to-sync distribution", frames["sync_histogram"], "sync-histogram")
+        st.altair_chart(sync_trend_chart(dashboard.sync_trend, grain), width="stretch")
+        download("time to sync by cohort", frames["sync_trend"], "sync-trend")
+
+    st.subheader("Demo → trial → production (customers)")
+    st.caption(DEFINITIONS["customers"])
+    st.altair_chart(customer_funnel_chart(dashboard.customer_funnel), width="stretch")
+    st.dataframe(dashboard.customer_funnel, hide_index=True, key="metrics_customer_table")
+    download("customer funnel", frames["customer_funnel"], "customer-funnel")
+
+    st.subheader("Trial → production by cohort")
+    st.caption(DEFINITIONS["trial"])
+    trials = dashboard.trial_stats
+    st.caption(
+        f"{trials['ended']} trials ended · {trials['decided']} decided · {trials['open']} still "
+        f"open ({trials['open_converted']} of them already in production) — open trials are "
+        "not counted."
+    )
+    if dashboard.trial_trend.empty:
+        st.info("No trials ended in this period.")
+    else:
+        st.altair_chart(trial_trend_chart(dashboard.trial_trend, grain), width="stretch")
+        download("trial conversion by cohort", frames["trial_trend"], "trial-trend")
+
+    st.subheader("Setup support tickets against the baseline")
+    st.caption(DEFINITIONS["tickets"])
+    baseline = dashboard.baseline
+    if baseline.start is None:
+        st.info("No setup tickets recorded yet, so there is no baseline.")
+    else:
+        st.caption(
+            f"Baseline {baseline.start:%d %b %Y} – {baseline.end:%d %b %Y} ({baseline.how}): "
+            f"{baseline.tickets} tickets, {baseline.per_30_days:.1f} per 30 days."
+        )
+        st.altair_chart(tickets_chart(dashboard.tickets, grain), width="stretch")
+        download("tickets vs baseline", frames["tickets"], "tickets")
+
+    st.subheader("By rep")
+    st.dataframe(dashboard.reps, hide_index=True, key="metrics_reps_table")
+    download("rep breakdown", frames["reps"], "reps")

@@ -1,0 +1,93 @@
+"""Support tickets: import a CSV (all rows valid or nothing is written) or add one by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+import streamlit as st
+
+from vell_core.tickets import TEMPLATE_CSV, TicketInput
+from vell_core.ui_bridge import friendly_errors, get_services, require_page
+
+member = require_page("tickets.write")
+services = get_services()
+st.title("Support tickets")
+st.caption(
+    "Setup tickets feed the ticket-reduction metric. Importing the same export again is safe: "
+    "tickets already stored (same external ref) are skipped. The Leadership page picks up "
+    "changes on its next run."
+)
+
+st.subheader("Import a CSV")
+st.caption(
+    "Columns: external_ref, opened_at (ISO date or date-time; UTC if no offset), subject, and "
+    "optionally category (default setup), customer (12-digit account), company. If any row is "
+    "invalid, nothing is imported and each problem is listed by row (the header is row 1)."
+)
+st.download_button(
+    "Download a template",
+    TEMPLATE_CSV,
+    "vell-tickets-template.csv",
+    "text/csv",
+    key="tickets_template",
+)
+upload = st.file_uploader("CSV file", type=["csv"], key="tickets_upload")
+if upload is not None and st.button("Import", type="primary", key="tickets_import"):
+    with friendly_errors("import tickets"):
+        report = services.tickets.import_csv(member, upload.getvalue())
+        if report.ok:
+            st.success(
+                f"Imported {report.imported} ticket(s); {report.already_present} already present."
+            )
+        else:
+            st.error(f"Nothing was imported: {len(report.errors)} problem(s) in the file.")
+            st.dataframe(report.error_records(), hide_index=True, key="tickets_errors")
+
+st.subheader("Add a ticket")
+with st.form("tickets_manual", clear_on_submit=True):
+    cols = st.columns(3)
+    ref = cols[0].text_input("External ref (optional)", max_chars=64, key="ticket_ref")
+    day = cols[1].date_input("Opened on (UTC)", key="ticket_day")
+    category = cols[2].text_input("Category", value="setup", max_chars=40, key="ticket_category")
+    subject = st.text_input("Subject", max_chars=200, key="ticket_subject")
+    cols = st.columns(2)
+    customer = cols[0].text_input("Customer account (optional)", max_chars=12, key="ticket_acct")
+    company = cols[1].text_input("Company (optional)", max_chars=120, key="ticket_company")
+    submitted = st.form_submit_button("Add ticket", type="primary")
+if submitted:
+    with friendly_errors("add a ticket"):
+        view = services.tickets.add(
+            member,
+            TicketInput(
+                external_ref=ref.strip() or None,
+                opened_at=datetime.combine(day, time.min, tzinfo=UTC),  # type: ignore[arg-type]
+                subject=subject.strip(),
+                category=category.strip().lower() or "setup",
+                customer=customer.strip() or None,
+                company=company.strip() or None,
+            ),
+        )
+        st.success(f"Added ticket {view.external_ref or view.id}.")
+
+st.subheader("Recent tickets")
+with friendly_errors("list tickets"):
+    rows = services.tickets.recent(member)
+    if not rows:
+        st.info("No tickets yet.")
+    else:
+        st.dataframe(
+            [
+                {
+                    "Opened (UTC)": row.opened_at.strftime("%Y-%m-%d %H:%M"),
+                    "Ref": row.external_ref or "",
+                    "Category": row.category,
+                    "Subject": row.subject,
+                    "Customer": row.customer or "",
+                    "Company": row.company or "",
+                    "Source": row.source,
+                }
+                for row in rows
+            ],
+            hide_index=True,
+            key="tickets_table",
+        )

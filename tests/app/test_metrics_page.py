@@ -1,0 +1,89 @@
+"""AppTest: the Leadership page on seeded history, with filters applied."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from vell_core.metrics import MetricsService
+from vell_core.services import Services
+
+LEADER = "rachel.kim@vell.ai"
+
+
+@pytest.fixture
+def metrics_page(
+    page: Callable[..., AppTest], app_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., AppTest]:
+    """The page factory, with ``services.metrics`` present even before the lead wires it."""
+    if not hasattr(app_services, "metrics"):
+        monkeypatch.setattr(
+            app_services,
+            "metrics",
+            MetricsService(app_services.engine, app_services.clock),
+            raising=False,
+        )
+    return page
+
+
+def kpi_labels(at: AppTest) -> list[str]:
+    return [metric.label for metric in at.metric]
+
+
+def test_first_run_shows_five_kpis_charts_and_downloads(
+    metrics_page: Callable[..., AppTest],
+) -> None:
+    at = metrics_page("pages/metrics.py", as_email=LEADER).run()
+    assert not at.exception
+    assert kpi_labels(at) == [
+        "Wizard completion",
+        "Time to first sync (median)",
+        "Demo → production (customers)",
+        "Trial → production",
+        "Setup tickets vs baseline",
+    ]
+    assert all(metric.value != "—" for metric in at.metric[:2])
+    assert len(at.get("vega_lite_chart")) >= 6  # Altair charts
+    assert len(at.get("download_button")) >= 8
+
+
+def test_filters_by_rep_quarter_path_segment_and_month(
+    metrics_page: Callable[..., AppTest],
+) -> None:
+    at = metrics_page("pages/metrics.py", as_email=LEADER).run()
+    quarter = next(
+        option
+        for option in at.selectbox(key="metrics_period").options
+        if option.startswith("Q") and "to date" not in option
+    )
+    at.selectbox(key="metrics_period").set_value(quarter).run()
+    assert not at.exception
+    rep = at.multiselect(key="metrics_reps").options[0]
+    at.multiselect(key="metrics_reps").set_value([rep]).run()
+    at.multiselect(key="metrics_paths").set_value(["demo", "trial"]).run()
+    at.multiselect(key="metrics_segments").set_value(["smb", "mid_market"]).run()
+    at.radio(key="metrics_grain").set_value("month").run()
+    assert not at.exception
+    assert len(at.metric) == 5 or any("No data" in info.value for info in at.info)
+    if len(at.metric) == 5:
+        reps_table = at.dataframe[-1].value  # the breakdown by rep is the last table
+        assert set(reps_table["rep"]) <= {rep, "Unassigned"}
+
+
+def test_empty_filter_says_so(metrics_page: Callable[..., AppTest]) -> None:
+    at = metrics_page("pages/metrics.py", as_email=LEADER).run()
+    at.selectbox(key="metrics_period").set_value("Custom range").run()
+    start = at.date_input(key="metrics_range").value[0] - timedelta(days=900)
+    at.date_input(key="metrics_range").set_value((start, start + timedelta(days=1))).run()
+    assert not at.exception
+    assert any("No data for this filter" in info.value for info in at.info)
+    assert not at.metric
+
+
+def test_sales_cannot_open_the_page(metrics_page: Callable[..., AppTest]) -> None:
+    at = metrics_page("pages/metrics.py", as_email="maya.chen@vell.ai").run()
+    assert any("do not have access" in error.value for error in at.error)
+    assert not at.metric
