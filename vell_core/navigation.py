@@ -41,6 +41,13 @@ PAGES: tuple[PageSpec, ...] = (
         action="delegation.read_own",
     ),
     PageSpec(
+        "pages/demo_browser.py",
+        "Live demo",
+        ":material/storefront:",
+        "Sales",
+        action="demo.browse",
+    ),
+    PageSpec(
         "pages/demo_links.py",
         "Demo links",
         ":material/share:",

@@ -27,6 +27,7 @@ from vell_core.delegation import DelegationService
 from vell_core.demo_links import DemoLinkService
 from vell_core.funnel import FunnelRecorder
 from vell_core.ingest import NotificationProcessor
+from vell_core.listing_update import ListingUpdateService
 from vell_core.logging_setup import configure_logging
 from vell_core.metrics import MetricsService
 from vell_core.overview import HomeFigures, home_figures
@@ -35,6 +36,7 @@ from vell_core.ratelimit import RateLimiter
 from vell_core.settings import Settings, load_settings
 from vell_core.sns_verify import SnsVerifier, requests_certificate_fetcher, routed_session
 from vell_core.staff import StaffDirectory
+from vell_core.sync import SyncService
 from vell_core.tickets import TicketService
 from vell_core.trials import TrialsDeskService, build_production_services
 from vell_core.vault import CredentialVault
@@ -82,6 +84,8 @@ class Services:
     trials: TrialsDeskService
     metrics: MetricsService
     tickets: TicketService
+    sync: SyncService
+    listing_updates: ListingUpdateService
     sandbox: Any | None = None
     background: list[Any] = field(default_factory=list)
 
@@ -104,6 +108,7 @@ class Services:
 
     def close(self) -> None:
         """Stop background threads and the sandbox (tests and CLI)."""
+        self.sync.close()
         for item in reversed(self.background):
             item.stop()
         if self.sandbox is not None:
@@ -153,6 +158,14 @@ def build_services(
         delegations=delegations,
         customer_access=customer_access,
     )
+    sync = SyncService(
+        customer_access=customer_access,
+        delegations=delegations,
+        funnel=funnel,
+        engine=engine,
+        clock=clock,
+        rate_limit_factor=settings.vell_sandbox_rate_limit_factor if settings.is_sandbox else 1.0,
+    )
     processor = NotificationProcessor(
         engine=engine,
         clock=clock,
@@ -194,6 +207,8 @@ def build_services(
         trials=production.trials,
         metrics=MetricsService(engine, clock),
         tickets=TicketService(engine, clock),
+        sync=sync,
+        listing_updates=ListingUpdateService(customer_access=customer_access, sync=sync),
         sandbox=sandbox,
     )
     run_worker = settings.is_sandbox and settings.vell_start_worker

@@ -1,0 +1,408 @@
+"""Live demo: the customer's listings, offers, agreements and change sets, synced live.
+
+One page with four tabs, so the delegation picker, the access countdown and the sync progress
+sit in one place above all of them. Data comes from ``services.sync`` (per rep, per delegation,
+in memory, expiring with the credentials); shaping is in ``vell_core.marketplace_views``.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from vell_core import marketplace_views as views
+from vell_core.errors import CredentialsUnavailable, VellError
+from vell_core.formatting import countdown, duration_text, when
+from vell_core.listing_update import ListingEdit, new_request_token
+from vell_core.sync import DelegationChoice, DemoState, SyncProgress
+from vell_core.ui_bridge import friendly_errors, get_services, require_page
+
+member = require_page("demo.browse")
+services = get_services()
+sync = services.sync
+REFRESH = services.settings.vell_live_refresh_seconds
+PICK = "demo_delegation"
+PHASE = "demo_phase"
+CHANGE = "demo_change"
+FULL_RUN = "demo_full_run"
+EDITING = "demo_editing"
+NONE = "—"
+
+st.title("Live demo")
+
+
+def csv_button(frame: pd.DataFrame, name: str, key: str) -> None:
+    """CSV download of exactly the table shown."""
+    st.download_button(
+        "Download CSV", frame.to_csv(index=False), f"{name}.csv", "text/csv", key=key
+    )
+
+
+def bar(frame: pd.DataFrame, x: str, y: str, title: str, color: str | None = None) -> None:
+    """A small horizontal bar chart (reads faster than the table beside it)."""
+    if frame.empty:
+        return
+    encoding = {"x": alt.X(f"{x}:Q", title=x), "y": alt.Y(f"{y}:N", sort="-x", title=None)}
+    if color:
+        encoding["color"] = alt.Color(f"{color}:N")
+    tooltip = [x, y] + ([color] if color else [])
+    chart = alt.Chart(frame[tooltip], title=title).mark_bar().encode(**encoding, tooltip=tooltip)
+    st.altair_chart(chart, width="stretch")
+
+
+def pick_delegation(choices: list[DelegationChoice]) -> DelegationChoice:
+    """The delegation to browse: from the URL (``?delegation=``), then the session."""
+    by_id = {c.delegation_id: c for c in choices}
+    wanted = st.query_params.get("delegation", "")
+    if PICK not in st.session_state or st.session_state[PICK] not in by_id:
+        first = (
+            int(wanted) if wanted.isdigit() and int(wanted) in by_id else choices[0].delegation_id
+        )
+        st.session_state[PICK] = first
+    chosen = st.selectbox(
+        "Customer",
+        list(by_id),
+        format_func=lambda i: by_id[i].label + ("" if by_id[i].live else " — access ended"),
+        key=PICK,
+    )
+    st.query_params["delegation"] = str(chosen)
+    return by_id[chosen]
+
+
+def render_expired(choice: DelegationChoice) -> None:
+    """After expiry: say so, and offer the two ways to renew."""
+    st.warning(
+        f"The temporary access for **{choice.label}** has ended, so Vell can no longer read "
+        "this customer's Marketplace data. Nothing was kept after expiry."
+    )
+    st.markdown(
+        "To continue, ask the customer to approve a new request: start one from "
+        "[New delegation](/wizard) or renew from [Delegations](/delegations)."
+    )
+
+
+def phase(progress: SyncProgress) -> tuple:
+    """When this changes, the tables are re-rendered (not on every progress tick)."""
+    complete = tuple(k.kind.value for k in progress.kinds if k.complete)
+    return (progress.state, progress.first_screen_ready, complete, int(progress.fraction * 10))
+
+
+@st.fragment(run_every=REFRESH)
+def live_header(delegation_id: int) -> None:
+    """Countdown and sync progress, refreshed on their own."""
+    try:
+        state = sync.state(member, delegation_id)
+    except CredentialsUnavailable:
+        st.rerun()  # the whole page then shows the expiry message
+        return
+    cols = st.columns([1, 1, 3])
+    cols[0].metric("Access ends in", countdown(state.expires_at, state.now))
+    cols[1].metric("Mode", "Trial (read/write)" if state.writable else "Demo (read-only)")
+    progress = state.progress
+    with cols[2]:
+        if progress.state == "failed":
+            st.error(progress.error or "The sync stopped.")
+        else:
+            label = " · ".join(k.label for k in progress.kinds[1:])
+            st.progress(progress.fraction, text=f"Sync {progress.fraction:.0%} — {label}")
+    if st.session_state.pop(FULL_RUN, False):
+        return  # the tables below were just drawn from the main run's snapshot
+    if phase(progress) != st.session_state.get(PHASE):
+        st.session_state[PHASE] = phase(progress)
+        st.rerun()
+
+
+def listings_tab(state: DemoState) -> None:
+    """Products table, one product's detail, its health check, and the trial-only update."""
+    frame = views.products_frame(state.snapshot, state.now)
+    cols = st.columns(4)
+    cols[0].metric("Products", len(frame))
+    cols[1].metric("Public", int((frame["Visibility"] == "Public").sum()))
+    cols[2].metric("Limited", int((frame["Visibility"] == "Limited").sum()))
+    cols[3].metric("Other", int((~frame["Visibility"].isin(["Public", "Limited"])).sum()))
+    st.dataframe(frame, hide_index=True, width="stretch", key="demo_products_table")
+    csv_button(frame, "products", "demo_products_csv")
+    titles = dict(zip(frame["Product id"], frame["Title"], strict=True))
+    picked = st.selectbox(
+        "Open a product",
+        [NONE, *titles],
+        format_func=lambda p: titles.get(p, p),
+        key="demo_product_pick",
+    )
+    if picked != NONE:
+        with friendly_errors("load the product"):
+            product_view(sync.product(member, state.delegation.id, picked), picked)
+
+
+def product_view(state: DemoState, product_id: str) -> None:
+    """Title, descriptions, highlights, categories, dimensions, versions, offers, health."""
+    detail = views.product_detail(state.snapshot, product_id, state.now)
+    st.subheader(detail.title)
+    st.caption(
+        f"`{product_id}` · {detail.entity_type} · {detail.visibility} · "
+        f"last change {when(detail.last_change)}"
+    )
+    st.markdown(f"**Short description** — {detail.short_description or '_none_'}")
+    with st.expander("Long description"):
+        st.write(detail.long_description or "_none_")
+    st.markdown("**Highlights**")
+    st.markdown("\n".join(f"- {h}" for h in detail.highlights) or "_none_")
+    st.markdown(
+        f"**Categories:** {', '.join(detail.categories) or '_none_'}  \n"
+        f"**Search keywords:** {', '.join(detail.keywords) or '_none_'}  \n"
+        f"**Support:** {detail.support or '_none_'}"
+    )
+    st.markdown("**Dimensions**")
+    st.dataframe(detail.dimensions, hide_index=True, width="stretch")
+    st.markdown("**Versions**")
+    st.dataframe(detail.versions, hide_index=True, width="stretch")
+    st.markdown("**Offers for this product**")
+    st.dataframe(detail.offers, hide_index=True, width="stretch")
+    health_view(detail)
+    update_control(state, detail)
+
+
+def health_view(detail: views.ProductDetail) -> None:
+    """The listing health check with what to do about each finding."""
+    if detail.health is None:
+        return
+    st.markdown(f"#### Listing health: {detail.health.score}/100")
+    if not detail.health.findings:
+        st.success("No issues found by the listing checks.")
+    rows = [
+        {"Severity": f.severity, "Problem": f.problem, "Suggestion": f.suggestion}
+        for f in detail.health.findings
+    ]
+    health = pd.DataFrame(rows, columns=["Severity", "Problem", "Suggestion"])
+    st.dataframe(health, hide_index=True, width="stretch", key="demo_health")
+    csv_button(health, f"listing-health-{detail.product_id}", "demo_health_csv")
+
+
+def update_control(state: DemoState, detail: views.ProductDetail) -> None:
+    """Trial only: edit short description / highlights behind a confirmation dialog."""
+    refusal = state.write_refusal
+    if st.button(
+        "Update short description or highlights",
+        key="demo_update_open",
+        disabled=refusal is not None or not detail.loaded,
+        help=refusal,
+    ):
+        st.session_state[EDITING] = detail.product_id
+    if refusal is None and st.session_state.get(EDITING) == detail.product_id:
+        edit_dialog(state.delegation.id, detail)
+    if refusal is not None:
+        st.caption(f":material/lock: {refusal}")
+    change_progress(state.delegation.id)
+
+
+def close_editor() -> None:
+    """The rep dismissed the dialog without sending anything."""
+    st.session_state.pop(EDITING, None)
+
+
+@st.dialog("Update the listing in the customer's AWS account", on_dismiss=close_editor)
+def edit_dialog(delegation_id: int, detail: views.ProductDetail) -> None:
+    """Confirmation dialog: one idempotency token per opening."""
+    token_key = f"demo_edit_token_{detail.product_id}"
+    token = st.session_state.setdefault(token_key, new_request_token())
+    short = st.text_area(
+        "Short description", detail.short_description, max_chars=1000, key="demo_edit_short"
+    )
+    lines = st.text_area(
+        "Highlights (one per line, up to 3)", "\n".join(detail.highlights), key="demo_edit_hl"
+    )
+    highlights = tuple(line for line in lines.splitlines() if line.strip())
+    st.caption(
+        "Vell sends StartChangeSet (UpdateInformation) with the customer's trial credentials. "
+        "AWS prepares, then applies the change; progress shows below the product."
+    )
+    if st.button("Confirm and send to AWS", type="primary", key="demo_edit_confirm"):
+        edit = ListingEdit(
+            product_id=detail.product_id,
+            entity_type=f"{detail.entity_type}@1.0",
+            short_description=short if short != detail.short_description else None,
+            highlights=highlights if highlights != detail.highlights else None,
+        )
+        with friendly_errors("update the listing"):
+            progress = services.listing_updates.submit(member, delegation_id, edit, token)
+            st.session_state[CHANGE] = {"id": progress.change_set_id, "product": edit.product_id}
+            st.session_state.pop(token_key, None)
+            st.session_state.pop(EDITING, None)
+            st.rerun()
+
+
+@st.fragment(run_every=REFRESH)
+def change_progress(delegation_id: int) -> None:
+    """Live DescribeChangeSet progress of the change this rep submitted."""
+    tracked = st.session_state.get(CHANGE)
+    if not tracked:
+        return
+    if not tracked.get("final"):
+        with friendly_errors("read the change set"):
+            progress = services.listing_updates.progress(
+                member, delegation_id, tracked["id"], product_id=tracked["product"]
+            )
+            tracked["status"] = progress.status
+            tracked["errors"] = list(progress.errors)
+            tracked["final"] = progress.finished
+            if progress.finished:
+                st.rerun()  # show the updated listing
+    steps = ["PREPARING", "APPLYING", "SUCCEEDED"]
+    status = tracked.get("status", "PREPARING")
+    done = steps.index(status) + 1 if status in steps else 3
+    st.progress(done / 3, text=f"Change set `{tracked['id']}`: {status}")
+    if status == "SUCCEEDED":
+        st.success("AWS applied the update; the listing above shows the new text.")
+    elif status in ("FAILED", "CANCELLED"):
+        st.error(f"The change set {status.lower()}. " + " ".join(tracked.get("errors", [])))
+
+
+def offers_tab(state: DemoState) -> None:
+    """Public vs private, state, targeting, pricing summary."""
+    offers = views.offers_frame(state.snapshot, state.now)
+    cols = st.columns(4)
+    cols[0].metric("Offers", len(offers))
+    cols[1].metric("Public", int((offers["Audience"] == "Public").sum()))
+    cols[2].metric("Private", int((offers["Audience"] == "Private").sum()))
+    cols[3].metric("Active", int((offers["Status"] == "Active").sum()))
+    bar(views.offer_mix(offers), "Offers", "Status", "Offers by status", color="Audience")
+    st.dataframe(offers, hide_index=True, width="stretch", key="demo_offers_table")
+    csv_button(offers, "offers", "demo_offers_csv")
+    names = dict(zip(offers["Offer id"], offers["Name"], strict=True))
+    picked = st.selectbox(
+        "Open an offer",
+        [NONE, *names],
+        format_func=lambda o: names.get(o, o),
+        key="demo_offer_pick",
+    )
+    if picked != NONE:
+        with friendly_errors("load the offer"):
+            fresh = sync.offer(member, state.delegation.id, picked)
+            detail = fresh.snapshot.offer_details.get(picked)
+            terms = (detail or {}).get("DetailsDocument", {}).get("Terms") or []
+            st.markdown(f"**{names[picked]}** — {views.pricing_summary(terms)}")
+            st.dataframe(views.offer_terms_frame(detail), hide_index=True, width="stretch")
+
+
+def agreements_tab(state: DemoState) -> None:
+    """Pipeline, contract value, renewals, by product, and one agreement's terms."""
+    agreements = views.agreements_frame(state.snapshot, state.now)
+    renewals = views.renewals_frame(agreements, state.now)
+    totals = views.value_totals(agreements)
+    usd = totals[totals["Currency"] == "USD"]
+    cols = st.columns(4)
+    cols[0].metric("Agreements", len(agreements))
+    cols[1].metric("Active", int((agreements["Status"] == "ACTIVE").sum()))
+    cols[2].metric("Active TCV (USD)", views.money(usd["Active TCV"].iloc[0]) if len(usd) else NONE)
+    cols[3].metric("Active ACV (USD)", views.money(usd["Active ACV"].iloc[0]) if len(usd) else NONE)
+    described = int(agreements["TCV"].notna().sum())
+    if described < len(agreements):
+        st.caption(f"Values in so far for {described} of {len(agreements)} agreements.")
+    left, right = st.columns(2)
+    with left:
+        bar(views.status_counts(agreements), "Agreements", "Status", "Agreements by status")
+    buckets = views.renewal_buckets(renewals)
+    with right:
+        bar(
+            views.chart_frame(buckets, "TCV (USD)"), "TCV (USD)", "Bucket", "Renewals due (USD TCV)"
+        )
+    tables = {
+        "Contract value by currency": (totals, "contract-value"),
+        "Pipeline by status": (views.pipeline_by_status(agreements), "pipeline"),
+        "Renewals due in 30/60/90 days": (buckets, "renewal-buckets"),
+        "Agreements due for renewal": (renewals, "renewals"),
+    }
+    for title, (frame, name) in tables.items():
+        st.markdown(f"**{title}**")
+        st.dataframe(frame, hide_index=True, width="stretch", key=f"demo_{name}")
+        csv_button(frame, name, f"demo_{name}_csv")
+    products = views.by_product(agreements)
+    bar(views.chart_frame(products.head(15), "TCV"), "TCV", "Product", "TCV by product")
+    st.dataframe(products, hide_index=True, width="stretch", key="demo_by_product")
+    csv_button(products, "agreements-by-product", "demo_by_product_csv")
+    st.markdown("**All agreements**")
+    st.dataframe(agreements, hide_index=True, width="stretch", key="demo_agreements")
+    csv_button(agreements, "agreements", "demo_agreements_csv")
+    agreement_picker(state, list(agreements["Agreement id"]))
+
+
+def agreement_picker(state: DemoState, ids: list[str]) -> None:
+    """Open one agreement: fetched at once if the background sync has not reached it."""
+    picked = st.selectbox("Open an agreement", [NONE, *ids], key="demo_agreement_pick")
+    if picked == NONE:
+        return
+    with friendly_errors("load the agreement"):
+        fresh = sync.agreement(member, state.delegation.id, picked)
+        detail = views.agreement_detail(fresh.snapshot, picked, fresh.now)
+        row = detail.row
+        st.subheader(f"Agreement {picked}")
+        cols = st.columns(4)
+        cols[0].metric("Status", row["Derived status"])
+        cols[1].metric("TCV", views.money(row["TCV"], row["Currency"] or "USD"))
+        cols[2].metric("ACV", views.money(row["ACV"], row["Currency"] or "USD"))
+        cols[3].metric("Pricing model", row["Pricing model"] or NONE)
+        st.caption(
+            f"Product {row['Product']} · offer `{row['Offer id']}` · buyer "
+            f"{row['Buyer account']} · {when(row['Start'])} → {when(row['End'])}"
+        )
+        if detail.skipped_unknown_terms:
+            st.caption(f"{detail.skipped_unknown_terms} term type(s) unknown to this SDK skipped.")
+        st.dataframe(detail.terms, hide_index=True, width="stretch", key="demo_terms")
+        csv_button(detail.terms, f"terms-{picked}", "demo_terms_csv")
+
+
+def change_sets_tab(state: DemoState) -> None:
+    """History and status of change sets (the listing timeline)."""
+    history = views.change_sets_frame(state.snapshot)
+    bar(views.change_set_status_counts(history), "Change sets", "Status", "Change sets by status")
+    st.dataframe(history, hide_index=True, width="stretch", key="demo_change_sets")
+    csv_button(history, "change-sets", "demo_change_sets_csv")
+    picked = st.selectbox(
+        "Open a change set", [NONE, *history["Change set id"]], key="demo_change_set_pick"
+    )
+    if picked != NONE:
+        with friendly_errors("load the change set"):
+            described = sync.change_set(member, state.delegation.id, picked)
+            st.markdown(f"**{described.get('ChangeSetName')}** — {described.get('Status')}")
+            if described.get("FailureDescription"):
+                st.error(described["FailureDescription"])
+            changes = views.change_set_changes_frame(described)
+            st.dataframe(changes, hide_index=True, width="stretch")
+
+
+requested = st.query_params.get("delegation", "")
+shown = st.session_state.get(PICK) or (int(requested) if requested.isdigit() else None)
+choices = sync.choices(member, include=shown)
+if not choices:
+    st.info(
+        "No connected customer yet. Launch a demo from **New delegation**; once the customer "
+        "approves, their listings appear here within seconds."
+    )
+    st.stop()
+choice = pick_delegation(choices)
+try:
+    state = sync.open(member, choice.delegation_id, wait=2.0)
+except CredentialsUnavailable:
+    render_expired(choice)
+    st.stop()
+except VellError as error:
+    st.error(error.message)
+    st.stop()
+st.session_state[PHASE] = phase(state.progress)
+st.session_state[FULL_RUN] = True
+live_header(choice.delegation_id)
+if st.button("Refresh tables", key="demo_refresh"):
+    st.rerun()
+tabs = st.tabs(["Listings", "Offers", "Agreements", "Change sets"])
+renderers = (listings_tab, offers_tab, agreements_tab, change_sets_tab)
+for tab, render in zip(tabs, renderers, strict=True):
+    with tab:
+        render(state)
+stats = state.progress.stats
+first = stats.first_screen_seconds
+st.caption(
+    f"{stats.api_calls} AWS calls with the customer's credentials (all in their CloudTrail)"
+    + (f" · first screen in {duration_text(first)}" if first is not None and first >= 1 else "")
+    + (f" · first screen in {first * 1000:.0f} ms" if first is not None and first < 1 else "")
+)
