@@ -63,7 +63,7 @@ with friendly_errors("load the audit log"):
             for row in rows
         ],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         key="audit_table",
     )
     st.download_button(

@@ -42,7 +42,7 @@ def render_health() -> None:
             for check in health.arns
         ],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         key="setup_arns",
     )
 
@@ -91,7 +91,7 @@ def render_health() -> None:
             for worker in health.workers
         ],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         key="setup_workers",
     )
 
@@ -112,7 +112,7 @@ def render_health() -> None:
                 for problem in health.problems
             ],
             hide_index=True,
-            use_container_width=True,
+            width="stretch",
             key="setup_problems",
         )
 

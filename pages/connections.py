@@ -45,7 +45,7 @@ records = [
     }
     for c in connections
 ]
-st.dataframe(pd.DataFrame(records), hide_index=True, use_container_width=True)
+st.dataframe(pd.DataFrame(records), hide_index=True, width="stretch")
 st.download_button("Download CSV", csv_bytes(records), "connections.csv", "text/csv", key="cx_csv")
 
 labels = {c.id: f"#{c.id} · {c.company} · {c.status.value}" for c in connections}

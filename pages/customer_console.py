@@ -5,9 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from vell_core.customer_console import ConsoleAction, Persona
-from vell_core.delegation import DelegationFilter
 from vell_core.formatting import countdown, when
-from vell_core.lifecycle import is_waiting
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
 
 member = require_page("sandbox.customer_console")
@@ -34,11 +32,7 @@ with st.sidebar.expander("Sandbox time", expanded=True):
             st.rerun()
 
 with friendly_errors("list requests"):
-    waiting = [
-        v
-        for v in services.delegations.list(member, DelegationFilter(limit=200))
-        if is_waiting(v.aws_state) and v.delegation_request_id
-    ]
+    waiting = services.customer_console.waiting_requests(member)
 if not waiting:
     st.info("No delegation request is waiting for a customer. Launch one from **New delegation**.")
     st.stop()
@@ -93,7 +87,7 @@ with friendly_errors("open the request"):
         (ConsoleAction.REJECT, "Deny"),
     ]
     for column, (action, label) in zip(buttons, actions, strict=True):
-        if column.button(label, key=f"console_{action.value}", use_container_width=True):
+        if column.button(label, key=f"console_{action.value}", width="stretch"):
             services.customer_console.act(
                 member, chosen.aws_account_id, chosen.delegation_request_id, persona, action, notes
             )

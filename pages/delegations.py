@@ -62,7 +62,7 @@ with friendly_errors("list delegations"):
     selection = st.dataframe(
         table,
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         on_select="rerun",
         selection_mode="single-row",
         key="dl_table",
@@ -93,6 +93,6 @@ with friendly_errors("list delegations"):
                 for e in detail.timeline
             ],
             hide_index=True,
-            use_container_width=True,
+            width="stretch",
             key="dl_timeline",
         )

@@ -46,7 +46,7 @@ with friendly_errors("list demo links"):
                 for link in links
             ],
             hide_index=True,
-            use_container_width=True,
+            width="stretch",
             key="demo_links_table",
         )
         open_links = {

@@ -49,7 +49,7 @@ def trials_table() -> None:
         if not records:
             st.info("No live demos or trials match these filters.")
             return
-        st.dataframe(pd.DataFrame(records), hide_index=True, use_container_width=True)
+        st.dataframe(pd.DataFrame(records), hide_index=True, width="stretch")
         st.download_button(
             "Download CSV", csv_bytes(records), "trials.csv", "text/csv", key="td_csv"
         )

@@ -141,7 +141,7 @@ def path_step() -> None:
             st.caption(subtitle)
             st.markdown("\n".join(f"- ✓ {b}" for b in bullets))
             st.markdown(badge)
-            if st.button("Choose", key=f"wizard_path_{path}", use_container_width=True):
+            if st.button("Choose", key=f"wizard_path_{path}", width="stretch"):
                 wizard["path"] = str(path)
                 wizard["launch_token"] = new_launch_token()
                 record(FunnelStep.CHOOSE_PATH, path=str(path))
@@ -238,7 +238,7 @@ def render_status(view: DelegationView, now: datetime) -> None:
         {"State": e.state.value, "What happened": e.label, "When": when(e.occurred_at)}
         for e in view.timeline
     ]
-    st.dataframe(rows, hide_index=True, use_container_width=True, key="wizard_timeline")
+    st.dataframe(rows, hide_index=True, width="stretch", key="wizard_timeline")
 
 
 def waiting_step() -> None:

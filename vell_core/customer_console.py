@@ -14,7 +14,9 @@ from enum import StrEnum
 from typing import Any
 
 from vell_core.aws import ClientFactory, StaticCredentials, aws_errors
+from vell_core.delegation import DelegationFilter, DelegationService, DelegationView
 from vell_core.errors import PermissionDenied, ValidationFailed
+from vell_core.lifecycle import is_waiting
 from vell_core.staff import StaffDirectory, StaffMember
 from vell_core.validation import NOTES_MAX, delegation_request_id, iam_text
 
@@ -69,10 +71,18 @@ class CustomerRequestView:
 class CustomerConsoleService:
     """Customer-side IAM calls with sandbox persona credentials."""
 
-    def __init__(self, *, sandbox: Any, aws: ClientFactory, staff: StaffDirectory) -> None:
+    def __init__(
+        self,
+        *,
+        sandbox: Any,
+        aws: ClientFactory,
+        staff: StaffDirectory,
+        delegations: DelegationService,
+    ) -> None:
         self._sandbox = sandbox
         self._aws = aws
         self._staff = staff
+        self._delegations = delegations
 
     def view(
         self, member: StaffMember, account_id: str, request_id: str, persona: Persona
@@ -103,6 +113,22 @@ class CustomerConsoleService:
             with aws_errors(f"iam.{operation}"):
                 getattr(iam, _snake(operation))(**kwargs)
         return self.view(member, account_id, request_id, Persona.OWNER)
+
+    def waiting_requests(self, member: StaffMember) -> list[DelegationView]:
+        """Requests still waiting for the customer that this sandbox knows about.
+
+        Rows older than the running sandbox (seeded history, or requests from an earlier run)
+        never existed in it, so the customer could not open them.
+        """
+        self._staff.require(member, "sandbox.customer_console")
+        since = getattr(self._sandbox, "started_at", None)
+        return [
+            view
+            for view in self._delegations.list(member, DelegationFilter(limit=200))
+            if is_waiting(view.aws_state)
+            and view.delegation_request_id
+            and (since is None or view.created_at >= since)
+        ]
 
     def advance_time(self, member: StaffMember, seconds: int) -> datetime:
         """Move sandbox time forward (AWS timers fire as they would); return the new now."""

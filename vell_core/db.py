@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Execution option marking a read-only connection: on SQLite it begins with a plain (deferred)
+# BEGIN, a snapshot that takes no write lock, instead of the writers' BEGIN IMMEDIATE.
+READ_ONLY = "vell_read_only"
 
 
 def normalise_url(url: str) -> str:
@@ -58,7 +61,8 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 @contextmanager
@@ -71,3 +75,21 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def read_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only: one consistent snapshot, never the SQLite write lock.
+
+    Writers keep ``BEGIN IMMEDIATE`` (``session_scope``); readers here do not queue behind them
+    and do not make them wait. The transaction is rolled back on exit (nothing to commit).
+    """
+    with engine.connect() as connection:
+        yield connection.execution_options(**{READ_ONLY: True})
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """An ORM session on a ``read_connection`` (for reads only; nothing is committed)."""
+    with read_connection(engine) as connection, Session(bind=connection) as session:
+        yield session

@@ -229,6 +229,7 @@ class DelegationRequest(SQLModel, table=True):
         CheckConstraint(ACCOUNT_ID_CHECK, name="account_12_digits"),
         Index("ix_delegation_requests_user_id_status", "user_id", "status"),
         Index("ix_delegation_requests_delegation_request_id", "delegation_request_id"),
+        Index("ix_delegation_requests_type_expires_at", "type", "expires_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -291,6 +292,8 @@ class FunnelEvent(SQLModel, table=True):
     __table_args__ = (
         Index("ix_funnel_events_step_occurred_at", "step", "occurred_at"),
         Index("ix_funnel_events_customer_step", "customer", "step"),
+        # A session records each step once (FunnelRecorder looks up exactly this pair).
+        Index("ux_funnel_events_session_step", "wizard_session_id", "step", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -310,6 +313,7 @@ class SupportTicket(SQLModel, table=True):
     """A support ticket; setup tickets feed the ticket-reduction metric."""
 
     __tablename__ = "support_tickets"
+    __table_args__ = (Index("ix_support_tickets_category_opened_at", "category", "opened_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     external_ref: str | None = Field(default=None, max_length=64, unique=True)
@@ -473,3 +477,38 @@ class PromotionRun(SQLModel, table=True):
     created_at: datetime = utc_column(nullable=False)
     updated_at: datetime = utc_column(nullable=False)
     finished_at: datetime | None = utc_column()
+
+
+class FunnelSession(SQLModel, table=True):
+    """One row per wizard session, summarising its funnel events (kept by ``FunnelRecorder``).
+
+    The Leadership metrics read this instead of grouping every event on each page view. Each
+    wizard step's time is kept (a session records each step at most once), so a period's
+    furthest step is still "the furthest step reached inside the period's event window".
+    Rep, path and segment come from the session's wizard steps; a session without wizard
+    steps (e.g. a lone production milestone) takes them from its other events. Rows are
+    written in the order sessions start, which keeps time-range scans sequential on SQLite.
+    ``vell_core.funnel.rebuild_summary`` recomputes the table from ``funnel_events``.
+    """
+
+    __tablename__ = "funnel_sessions"
+    __table_args__ = (
+        Index("ix_funnel_sessions_path_connected_at", "path", "connected_at"),
+        Index("ix_funnel_sessions_customer_path_connected_at", "customer", "path", "connected_at"),
+        Index("ix_funnel_sessions_customer_production_at", "customer", "production_at"),
+    )
+
+    wizard_session_id: str = Field(primary_key=True, max_length=64)
+    customer: str | None = Field(default=None, max_length=12)
+    rep: int | None = None
+    path: str | None = Field(default=None, max_length=20)
+    segment: CustomerSegment | None = enum_column(CustomerSegment, nullable=True)
+    started_at: datetime | None = utc_column(index=True)  # the Provider step
+    account_info_at: datetime | None = utc_column()
+    choose_path_at: datetime | None = utc_column()
+    request_sent_at: datetime | None = utc_column()
+    approved_at: datetime | None = utc_column()
+    connected_at: datetime | None = utc_column()
+    first_sync_at: datetime | None = utc_column(index=True)
+    first_sync_seconds: float | None = None
+    production_at: datetime | None = utc_column()

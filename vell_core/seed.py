@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, delete, select
 
 from vell_core.db import session_scope
+from vell_core.funnel import rebuild_summary
 from vell_core.models import (
     AwsDelegationState,
     CloudConnection,
@@ -161,7 +162,12 @@ def seed(engine: Engine, now: datetime) -> SeedResult:
     """Fill an empty store with deterministic history anchored at ``now``'s day."""
     generator = _Generator(anchor_for(now))
     with session_scope(engine) as session:
-        return generator.run(session)
+        result = generator.run(session)
+        session.flush()
+        # The seed adds events directly (with historical times), so fill the metrics'
+        # per-session summary the same way the migration's backfill does.
+        rebuild_summary(session)
+        return result
 
 
 class _Generator:

@@ -188,7 +188,9 @@ def build_services(
         delegations=delegations,
         customer_access=customer_access,
         processor=processor,
-        customer_console=CustomerConsoleService(sandbox=sandbox, aws=aws, staff=staff),
+        customer_console=CustomerConsoleService(
+            sandbox=sandbox, aws=aws, staff=staff, delegations=delegations
+        ),
         rate_limiter=rate_limiter,
         admin=AdminService(settings=settings, engine=engine, clock=clock, aws=aws, staff=staff),
         audit_query=AuditQuery(engine=engine, staff=staff),

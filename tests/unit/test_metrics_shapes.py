@@ -130,6 +130,16 @@ def test_ticket_change_against_baseline() -> None:
     assert m.ticket_change(10.0, m.Baseline(None, None, 0, "none")) is None
 
 
+def test_previous_period_without_setup_tickets_shows_no_change() -> None:
+    baseline = m.Baseline(date(2025, 1, 1), date(2025, 3, 31), 90, "test")  # 30 per 30 days
+    empty = m.normalise(pd.DataFrame({"current": [], "cohort": [], "n": []}))
+    assert m.previous_ticket_change(empty, 31.0, baseline) is None  # "—", not −100%
+    some = m.normalise(pd.DataFrame({"current": [0], "cohort": [date(2026, 1, 5)], "n": [15]}))
+    assert m.previous_ticket_change(some, 30.0, baseline) == pytest.approx(-0.5)
+    tile = m.Kpi("tickets", "T", -0.5, None, -0.5, "change", higher_is_better=False)
+    assert (tile.value_text, tile.delta_text) == ("-50%", None)
+
+
 def test_default_baseline_prefers_the_90_days_before_launch() -> None:
     launch = datetime(2026, 6, 1, 9, tzinfo=UTC)
     first = datetime(2025, 1, 1, tzinfo=UTC)

@@ -29,6 +29,8 @@ class LocalSandbox:
     def __init__(self, running: RunningSandbox) -> None:
         self._running = running
         self.control = SandboxControl(running.endpoint)
+        # Requests created before this moment never existed in this (in-memory) sandbox.
+        self.started_at = running.state.clock.now()
 
     @property
     def endpoint(self) -> str:
