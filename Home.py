@@ -44,7 +44,8 @@ def _staff_navigation() -> st.Page:
         return st.navigation([_page(SIGN_IN_PAGE)], position="hidden")
     groups = pages_for(member, sandbox=services.settings.is_sandbox)
     navigation = st.navigation(
-        {group: [_page(spec) for spec in specs] for group, specs in groups.items()}
+        {group: [_page(spec) for spec in specs] for group, specs in groups.items()},
+        expanded=True,  # admins see every page; don't hide the admin group behind "View more"
     )
     st.sidebar.caption(f"Signed in as **{member.name}** · {member.role.value}")
     if st.sidebar.button("Sign out", key="sign_out"):
