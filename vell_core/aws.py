@@ -135,6 +135,11 @@ class ClientFactory:
         )
 
 
+def method_name(operation: str) -> str:
+    """boto3's client method for an API operation (``ListEntities`` → ``list_entities``)."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
+
+
 def error_code(exc: ClientError) -> str:
     """The AWS error code of a ClientError."""
     return str(exc.response.get("Error", {}).get("Code", ""))

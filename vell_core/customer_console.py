@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from vell_core.aws import ClientFactory, StaticCredentials, aws_errors
+from vell_core.aws import ClientFactory, StaticCredentials, aws_errors, method_name
 from vell_core.delegation import DelegationFilter, DelegationService, DelegationView
 from vell_core.errors import PermissionDenied, ValidationFailed
 from vell_core.lifecycle import is_waiting
@@ -111,7 +111,7 @@ class CustomerConsoleService:
         iam = self._iam(account_id, persona)
         for operation, kwargs in _calls(action, request_id, notes):
             with aws_errors(f"iam.{operation}"):
-                getattr(iam, _snake(operation))(**kwargs)
+                getattr(iam, method_name(operation))(**kwargs)
         return self.view(member, account_id, request_id, Persona.OWNER)
 
     def waiting_requests(self, member: StaffMember) -> list[DelegationView]:
@@ -169,10 +169,6 @@ def _notes(notes: str, *, required: bool) -> str:
     if required and not notes:
         raise ValidationFailed(fields={"Note": "tell the admin why this access is needed"})
     return iam_text("Note", notes, NOTES_MAX)
-
-
-def _snake(operation: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
 
 
 def _view(raw: dict[str, Any]) -> CustomerRequestView:

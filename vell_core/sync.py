@@ -33,7 +33,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,7 +45,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from vell_core.aws import translate
+from vell_core.aws import method_name, translate
 from vell_core.clock import Clock, ensure_utc
 from vell_core.customer_access import CustomerAccess, CustomerClients
 from vell_core.db import session_scope
@@ -514,27 +514,52 @@ class SyncJob:
             self._calls[operation] = self._calls.get(operation, 0) + 1 + retries
             self._retries += retries
 
+    def _pages(
+        self,
+        what: str,
+        service: str,
+        operation: str,
+        priority: int,
+        kwargs: dict[str, Any],
+    ) -> Iterator[dict[str, Any]]:
+        """Every page of one listing, guarded against repeated tokens and runaway lengths.
+
+        Catalog calls page with ``NextToken``, Agreement calls with ``nextToken``.
+        """
+        token_key = "nextToken" if service == "marketplace-agreement" else "NextToken"
+        method = method_name(operation)
+        guard = _PageGuard(what)
+        token: str | None = None
+        while True:
+            page = self.call(
+                service,
+                operation,
+                method,
+                priority,
+                **kwargs,
+                **({token_key: token} if token else {}),
+            )
+            yield page
+            token = guard.next(page.get(token_key))
+            if token is None:
+                return
+
     # -- first screen -------------------------------------------------------------------------
 
     @requires("sync.list_listings")
     def _list_products(self, entity_type: str) -> None:
-        guard = _PageGuard(f"{entity_type} products")
-        token: str | None = None
-        while True:
-            page = self.call(
-                "marketplace-catalog",
-                "ListEntities",
-                "list_entities",
-                CHAIN,
-                **_list_kwargs(entity_type, token),
-            )
+        pages = self._pages(
+            f"{entity_type} products",
+            "marketplace-catalog",
+            "ListEntities",
+            CHAIN,
+            _list_kwargs(entity_type),
+        )
+        for page in pages:
             with self._lock:
                 self._tally(Kind.PRODUCTS, page.get("EntitySummaryList", []))
                 for summary in page.get("EntitySummaryList", []):
                     self.products[summary["EntityId"]] = summary
-            token = guard.next(page.get("NextToken"))
-            if token is None:
-                break
         with self._lock:
             self._pending_product_types.discard(entity_type)
             ready = not self._pending_product_types
@@ -568,16 +593,10 @@ class SyncJob:
 
     @requires("sync.list_listings")
     def _list_offers(self) -> None:
-        guard = _PageGuard("offers")
-        token: str | None = None
-        while True:
-            page = self.call(
-                "marketplace-catalog",
-                "ListEntities",
-                "list_entities",
-                CHAIN,
-                **_list_kwargs("Offer", token),
-            )
+        pages = self._pages(
+            "offers", "marketplace-catalog", "ListEntities", CHAIN, _list_kwargs("Offer")
+        )
+        for page in pages:
             summaries = page.get("EntitySummaryList", [])
             with self._lock:
                 self._tally(Kind.OFFERS, summaries)
@@ -585,48 +604,32 @@ class SyncJob:
                     self.offers[summary["EntityId"]] = summary
             for batch in _batches([s["EntityId"] for s in summaries]):
                 self._push(OFFER_DETAIL, lambda b=batch: self._describe_batch(b, "offer"), "offers")
-            token = guard.next(page.get("NextToken"))
-            if token is None:
-                break
         with self._lock:
             self._complete.add(Kind.OFFERS)
 
     @requires("sync.list_change_sets")
     def _list_change_sets(self) -> None:
-        guard = _PageGuard("change sets")
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {"Catalog": CATALOG, "MaxResults": PAGE_SIZE["ListChangeSets"]}
-            if token:
-                kwargs["NextToken"] = token
-            page = self.call(
-                "marketplace-catalog", "ListChangeSets", "list_change_sets", CHAIN, **kwargs
-            )
+        kwargs = {"Catalog": CATALOG, "MaxResults": PAGE_SIZE["ListChangeSets"]}
+        for page in self._pages(
+            "change sets", "marketplace-catalog", "ListChangeSets", CHAIN, kwargs
+        ):
             with self._lock:
                 self._tally(Kind.CHANGE_SETS, page.get("ChangeSetSummaryList", []))
                 for item in page.get("ChangeSetSummaryList", []):
                     self.change_sets[item["ChangeSetId"]] = item
-            token = guard.next(page.get("NextToken"))
-            if token is None:
-                break
         with self._lock:
             self._complete.add(Kind.CHANGE_SETS)
 
     @requires("sync.search_agreements")
     def _search_agreements(self) -> None:
-        guard = _PageGuard("agreements")
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {
-                "catalog": CATALOG,
-                "filters": PROPOSER_FILTERS,
-                "maxResults": PAGE_SIZE["SearchAgreements"],
-            }
-            if token:
-                kwargs["nextToken"] = token
-            page = self.call(
-                "marketplace-agreement", "SearchAgreements", "search_agreements", CHAIN, **kwargs
-            )
+        kwargs = {
+            "catalog": CATALOG,
+            "filters": PROPOSER_FILTERS,
+            "maxResults": PAGE_SIZE["SearchAgreements"],
+        }
+        for page in self._pages(
+            "agreements", "marketplace-agreement", "SearchAgreements", CHAIN, kwargs
+        ):
             summaries = page.get("agreementViewSummaries", [])
             with self._lock:
                 self._tally(Kind.AGREEMENTS, summaries)
@@ -634,9 +637,6 @@ class SyncJob:
                     self.agreements[summary["agreementId"]] = summary
             for summary in summaries:
                 self._queue_agreement(summary)
-            token = guard.next(page.get("nextToken"))
-            if token is None:
-                break
         with self._lock:
             self._complete.add(Kind.AGREEMENTS)
 
@@ -691,24 +691,16 @@ class SyncJob:
     def _agreement_terms(self, agreement_id: str, priority: int = CHAIN) -> None:
         if agreement_id in self.agreement_terms and priority != ON_DEMAND:
             return
-        guard = _PageGuard(f"terms of {agreement_id}")
         terms: list[dict[str, Any]] = []
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {"agreementId": agreement_id, "maxResults": 50}
-            if token:
-                kwargs["nextToken"] = token
-            page = self.call(
-                "marketplace-agreement",
-                "GetAgreementTerms",
-                "get_agreement_terms",
-                priority,
-                **kwargs,
-            )
+        kwargs = {"agreementId": agreement_id, "maxResults": 50}
+        for page in self._pages(
+            f"terms of {agreement_id}",
+            "marketplace-agreement",
+            "GetAgreementTerms",
+            priority,
+            kwargs,
+        ):
             terms.extend(page.get("acceptedTerms", []))
-            token = guard.next(page.get("nextToken"))
-            if token is None:
-                break
         with self._lock:
             self.agreement_terms[agreement_id] = terms
 
@@ -816,7 +808,7 @@ class SyncJob:
             )
 
 
-def _list_kwargs(entity_type: str, token: str | None) -> dict[str, Any]:
+def _list_kwargs(entity_type: str) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "Catalog": CATALOG,
         "EntityType": entity_type,
@@ -827,8 +819,6 @@ def _list_kwargs(entity_type: str, token: str | None) -> dict[str, Any]:
         kwargs["EntityTypeFilters"] = {
             "OfferFilters": {"State": {"ValueList": ["Draft", "Released"]}}
         }
-    if token:
-        kwargs["NextToken"] = token
     return kwargs
 
 
