@@ -298,7 +298,7 @@ class DelegationService:
             row.last_error = None
             row.updated_at = now
             session.add(row)
-            _add_event(session, row_id, AwsDelegationState.UNASSIGNED, now, "api")
+            record_state_event(session, row_id, AwsDelegationState.UNASSIGNED, now, "api")
         view = self._load(row_id)
         self._funnel.record(
             session_id=view.wizard_session_id or view.requestor_workflow_id,
@@ -536,7 +536,7 @@ def _apply_filters(query: Any, filters: DelegationFilter) -> Any:
     return query.order_by(col(DelegationRequest.created_at).desc()).limit(filters.limit)
 
 
-def _add_event(
+def record_state_event(
     session: Session,
     delegation_id: int,
     state: AwsDelegationState,

@@ -29,7 +29,7 @@ from vell_core.audit import AuditRecorder
 from vell_core.aws import ClientFactory, error_code
 from vell_core.clock import Clock
 from vell_core.db import session_scope
-from vell_core.delegation import _add_event
+from vell_core.delegation import record_state_event
 from vell_core.errors import VellError
 from vell_core.funnel import FunnelRecorder
 from vell_core.lifecycle import STATE_TIMEOUT_DAYS, is_forward, status_for
@@ -237,7 +237,7 @@ class NotificationProcessor:
         """Move the row to the reported state if that is forward; record the timeline."""
         state = notification.state
         with session_scope(self._engine) as session:
-            _add_event(session, row_id, state, notification.updated_at, "sns")
+            record_state_event(session, row_id, state, notification.updated_at, "sns")
             row = session.get(DelegationRequest, row_id)
             assert row is not None
             current = AwsDelegationState(row.aws_state) if row.aws_state else None
