@@ -38,7 +38,7 @@ from vell_core.aws import RETRY_CONFIG, error_code
 from vell_core.errors import VellError
 
 # Our loop retries; botocore's own retry must not multiply the attempts (or sleep unseen).
-SINGLE_ATTEMPT = RETRY_CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": 1}))
+SINGLE_ATTEMPT = RETRY_CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
 
 # Our own final codes (not AWS's): the credentials could not be confirmed as the customer's.
 IDENTITY_UNVERIFIED = "IdentityNotVerified"

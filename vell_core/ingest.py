@@ -160,6 +160,11 @@ class NotificationProcessor:
         self._funnel = funnel
         self._audit = audit
 
+    @property
+    def partner_aws(self) -> ClientFactory:
+        """The factory the exchange's STS calls go through (tests attach wire faults to it)."""
+        return self._aws
+
     def process(self, raw_body: str) -> Outcome:
         """Verify and apply one SQS body; raise to leave it on the queue."""
         message = self._verifier.verify(raw_body)
@@ -408,13 +413,15 @@ class NotificationProcessor:
             claim,
             "GetDelegatedAccessToken",
             lambda: sts.get_delegated_access_token(TradeInToken=token),
-            first_counted=True,
+            counted=True,
         )
         self._fault(AFTER_STS)
         credentials = _credentials(response)
         delegated = self._aws.with_credentials(credentials.as_static()).client("sts")
         try:
-            identity = self._attempt(claim, "GetCallerIdentity", delegated.get_caller_identity)
+            identity = self._attempt(
+                claim, "GetCallerIdentity", delegated.get_caller_identity, counted=False
+            )
         except _FinalFailure:
             _discard(credentials)
             raise _FinalFailure(IDENTITY_UNVERIFIED) from None
@@ -428,12 +435,17 @@ class NotificationProcessor:
         return credentials
 
     def _attempt(
-        self, claim: _Claim, operation: str, call: Callable[[], Any], first_counted: bool = False
+        self, claim: _Claim, operation: str, call: Callable[[], Any], *, counted: bool
     ) -> Any:
-        """Call with retries on transient errors; each attempt renews the lease."""
+        """Call with retries on transient errors, renewing the lease before each retry.
+
+        ``counted`` calls are exchange attempts (the rep sees their number); the claim itself
+        counted the first one. The first try needs no renewal (the lease is fresh), which
+        keeps the happy path at two transactions: the claim and the outcome.
+        """
         for attempt in range(1, self._retry.max_attempts + 1):
-            if attempt > 1 or not first_counted:
-                self._renew(claim)
+            if attempt > 1:
+                self._renew(claim, count=counted)
             try:
                 return call()
             except (ClientError, BotoCoreError) as exc:
@@ -450,18 +462,15 @@ class NotificationProcessor:
                 self._retry.sleep(self._retry.backoff(attempt, exc, operation))
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
-    def _renew(self, claim: _Claim) -> None:
-        """Count one more attempt and extend the lease; lose the lease, stop working."""
+    def _renew(self, claim: _Claim, *, count: bool) -> None:
+        """Extend the lease (and count an attempt); a lost lease stops this worker."""
         now = self._clock.now()
+        values: dict[str, Any] = {"exchange_lease_until": now + self._lease, "updated_at": now}
+        if count:
+            values["exchange_attempts"] = col(DelegationRequest.exchange_attempts) + 1
         with session_scope(self._engine) as session:
             renewed = session.execute(
-                update(DelegationRequest)
-                .where(*_holds(claim))
-                .values(
-                    exchange_attempts=col(DelegationRequest.exchange_attempts) + 1,
-                    exchange_lease_until=now + self._lease,
-                    updated_at=now,
-                )
+                update(DelegationRequest).where(*_holds(claim)).values(**values)
             )
             if renewed.rowcount != 1:
                 raise MessageInProgress("the exchange lease was taken over")
