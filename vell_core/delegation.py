@@ -443,6 +443,10 @@ class DelegationService:
             rows = session.exec(query).all()
             return [_view(row, rep, ()) for row, rep in rows]
 
+    def in_production(self, aws_account_id: str) -> bool:
+        """Whether the account already has an active connection (``production_status``)."""
+        return in_production(self._engine, aws_account_id)
+
     def renewal(self, member: StaffMember, row_id: int) -> RenewalDraft:
         """The wizard's prefill to renew ``row_id``: same customer and path, a new request.
 
