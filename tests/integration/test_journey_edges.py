@@ -6,14 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from tests.integration.test_delegation_flow import (  # noqa: F401 (fixture)
-    CUSTOMER,
-    customer_iam,
-    drain,
-    launch,
-    rep,
-    services,
-)
+from tests.integration import test_delegation_flow as flow
+from tests.integration.test_delegation_flow import CUSTOMER, customer_iam, drain, launch, rep
 from vell_core.customer_console import ConsoleAction, Persona
 from vell_core.db import session_scope
 from vell_core.delegation import DelegationFilter, LaunchRequest, new_launch_token
@@ -25,6 +19,8 @@ from vell_core.models import (
     DelegationStatus,
 )
 from vell_core.services import Services
+
+services = flow.services  # the same sandbox-backed service graph fixture
 
 
 def approve(services: Services, view) -> None:

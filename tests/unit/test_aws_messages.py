@@ -46,4 +46,5 @@ def test_echoed_values_and_access_keys_are_masked() -> None:
         "to exchange the token",
     )
     assert text is not None
-    assert "eyJ" not in text and "ASIAABCDEFGHIJKLMNOP" not in text
+    assert "eyJ" not in text
+    assert "ASIAABCDEFGHIJKLMNOP" not in text
