@@ -18,7 +18,7 @@ bootstrap: install
 	$(BIN)/vell bootstrap
 
 run: bootstrap
-	$(BIN)/streamlit run Home.py
+	$(BIN)/vell run
 
 test: bootstrap
 	$(BIN)/ruff check --no-cache .

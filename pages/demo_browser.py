@@ -102,7 +102,7 @@ def phase(progress: SyncProgress) -> tuple:
 def live_header(delegation_id: int) -> None:
     """Countdown and sync progress, refreshed on their own."""
     try:
-        state = sync.state(member, delegation_id)
+        state = sync.header(member, delegation_id)
     except CredentialsUnavailable:
         st.rerun()  # the whole page then shows the expiry message
         return

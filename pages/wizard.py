@@ -9,6 +9,7 @@ import streamlit as st
 
 from vell_core.delegation import DelegationView, LaunchRequest, new_launch_token
 from vell_core.formatting import countdown, when
+from vell_core.live_views import reuse_unless_changed
 from vell_core.models import (
     AwsDelegationState,
     DelegationPath,
@@ -21,6 +22,7 @@ from vell_core.ui_bridge import friendly_errors, get_services, require_page
 member = require_page("delegation.create")
 services = get_services()
 WIZARD = "wizard_state"
+LIVE_VIEW = "wizard_live_view"  # (change token, DelegationView) of the waiting step
 STEPS = (
     "Provider",
     "Account information",
@@ -239,7 +241,11 @@ def preview_and_confirm() -> None:
 def live_status() -> None:
     """Refreshes on its own; moves the wizard on when access is released."""
     with friendly_errors("load the request"):
-        view = services.delegations.get(member, wizard["delegation_id"])
+        row_id = wizard["delegation_id"]
+        token = services.delegations.change_token(member, row_id)
+        view = reuse_unless_changed(
+            st.session_state, LIVE_VIEW, token, lambda: services.delegations.get(member, row_id)
+        )
         now = services.clock.now()
         render_status(view, now)
         if view.credentials_live(now) and wizard["step"] == 3:

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from vell_core import validation
 from vell_core.aws import ClientFactory, aws_errors, error_code
 from vell_core.clock import Clock
-from vell_core.db import session_scope
+from vell_core.db import read_session, session_scope
 from vell_core.errors import NotFound, PermissionDenied, ValidationFailed
 from vell_core.exchange import ExchangeFacts, ExchangeNotice, exchange_notice
 from vell_core.funnel import FunnelRecorder
@@ -438,7 +438,7 @@ class DelegationService:
     def get(self, member: StaffMember, row_id: int) -> DelegationView:
         """One request with its timeline (reps see only their own unless allowed more)."""
         member = self._staff.require(member, "delegation.read_own")
-        with session_scope(self._engine) as session:
+        with read_session(self._engine) as session:
             row = session.get(DelegationRequest, row_id)
             if row is None or not _visible_to(member, row):
                 raise NotFound("No such delegation request.")
@@ -447,6 +447,24 @@ class DelegationService:
             ).all()
             rep = session.get(StaffUser, row.user_id)
             return _view(row, rep, events)
+
+    def change_token(self, member: StaffMember, row_id: int) -> tuple[object, ...]:
+        """A fingerprint of what ``get`` shows, in one small query: live views compare it and
+        skip the full read (row, timeline, rep) when nothing changed.
+
+        The same access rule as ``get``; the token itself carries no customer data.
+        """
+        member = self._staff.require(member, "delegation.read_own")
+        mine = col(DelegationEvent.delegation_id) == row_id
+        count = select(func.count(col(DelegationEvent.id))).where(mine).scalar_subquery()
+        last = select(func.max(col(DelegationEvent.id))).where(mine).scalar_subquery()
+        query = select(DelegationRequest, count, last).where(col(DelegationRequest.id) == row_id)
+        with read_session(self._engine) as session:
+            found = session.exec(query).first()
+        if found is None or not _visible_to(member, found[0]):
+            raise NotFound("No such delegation request.")
+        row, count, last = found
+        return (*row.model_dump().values(), count, last)
 
     def list(self, member: StaffMember, filters: DelegationFilter) -> list[DelegationView]:
         """Requests matching ``filters``, newest first, limited to what ``member`` may see."""
@@ -457,7 +475,7 @@ class DelegationService:
         if not can(member, "delegation.read_all"):
             query = query.where(DelegationRequest.user_id == member.id)
         query = _apply_filters(query, filters, self._clock.now())
-        with session_scope(self._engine) as session:
+        with read_session(self._engine) as session:
             rows = session.exec(query).all()
             return [_view(row, rep, ()) for row, rep in rows]
 
@@ -541,7 +559,7 @@ class DelegationService:
             return customer.id or 0
 
     def _load(self, row_id: int) -> DelegationRequest:
-        with session_scope(self._engine) as session:
+        with read_session(self._engine) as session:
             row = session.get(DelegationRequest, row_id)
             if row is None:
                 raise NotFound("No such delegation request.")

@@ -283,6 +283,16 @@ class DemoState:
         return write_refusal(self.delegation)
 
 
+@dataclass(frozen=True)
+class LiveHeader:
+    """The live demo's header: sync progress and the access countdown (no customer data)."""
+
+    progress: SyncProgress
+    now: datetime
+    expires_at: datetime
+    writable: bool
+
+
 def write_refusal(view: DelegationView) -> str | None:
     """Why listing updates are refused for this delegation, or None when allowed."""
     if view.path is DelegationPath.TRIAL:
@@ -349,6 +359,7 @@ class SyncJob:
         self.clients = clients
         self.limits = limits
         self.expires_at = clients.expires_at
+        self.first_sync_noted = False  # set once SyncService has recorded the first screen
         self._max_workers = max_workers
         self._on_first_screen = on_first_screen
         self._lock = threading.Condition()
@@ -906,8 +917,24 @@ class SyncService:
         return self._state(job)
 
     def state(self, member: StaffMember, delegation_id: int) -> DemoState:
-        """The current state without waiting (progress fragment)."""
+        """The current state without waiting."""
         return self._state(self._job(member, delegation_id))
+
+    def header(self, member: StaffMember, delegation_id: int) -> LiveHeader:
+        """What the live header shows, without copying the snapshot (the 2-second fragment).
+
+        Access is re-checked as on every call; nothing else touches the store.
+        """
+        job = self._job(member, delegation_id)
+        progress = job.progress()
+        now = self._clock.now()
+        self._note_first_screen(job, progress, now)
+        return LiveHeader(
+            progress=progress,
+            now=now,
+            expires_at=job.expires_at,
+            writable=job.clients.delegation.path is DelegationPath.TRIAL,
+        )
 
     def product(self, member: StaffMember, delegation_id: int, product_id: str) -> DemoState:
         """Make sure one product's detail is in, fetching it now if the queue has not."""
@@ -998,8 +1025,7 @@ class SyncService:
     def _state(self, job: SyncJob) -> DemoState:
         now = self._clock.now()
         progress = job.progress()
-        if progress.first_screen_ready:
-            self._record_first_sync(job.clients.delegation, now)
+        self._note_first_screen(job, progress, now)
         return DemoState(
             delegation=job.clients.delegation,
             snapshot=job.snapshot(now),
@@ -1007,6 +1033,12 @@ class SyncService:
             now=now,
             expires_at=job.expires_at,
         )
+
+    def _note_first_screen(self, job: SyncJob, progress: SyncProgress, now: datetime) -> None:
+        """Record approval → first listings once per job (it was an UPDATE on every tick)."""
+        if progress.first_screen_ready and not job.first_sync_noted:
+            job.first_sync_noted = True
+            self._record_first_sync(job.clients.delegation, now)
 
     def _record_first_sync(self, view: DelegationView, now: datetime) -> None:
         """Approval → first listings on screen, once per delegation (whoever looks first)."""

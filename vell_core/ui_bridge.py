@@ -20,6 +20,7 @@ from the store on every run here and again by every service call (``StaffDirecto
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -42,10 +43,28 @@ DEMO_LINK_PARAM = "demo_link"  # same as vell_core.demo_links.QUERY_PARAM
 OIDC_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
 
 
+_PROCESS_SERVICES: Services | None = None
+_PROCESS_LOCK = threading.Lock()
+
+
+def start_services() -> Services:
+    """Build this process's service graph once (sandbox, worker, engine), then reuse it.
+
+    ``vell run`` (what ``make run`` serves) calls this before the server opens its port, so the
+    sandbox AWS listens and the first page needs no build; a bare ``streamlit run Home.py``
+    builds on the first page instead.
+    """
+    global _PROCESS_SERVICES  # one graph per process, by design
+    with _PROCESS_LOCK:
+        if _PROCESS_SERVICES is None:
+            _PROCESS_SERVICES = build_services()
+        return _PROCESS_SERVICES
+
+
 @st.cache_resource(show_spinner="Starting Vell Delegation Desk…")
 def get_services() -> Services:
     """The process-wide service graph (shared by all sessions; holds no per-user data)."""
-    return build_services()
+    return start_services()
 
 
 def current_user() -> StaffMember | None:

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, delete
 
 from vell_core.aws import StaticCredentials
 from vell_core.clock import Clock
-from vell_core.db import session_scope
+from vell_core.db import read_session, session_scope
 from vell_core.logging_setup import forget_secret, register_secret
 from vell_core.models import SealedCredential
 
@@ -160,7 +160,7 @@ class CredentialVault:
         )
 
     def _unseal(self, delegation_id: int) -> DelegatedCredentials | None:
-        with session_scope(self._engine) as session:
+        with read_session(self._engine) as session:
             sealed = session.get(SealedCredential, delegation_id)
             if sealed is None:
                 return None
