@@ -111,6 +111,7 @@ class Services:
         self.sync.close()
         for item in reversed(self.background):
             item.stop()
+        self.audit.close()
         if self.sandbox is not None:
             self.sandbox.stop()
         self.engine.dispose()
@@ -193,7 +194,7 @@ def build_services(
         ),
         rate_limiter=rate_limiter,
         admin=AdminService(settings=settings, engine=engine, clock=clock, aws=aws, staff=staff),
-        audit_query=AuditQuery(engine=engine, staff=staff),
+        audit_query=AuditQuery(engine=engine, staff=staff, audit=audit),
         demo_links=DemoLinkService(
             settings=settings,
             engine=engine,
