@@ -8,6 +8,7 @@ and the notification worker thread.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,7 @@ from vell_core.ratelimit import RateLimiter
 from vell_core.settings import Settings, load_settings
 from vell_core.sns_verify import SnsVerifier, requests_certificate_fetcher, routed_session
 from vell_core.staff import StaffDirectory
-from vell_core.sync import SyncService
+from vell_core.sync import LIVE_DEMO_SERVICES, SyncService
 from vell_core.tickets import TicketService
 from vell_core.trials import TrialsDeskService, build_production_services
 from vell_core.vault import CredentialVault
@@ -217,6 +218,8 @@ def build_services(
     run_worker = settings.is_sandbox and settings.vell_start_worker
     if run_worker if start_background is None else start_background:
         services.start_worker()
+        # Off the first rep's path: load the Marketplace models while nobody waits yet.
+        threading.Thread(target=aws.preload, args=LIVE_DEMO_SERVICES, daemon=True).start()
     return services
 
 
