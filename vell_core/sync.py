@@ -592,7 +592,10 @@ class SyncJob:
         self._queue_details()
         if self._executor is not None:
             for _ in range(max(0, self._max_workers - len(PRODUCT_TYPES))):
-                self._executor.submit(self._work)
+                try:
+                    self._executor.submit(self._work)
+                except RuntimeError:  # stopped meanwhile (Refresh, expiry): nothing to start
+                    return
 
     def _queue_details(self) -> None:
         with self._lock:
