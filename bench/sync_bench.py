@@ -26,7 +26,7 @@ they run side by side. Goals: first screen ≤ 1.5× bound (cold), full detail �
 real quotas the bound, not naive, is the reference (naive is reported with its ratio).
 
     .venv/bin/python bench/sync_bench.py [--quick] [--check] [--sellers small typical large]
-        [--factor 1] [--latency-ms 50]
+        [--factor 1] [--latency-ms 50] [--in-process]
 
 ``--quick`` runs the small and typical sellers (about 2 minutes here); the large seller takes
 about 10 minutes per sync at the real quotas (ours and naive each).
@@ -36,8 +36,10 @@ from __future__ import annotations
 
 import math
 import random
+import socket
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import requests
 from benchlib import Report, load_average, parser
 
 from vell_core import migrate, seed
@@ -54,6 +57,7 @@ from vell_core.customer_access import CustomerAccess, CustomerClients
 from vell_core.delegation import LaunchRequest, new_launch_token
 from vell_core.marketplace_views import PRODUCT_TYPES
 from vell_core.models import DelegationPath
+from vell_core.sandbox.control import SandboxControl
 from vell_core.services import Services, build_services
 from vell_core.settings import load_settings
 from vell_core.staff import StaffMember
@@ -77,21 +81,53 @@ OPENS = 6  # on-demand opens timed during the largest seller's sync
 # -- set-up -------------------------------------------------------------------------------------
 
 
-def build(db_folder: Path) -> Services:
+def build(db_folder: Path, *, in_process: bool) -> tuple[Services, subprocess.Popen | None]:
+    """The app graph on a temp store, and the sandbox it talks to.
+
+    By default the sandbox runs in its own process (``vell sandbox``), as AWS does: its request
+    handling then does not compete with the app for the GIL. ``--in-process`` keeps it inside.
+    """
     url = f"sqlite:///{db_folder / 'bench.db'}"
     migrate.upgrade(url)
-    name = f"vell-bench-{random.randrange(16**8):08x}"
+    server, port, names = None, 0, {}
+    if in_process:
+        name = f"vell-bench-{random.randrange(16**8):08x}"
+        names = {
+            "aws_delegation_sns_topic_arn": f"arn:aws:sns:us-east-1:253265132499:{name}",
+            "vell_delegation_queue_url": f"https://sqs.us-east-1.amazonaws.com/253265132499/{name}",
+        }
+    else:
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "vell_core.cli", "sandbox", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for_sandbox(port, server)
     settings = load_settings(
-        vell_database_url=url,
-        vell_sandbox_port=0,
-        vell_log_level="WARNING",
-        aws_delegation_sns_topic_arn=f"arn:aws:sns:us-east-1:253265132499:{name}",
-        vell_delegation_queue_url=f"https://sqs.us-east-1.amazonaws.com/253265132499/{name}",
+        vell_database_url=url, vell_sandbox_port=port, vell_log_level="WARNING", **names
     )
     services = build_services(settings, start_background=False)
     seed.seed(services.engine, datetime.now(UTC))
     services.aws.preload(*LIVE_DEMO_SERVICES)  # as the app does at startup (build_services)
-    return services
+    return services, server
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_sandbox(port: int, server: subprocess.Popen) -> None:
+    control = SandboxControl(f"http://127.0.0.1:{port}", timeout=1)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            control.health()
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise SystemExit("the sandbox process did not start")
 
 
 def rep(services: Services) -> StaffMember:
@@ -490,6 +526,7 @@ def main() -> int:
     options.add_argument("--sellers", nargs="*", choices=list(SELLERS))
     options.add_argument("--factor", type=float, default=1.0, help="× the documented quotas")
     options.add_argument("--latency-ms", type=int, default=50)
+    options.add_argument("--in-process", action="store_true", help="sandbox in this process")
     args = options.parse_args()
     names = args.sellers or (["small", "typical"] if args.quick else list(SELLERS))
     report = Report("sync", args)
@@ -497,13 +534,19 @@ def main() -> int:
     print(f"{args.latency_ms} ms on every AWS call; quotas = documented × {args.factor:g}")
     if args.factor != 1:
         print("  NOTE: raised quotas — these are not AWS's real limits")
-    services = build(Path(tempfile.mkdtemp(prefix="vell-sync-bench-")))
+    folder = Path(tempfile.mkdtemp(prefix="vell-sync-bench-"))
+    services, server = build(folder, in_process=args.in_process)
+    where = "in this process" if server is None else f"in its own process (pid {server.pid})"
+    print(f"sandbox {where}")
     services.sandbox.control.set_config(rate_limit_factor=args.factor, throttling=True)
     try:
         for name in names:
             bench_seller(name, services, args, report, opens=name == names[-1])
     finally:
         services.close()
+        if server is not None:
+            server.terminate()
+            server.wait(10)
     return report.finish()
 
 
