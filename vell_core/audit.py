@@ -95,6 +95,34 @@ class AuditRecorder:
         self._queue.put(row)
         self._ensure_writer()
 
+    def entry(
+        self,
+        *,
+        action: str,
+        outcome: str,
+        staff_user_id: int | None = None,
+        customer_account_id: str | None = None,
+        delegation_id: int | None = None,
+        connection_id: int | None = None,
+        detail: str | None = None,
+        aws_request_id: str | None = None,
+    ) -> AuditLog:
+        """One row, not yet added: for callers that write it inside their own transaction.
+
+        Such a row bypasses the queue (it commits or rolls back with the caller's state change).
+        """
+        return AuditLog(
+            at=self._clock.now(),
+            staff_user_id=staff_user_id,
+            customer_account_id=customer_account_id,
+            delegation_id=delegation_id,
+            connection_id=connection_id,
+            action=action[:120],
+            outcome=outcome[:40],
+            detail=detail[:500] if detail else None,
+            aws_request_id=aws_request_id,
+        )
+
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Wait until every row queued so far is written; False if ``timeout`` ran out."""
         with self._done:

@@ -120,6 +120,16 @@ class ClientFactory:
             shared=self._shared,
         )
 
+    def with_config(self, config: Config) -> ClientFactory:
+        """A sibling factory with the same credentials and another botocore ``Config``."""
+        return ClientFactory(
+            region=self._region,
+            endpoint_url=self._endpoint_url,
+            credentials=self._credentials,
+            config=config,
+            client_hook=self._client_hook,
+        )
+
     def _build(self, service: str, region: str) -> Any:
         keys: dict[str, Any] = {}
         if self._credentials is not None:
