@@ -75,6 +75,7 @@ class ClientFactory:
         credentials: StaticCredentials | None = None,
         config: Config = RETRY_CONFIG,
         client_hook: Callable[[Any], None] | None = None,
+        shared: _SharedSession | None = None,
     ) -> None:
         self._region = region
         self._endpoint_url = endpoint_url
@@ -83,7 +84,7 @@ class ClientFactory:
         self._client_hook = client_hook
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], Any] = {}
-        self._session: boto3.session.Session | None = None
+        self._shared = shared or _SharedSession(region)
 
     @property
     def region(self) -> str:
@@ -103,6 +104,10 @@ class ClientFactory:
                 self._clients[key] = self._build(service, key[1])
             return self._clients[key]
 
+    def preload(self, *services: str) -> None:
+        """Load the service models these clients will need (startup, off the first request)."""
+        self._shared.preload(services)
+
     def with_credentials(
         self, credentials: StaticCredentials, client_hook: Callable[[Any], None] | None = None
     ) -> ClientFactory:
@@ -113,6 +118,7 @@ class ClientFactory:
             credentials=credentials,
             config=self._config,
             client_hook=client_hook,
+            shared=self._shared,
         )
 
     def with_config(self, config: Config) -> ClientFactory:
@@ -126,24 +132,55 @@ class ClientFactory:
         )
 
     def _build(self, service: str, region: str) -> Any:
-        if self._session is None:
-            self._session = self._new_session()
-        client = self._session.client(
-            service, region_name=region, endpoint_url=self._endpoint_url, config=self._config
+        keys: dict[str, Any] = {}
+        if self._credentials is not None:
+            keys = {
+                "aws_access_key_id": self._credentials.access_key_id,
+                "aws_secret_access_key": self._credentials.secret_access_key,
+                "aws_session_token": self._credentials.session_token,
+            }
+        client = self._shared.client(
+            service,
+            region_name=region,
+            endpoint_url=self._endpoint_url,
+            config=self._config,
+            **keys,
         )
         if self._client_hook is not None:
             self._client_hook(client)
         return client
 
-    def _new_session(self) -> boto3.session.Session:
-        if self._credentials is None:
-            return boto3.session.Session(region_name=self._region)
-        return boto3.session.Session(
-            aws_access_key_id=self._credentials.access_key_id,
-            aws_secret_access_key=self._credentials.secret_access_key,
-            aws_session_token=self._credentials.session_token,
-            region_name=self._region,
-        )
+
+class _SharedSession:
+    """One boto3 Session for every credential set of a process, clients created under a lock.
+
+    Credentials go to each client, never onto the session, so a customer's keys cannot leak
+    into another factory's clients. Sharing the session shares botocore's loaded service models
+    and endpoint rules: a rep's first client for a new delegation costs a few milliseconds
+    instead of re-reading the service's JSON model (Sessions are not thread-safe, hence the
+    lock).
+    """
+
+    def __init__(self, region: str) -> None:
+        self._region = region
+        self._lock = threading.Lock()
+        self._session: boto3.session.Session | None = None
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A new client from the shared session."""
+        with self._lock:
+            if self._session is None:
+                self._session = boto3.session.Session(region_name=self._region)
+            return self._session.client(service, **kwargs)
+
+    def preload(self, services: tuple[str, ...]) -> None:
+        """Build and drop one client per service, so the first real client is cheap.
+
+        That loads the service model, endpoint rules, retry and paginator data once per
+        process. The throwaway clients get dummy keys (no credential lookup, never used).
+        """
+        for service in services:
+            self.client(service, aws_access_key_id="preload", aws_secret_access_key="preload")
 
 
 def method_name(operation: str) -> str:

@@ -8,6 +8,7 @@ and the notification worker thread.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -40,7 +41,7 @@ from vell_core.session_tokens import SessionTokens
 from vell_core.settings import Settings, load_settings
 from vell_core.sns_verify import SnsVerifier, requests_certificate_fetcher, routed_session
 from vell_core.staff import StaffDirectory
-from vell_core.sync import SyncService
+from vell_core.sync import LIVE_DEMO_SERVICES, SyncService
 from vell_core.tickets import TicketService
 from vell_core.trials import TrialsDeskService, build_production_services
 from vell_core.vault import CredentialVault
@@ -119,6 +120,7 @@ class Services:
         self.sync.close()
         for item in reversed(self.background):
             item.stop()
+        self.audit.close()
         if self.sandbox is not None:
             self.sandbox.stop()
         self.engine.dispose()
@@ -205,7 +207,7 @@ def build_services(
         ),
         rate_limiter=rate_limiter,
         admin=AdminService(settings=settings, engine=engine, clock=clock, aws=aws, staff=staff),
-        audit_query=AuditQuery(engine=engine, staff=staff),
+        audit_query=AuditQuery(engine=engine, staff=staff, audit=audit),
         demo_links=DemoLinkService(
             settings=settings,
             engine=engine,
@@ -228,6 +230,8 @@ def build_services(
     run_worker = settings.is_sandbox and settings.vell_start_worker
     if run_worker if start_background is None else start_background:
         services.start_worker()
+        # Off the first rep's path: load the Marketplace models while nobody waits yet.
+        threading.Thread(target=aws.preload, args=LIVE_DEMO_SERVICES, daemon=True).start()
     return services
 
 

@@ -60,6 +60,7 @@ from vell_core.staff import StaffMember
 log = logging.getLogger(__name__)
 
 CATALOG = "AWSMarketplace"
+LIVE_DEMO_SERVICES = ("marketplace-catalog", "marketplace-agreement")  # the clients a sync uses
 # Documented per-account quotas, requests per second (reference §1.3 and §2.5).
 DOCUMENTED_RATES: dict[str, float] = {
     "ListEntities": 10.0,
@@ -74,7 +75,8 @@ DOCUMENTED_RATES: dict[str, float] = {
 }
 # BatchDescribeEntities has no quota of its own; charge it to DescribeEntity (conservative).
 BUCKET_OF: dict[str, str] = {"BatchDescribeEntities": "DescribeEntity"}
-RATE_MARGIN = 0.95  # stay a little under the quota so network jitter does not trip it
+RATE_MARGIN = 0.98  # stay a little under the quota so network jitter does not trip it
+BURST_CUSHION = 0.5  # tokens of AWS's one-second burst left unused, for the same reason
 PAGE_SIZE = {"ListEntities": 50, "ListChangeSets": 20, "SearchAgreements": 50}
 BATCH_SIZE = 20  # BatchDescribeEntities takes at most 20 entities
 MAX_PAGES = 2000  # a runaway-pagination guard far above any real seller (100k agreements)
@@ -200,10 +202,10 @@ class AccountLimits:
 
 
 def _capacity(rate: float) -> float:
-    # AWS's bucket holds about one second of tokens. Bursting only half of that leaves AWS's
-    # bucket half full afterwards, so requests that arrive bunched up (network and thread
-    # scheduling jitter) still find tokens there.
-    return max(1.0, math.floor(rate / 2))
+    # AWS's bucket holds about one second of tokens and starts full: use that burst (a small
+    # seller's ten agreements are mostly burst), less half a token, so a request that reaches
+    # AWS a little early (network and thread-scheduling jitter) still finds a token there.
+    return max(1.0, rate - BURST_CUSHION)
 
 
 # -- progress and state -------------------------------------------------------------------------
@@ -235,6 +237,7 @@ class SyncStats:
     listed: dict[str, int]  # items received per listing, counting any duplicate twice
     first_screen_seconds: float | None
     full_seconds: float | None
+    demo_ready_seconds: float | None = None  # products, offers, change sets, active agreements
 
 
 @dataclass(frozen=True)
@@ -376,6 +379,8 @@ class SyncJob:
         self._started = time.monotonic()
         self._first_screen_seconds: float | None = None
         self._full_seconds: float | None = None
+        self._demo_ready_seconds: float | None = None
+        self._demo_outstanding = 0  # queued or running tasks a demo needs (not ended agreements)
         self._calls: dict[str, int] = {}
         self._listed: dict[str, int] = {}
         self._retries = 0
@@ -426,6 +431,7 @@ class SyncJob:
             return
         with self._lock:
             heapq.heappush(self._queue, _Task((level, order, next(self._seq)), run, name))
+            self._demo_outstanding += level < OTHER_AGREEMENT
             self._lock.notify()
 
     def _work(self) -> None:
@@ -443,7 +449,17 @@ class SyncJob:
             finally:
                 with self._lock:
                     self._in_flight -= 1
+                    self._demo_task_done(task)
                     self._lock.notify_all()
+
+    def _demo_task_done(self, task: _Task) -> None:
+        """Demo-ready: everything but the ended agreements is in (caller holds the lock)."""
+        if task.priority[0] >= OTHER_AGREEMENT:
+            return
+        self._demo_outstanding -= 1
+        ready = self._demo_outstanding == 0 and self._first_screen.is_set()
+        if ready and self._demo_ready_seconds is None and self._error is None:
+            self._demo_ready_seconds = time.monotonic() - self._started
 
     def _finish_if_idle(self) -> None:
         if not self._queue and not self._in_flight and not self._finished.is_set():
@@ -588,7 +604,10 @@ class SyncJob:
         self._queue_details()
         if self._executor is not None:
             for _ in range(max(0, self._max_workers - len(PRODUCT_TYPES))):
-                self._executor.submit(self._work)
+                try:
+                    self._executor.submit(self._work)
+                except RuntimeError:  # stopped meanwhile (Refresh, expiry): nothing to start
+                    return
 
     def _queue_details(self) -> None:
         with self._lock:
@@ -734,9 +753,15 @@ class SyncJob:
             target[entity_id] = _entity_detail(answer)
 
     def fetch_agreement(self, agreement_id: str) -> None:
-        """DescribeAgreement and GetAgreementTerms now, ahead of the queue."""
-        self._describe_agreement(agreement_id, ON_DEMAND)
-        self._agreement_terms(agreement_id, ON_DEMAND)
+        """DescribeAgreement and GetAgreementTerms now, ahead of the queue, side by side.
+
+        The two draw from different quotas, so running them concurrently puts the agreement on
+        screen in one round trip instead of two.
+        """
+        with ThreadPoolExecutor(1, thread_name_prefix="vell-open") as pool:
+            terms = pool.submit(self._agreement_terms, agreement_id, ON_DEMAND)
+            self._describe_agreement(agreement_id, ON_DEMAND)
+            terms.result()
 
     @requires("sync.describe_change_set")
     def describe_change_set(self, change_set_id: str) -> dict[str, Any]:
@@ -809,6 +834,7 @@ class SyncJob:
                 listed=dict(self._listed),
                 first_screen_seconds=self._first_screen_seconds,
                 full_seconds=self._full_seconds,
+                demo_ready_seconds=self._demo_ready_seconds,
             )
             state = "failed" if self._error else ("done" if done else "running")
             return SyncProgress(

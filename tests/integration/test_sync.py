@@ -213,6 +213,30 @@ def test_first_screen_comes_before_details_and_details_follow(services: Services
     sync.close()
 
 
+def test_stopping_during_the_first_screen_is_not_a_failure(services: Services) -> None:
+    delegation_id = connect(services, SMALL)
+    services.sandbox.control.set_config(latency_ms=300)  # the listings are still in flight
+    job = new_sync(services).job_for(rep(services), delegation_id)
+    job.stop()
+    assert job.wait_first_screen(10)  # the listings in flight finish after the stop
+    job.wait_done(10)
+    services.sandbox.control.set_config(latency_ms=0)
+    assert job.progress().error is None
+
+
+def test_demo_ready_comes_with_every_active_agreement(services: Services) -> None:
+    delegation_id = connect(services, SMALL)
+    job = new_sync(services).job_for(rep(services), delegation_id)
+    assert job.wait_done(60)
+    stats = job.progress().stats
+    assert stats.demo_ready_seconds is not None
+    assert stats.full_seconds is not None
+    assert stats.first_screen_seconds <= stats.demo_ready_seconds <= stats.full_seconds
+    active = [a for a, s in job.agreements.items() if s["status"] == "ACTIVE"]
+    assert active
+    assert all(a in job.agreement_terms for a in active)
+
+
 def test_opening_an_agreement_fetches_it_ahead_of_the_queue(services: Services) -> None:
     delegation_id = connect(services, TYPICAL)
     sync = new_sync(services)
