@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pandas as pd
 import streamlit as st
 
@@ -54,6 +56,7 @@ with friendly_errors("list delegations"):
                 "Access ends in": countdown(v.credentials_expire_at, now)
                 if v.credentials_expire_at
                 else "—",
+                "Credentials": v.exchange_state.value,
             }
             for v in views
         ]
@@ -87,6 +90,21 @@ with friendly_errors("list delegations"):
             st.code(detail.console_deep_link, language=None)
         if detail.rejection_reason:
             st.error(f"Rejected: {detail.rejection_reason}")
+        notice = detail.exchange_notice(now)
+        if notice is not None:
+            show = {"info": st.info, "warning": st.warning, "error": st.error}
+            show[notice.level.value](notice.message)
+            if notice.action_label and st.button(
+                notice.action_label, type="primary", key="dl_exchange_restart"
+            ):
+                # The wizard reads its state from the session: open it on Account information.
+                st.session_state["wizard_state"] = {
+                    "step": 1,
+                    "session_id": str(uuid.uuid4()),
+                    "company": notice.action_company or detail.company,
+                    "account": detail.aws_account_id,
+                }
+                st.switch_page("pages/wizard.py")
         st.dataframe(
             [
                 {"State": e.state.value, "What happened": e.label, "When": when(e.occurred_at)}

@@ -9,7 +9,7 @@ import streamlit as st
 
 from vell_core.delegation import DelegationView, LaunchRequest, new_launch_token
 from vell_core.formatting import countdown, when
-from vell_core.models import AwsDelegationState, DelegationPath, ExchangeState, FunnelStep
+from vell_core.models import AwsDelegationState, DelegationPath, FunnelStep
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
 
 member = require_page("delegation.create")
@@ -232,13 +232,31 @@ def render_status(view: DelegationView, now: datetime) -> None:
         )
     if view.aws_state is AwsDelegationState.EXPIRED:
         st.error("The request expired before access was released. Launch a new one.")
-    if view.exchange_state in (ExchangeState.FAILED, ExchangeState.UNKNOWN):
-        st.error(view.last_error or "The token exchange failed.")
+    render_exchange(view, now)
     rows = [
         {"State": e.state.value, "What happened": e.label, "When": when(e.occurred_at)}
         for e in view.timeline
     ]
     st.dataframe(rows, hide_index=True, width="stretch", key="wizard_timeline")
+
+
+def render_exchange(view: DelegationView, now: datetime) -> None:
+    """Never a silent wait: the exchange is retrying, or failed and says what to do next."""
+    notice = view.exchange_notice(now)
+    if notice is None:
+        return
+    show = {"info": st.info, "warning": st.warning, "error": st.error}[notice.level.value]
+    show(notice.message)
+    if notice.action_label and st.button(
+        notice.action_label, type="primary", key="wizard_exchange_restart"
+    ):
+        st.session_state[WIZARD] = {
+            "step": 1,
+            "session_id": str(uuid.uuid4()),
+            "company": notice.action_company or view.company,
+            "account": view.aws_account_id,
+        }
+        st.rerun(scope="app")
 
 
 def waiting_step() -> None:
