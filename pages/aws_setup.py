@@ -70,7 +70,8 @@ def render_health() -> None:
     if topic.ok:
         st.write(
             f"Topic: {dot(topic.iam_may_publish)} iam.amazonaws.com may publish · "
-            f"signature version `{topic.signature_version or 'not reported (AWS default: 1)'}` · "
+            f"{dot(topic.signature_version_ok)} {topic.signature_version_text} · "
+            f"{dot(bool(topic.subscriptions_confirmed))} "
             f"{topic.subscriptions_confirmed or 0} confirmed / "
             f"{topic.subscriptions_pending or 0} pending subscription(s)"
         )

@@ -155,6 +155,10 @@ class ArnCheck:
     hint: str
 
 
+DEFAULT_SIGNATURE_VERSION = "1"  # what SNS signs with unless the topic says otherwise
+REQUIRED_SIGNATURE_VERSION = "2"
+
+
 @dataclass(frozen=True)
 class TopicHealth:
     """What ``sns:GetTopicAttributes`` says about the notification topic."""
@@ -165,6 +169,19 @@ class TopicHealth:
     subscriptions_pending: int | None = None
     signature_version: str | None = None
     iam_may_publish: bool | None = None
+
+    @property
+    def signature_version_ok(self) -> bool:
+        """Vell verifies SignatureVersion 2 (SHA256) only; AWS's default is 1 (SHA1)."""
+        return (self.signature_version or DEFAULT_SIGNATURE_VERSION) == REQUIRED_SIGNATURE_VERSION
+
+    @property
+    def signature_version_text(self) -> str:
+        """What the page says about the topic's signature version."""
+        shown = self.signature_version or f"{DEFAULT_SIGNATURE_VERSION} (AWS default)"
+        if self.signature_version_ok:
+            return f"signature version {shown}"
+        return f"signature version {shown}: Vell requires {REQUIRED_SIGNATURE_VERSION}"
 
 
 @dataclass(frozen=True)
@@ -726,8 +743,16 @@ def _reasons(
     reasons = []
     if not topic.ok:
         reasons.append("The SNS topic cannot be read.")
-    elif topic.iam_may_publish is False:
-        reasons.append("The topic policy does not let iam.amazonaws.com publish.")
+    else:
+        if topic.iam_may_publish is False:
+            reasons.append("The topic policy does not let iam.amazonaws.com publish.")
+        if not topic.signature_version_ok:
+            reasons.append(
+                f"The topic signs with SignatureVersion {topic.signature_version or '1'}; Vell "
+                "verifies version 2 only (set the topic attribute SignatureVersion to 2)."
+            )
+        if topic.subscriptions_confirmed == 0:
+            reasons.append("The topic has no confirmed subscription: notifications reach nobody.")
     if not queue.ok:
         reasons.append("The SQS queue cannot be read.")
     if queue.dlq_depth:

@@ -20,6 +20,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from vell_core.aws_messages import plain_message
 from vell_core.errors import AwsAccessDenied, AwsConflict, AwsError, AwsThrottled
 
 log = logging.getLogger(__name__)
@@ -156,21 +157,33 @@ def error_code(exc: ClientError) -> str:
 
 
 def translate(exc: ClientError | BotoCoreError, operation: str = "") -> AwsError:
-    """Map a botocore error onto our error tree (the message stays generic and safe)."""
+    """Map a botocore error onto our error tree, keeping AWS's reason in plain language.
+
+    AWS's message says why a call was refused; the code alone does not, so the message is kept
+    (trimmed, access key ids masked) and known refusals are reworded (``aws_messages``).
+    """
     if isinstance(exc, BotoCoreError):
         return AwsError(
             "Could not reach AWS; please try again.", code="Transport", operation=operation
         )
     code = error_code(exc)
+    what = _action_text(operation)
+    plain = plain_message(code, exc.response.get("Error", {}).get("Message", ""), what)
     if code in ACCESS_DENIED_CODES:
-        return AwsAccessDenied(code=code, operation=operation)
+        return AwsAccessDenied(plain, code=code, operation=operation)
     if code in THROTTLED_CODES:
         return AwsThrottled(code=code, operation=operation)
     if code in CONFLICT_CODES:
-        return AwsConflict(code=code, operation=operation)
-    return AwsError(
-        f"AWS refused {operation or 'the request'} ({code}).", code=code, operation=operation
-    )
+        return AwsConflict(plain, code=code, operation=operation)
+    return AwsError(plain or f"AWS refused {what} ({code}).", code=code, operation=operation)
+
+
+def _action_text(operation: str) -> str:
+    """``iam.AcceptDelegationRequest`` → "to accept delegation request" (for messages)."""
+    name = operation.rsplit(".", 1)[-1]
+    if not name:
+        return "the request"
+    return "to " + method_name(name).replace("_", " ")
 
 
 @contextmanager

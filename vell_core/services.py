@@ -36,6 +36,7 @@ from vell_core.metrics import MetricsService
 from vell_core.overview import HomeFigures, home_figures
 from vell_core.promotion import PromotionService
 from vell_core.ratelimit import RateLimiter
+from vell_core.session_tokens import SessionTokens
 from vell_core.settings import Settings, load_settings
 from vell_core.sns_verify import SnsVerifier, requests_certificate_fetcher, routed_session
 from vell_core.staff import StaffDirectory
@@ -91,6 +92,8 @@ class Services:
     listing_updates: ListingUpdateService
     sandbox: Any | None = None
     background: list[Any] = field(default_factory=list)
+    # Local sign-in sessions run on the wall clock: advancing sandbox time must not sign you out.
+    session_tokens: SessionTokens = field(default_factory=lambda: SessionTokens(SystemClock()))
 
     def new_worker(self) -> NotificationWorker:
         """A worker on the configured queue (not started)."""

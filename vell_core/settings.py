@@ -160,6 +160,17 @@ class Settings(BaseSettings):
     )
     vell_sandbox_throttling: bool = Field(True, validation_alias=_env("VELL_SANDBOX_THROTTLING"))
     vell_sandbox_seed: int = Field(20261129, validation_alias=_env("VELL_SANDBOX_SEED"))
+    # Where the app itself is reached in the sandbox (``make run`` serves it here), for the
+    # links a rep hands out; AWS's RedirectUrl still uses vell_app_base_url (it allows no port).
+    vell_sandbox_app_url: str = Field(
+        "http://localhost:8501", validation_alias=_env("VELL_SANDBOX_APP_URL")
+    )
+
+    @property
+    def links_base_url(self) -> str:
+        """Base of the desk's own links (demo links): the local app in the sandbox."""
+        base = self.vell_sandbox_app_url if self.is_sandbox else self.vell_app_base_url
+        return base.rstrip("/")
 
     @model_validator(mode="after")
     def _fill_or_refuse(self) -> Settings:

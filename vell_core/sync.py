@@ -301,6 +301,7 @@ class DelegationChoice:
     label: str
     live: bool
     expires_at: datetime | None
+    renewable: bool = False
 
 
 # -- the job ------------------------------------------------------------------------------------
@@ -876,10 +877,11 @@ class SyncService:
         return {op: rate * self._factor for op, rate in self._rates.items()}
 
     def choices(self, member: StaffMember, include: int | None = None) -> list[DelegationChoice]:
-        """The member's own delegations with live credentials (plus ``include``, if theirs).
+        """The member's own delegations that released access: live ones first, then ended ones.
 
-        ``include`` keeps the delegation the rep was browsing in the list after its access
-        ends, so the page can say so and offer renewal instead of silently switching.
+        Ended ones stay listed (as expired, with when access ended) so the rep sees what
+        happened and can renew, instead of a delegation silently vanishing from the picker.
+        ``include`` is kept for callers that name the one being browsed.
         """
         now = self._clock.now()
         views = self._delegations.list(member, DelegationFilter(rep_ids=(member.id,)))
@@ -889,10 +891,10 @@ class SyncService:
                 label=f"{v.company} · {v.aws_account_id} · {v.path.value} (#{v.id})",
                 live=v.credentials_live(now),
                 expires_at=v.credentials_expire_at,
+                renewable=v.renewable,
             )
             for v in views
-            if v.exchange_state is ExchangeState.DONE
-            and (v.credentials_live(now) or v.id == include)
+            if v.exchange_state is ExchangeState.DONE or v.id == include
         ]
         return sorted(found, key=lambda c: (not c.live, -c.delegation_id))
 

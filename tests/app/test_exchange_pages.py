@@ -79,7 +79,7 @@ def test_wizard_shows_a_final_failure_and_starts_a_new_request(
     ), errors
     at.button(key="wizard_exchange_restart").click().run()
     wizard = at.session_state["wizard_state"]
-    assert (wizard["step"], wizard["company"], wizard["account"]) == (1, company, CUSTOMER)
+    assert (wizard["step"], wizard["company"], wizard["account"]) == (2, company, CUSTOMER)
 
 
 def test_wizard_says_it_is_retrying(page: Callable[..., AppTest], app_services: Services) -> None:
@@ -112,7 +112,7 @@ def test_delegations_page_shows_the_failure_with_a_new_request_link(
     assert any("was not allowed to redeem it (AccessDenied)" in e.value for e in at.error)
     at.button(key="dl_exchange_restart").click().run()
     wizard = at.session_state["wizard_state"]
-    assert (wizard["step"], wizard["company"], wizard["account"]) == (1, company, CUSTOMER)
+    assert (wizard["step"], wizard["company"], wizard["account"]) == (2, company, CUSTOMER)
 
 
 def test_aws_setup_counts_failed_exchanges(
