@@ -96,6 +96,30 @@ def render_health() -> None:
         key="setup_workers",
     )
 
+    st.subheader("Token exchanges")
+    exchanges = health.exchanges
+    cols = st.columns(2)
+    cols[0].metric("Failed for good (7 days)", exchanges.failed_7d)
+    cols[1].metric("Retrying now", exchanges.retrying)
+    if exchanges.failures:
+        st.dataframe(
+            [
+                {
+                    "When": when(failure.at),
+                    "Company": failure.company,
+                    "Account": failure.aws_account_id,
+                    "AWS code": failure.code,
+                    "What the rep sees": failure.message,
+                }
+                for failure in exchanges.failures
+            ],
+            hide_index=True,
+            width="stretch",
+            key="setup_exchange_failures",
+        )
+    else:
+        st.caption("No customer approved without Vell getting credentials.")
+
     st.subheader("Quarantined and failed notifications")
     if not health.problems:
         st.caption("None.")

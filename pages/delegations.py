@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pandas as pd
 import streamlit as st
 
@@ -55,6 +57,7 @@ with friendly_errors("list delegations"):
                 if v.credentials_expire_at
                 else "—",
                 "Ended": when(v.ended_at(now)) if v.ended_at(now) else "—",
+                "Credentials": v.exchange_state.value,
             }
             for v in views
         ]
@@ -88,9 +91,26 @@ with friendly_errors("list delegations"):
             st.code(detail.console_deep_link, language=None)
         if detail.rejection_reason:
             st.error(f"Rejected: {detail.rejection_reason}")
+        notice = detail.exchange_notice(now)
+        if notice is not None:
+            show = {"info": st.info, "warning": st.warning, "error": st.error}
+            show[notice.level.value](notice.message)
+            if notice.action_label and st.button(
+                notice.action_label, type="primary", key="dl_exchange_restart"
+            ):
+                # The wizard reads its state from the session: open it on Choose path.
+                st.session_state["wizard_state"] = {
+                    "step": 2,
+                    "session_id": str(uuid.uuid4()),
+                    "company": notice.action_company or detail.company,
+                    "account": detail.aws_account_id,
+                }
+                st.switch_page("pages/wizard.py")
         if detail.ended_at(now):
             st.warning(f"Expired: access ended at {when(detail.ended_at(now))}.")
-        if detail.renewable and detail.rep_id == member.id and can(member, "delegation.create"):
+        offers_restart = notice is not None and notice.action_label is not None
+        renew = detail.renewable and detail.rep_id == member.id
+        if renew and not offers_restart and can(member, "delegation.create"):
             if st.button("Renew", type="primary", key="dl_renew"):
                 st.switch_page("pages/wizard.py", query_params={"renew": str(detail.id)})
             st.caption(

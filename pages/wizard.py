@@ -14,7 +14,6 @@ from vell_core.models import (
     AwsDelegationState,
     DelegationPath,
     DelegationStatus,
-    ExchangeState,
     FunnelStep,
 )
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
@@ -266,8 +265,7 @@ def render_status(view: DelegationView, now: datetime) -> None:
             "Waiting for the customer's admin: the owner forwarded the request for "
             "approval. Share the console link again if they need it."
         )
-    if view.exchange_state in (ExchangeState.FAILED, ExchangeState.UNKNOWN):
-        st.error(view.last_error or "The token exchange failed.")
+    render_exchange(view, now)
     render_timeline(view)
 
 
@@ -277,6 +275,21 @@ def render_timeline(view: DelegationView) -> None:
         for e in view.timeline
     ]
     st.dataframe(rows, hide_index=True, width="stretch", key="wizard_timeline")
+
+
+def render_exchange(view: DelegationView, now: datetime) -> None:
+    """Never a silent wait: the exchange is retrying, or failed and says what to do next."""
+    notice = view.exchange_notice(now)
+    if notice is None:
+        return
+    show = {"info": st.info, "warning": st.warning, "error": st.error}[notice.level.value]
+    show(notice.message)
+    if notice.action_label and st.button(
+        notice.action_label, type="primary", key="wizard_exchange_restart"
+    ):
+        company = notice.action_company or view.company
+        st.session_state[WIZARD] = fresh_wizard(company, view.aws_account_id, step=2)
+        st.rerun(scope="app")
 
 
 def ended(view: DelegationView, now: datetime) -> bool:

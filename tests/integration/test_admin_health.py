@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from vell_core.admin import (
@@ -326,3 +327,48 @@ def test_policy_files_are_read_lazily_and_missing_ones_flagged(
     assert by_path["trust-policy.json"].mime == "application/json"
     empty = _service(engine, FrozenClock(NOW), tmp_path / "absent").policy_files(admin_member)
     assert all(f.missing for f in empty)
+
+
+def _delegation(engine: Engine, user_id: int, index: int, exchange_state: str, **values: Any):
+    """A finalized request whose exchange is in ``exchange_state``."""
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO delegation_requests (user_id, company, aws_account_id, "
+                "requestor_workflow_id, type, status, aws_state, expires_at, "
+                "create_persistent_role, session_duration, template_name, template_arn, "
+                "exchange_state, exchange_error_code, exchange_token_expires_at, "
+                "exchange_attempts, created_at, updated_at) VALUES (:u, :c, '602341187520', "
+                ":wf, 'demo', 'approved', 'FINALIZED', :exp, false, 14400, 'read-only', 'arn', "
+                ":s, :code, :tok, 2, :t, :t)"
+            ),
+            {
+                "u": user_id,
+                "c": f"Company {index}",
+                "wf": f"vell-{index:032d}",
+                "exp": NOW + timedelta(hours=4),
+                "s": exchange_state,
+                "code": values.get("code"),
+                "tok": values.get("token_expires_at", NOW + timedelta(hours=4)),
+                "t": values.get("at", NOW - timedelta(hours=1)),
+            },
+        )
+
+
+def test_final_exchange_failures_are_counted_and_turn_the_verdict(
+    engine: Engine, admin_member: StaffMember, aws: dict[str, Any]
+) -> None:
+    clock = FrozenClock(NOW)
+    _heartbeat(engine, "worker-a", NOW - timedelta(seconds=30))
+    _delegation(engine, admin_member.id, 1, "failed", code="ExpiredTradeInTokenException")
+    _delegation(engine, admin_member.id, 2, "retrying", code="ServiceUnavailable")
+    # Still "retrying", but its token expired: no retry can succeed any more.
+    _delegation(engine, admin_member.id, 3, "retrying", token_expires_at=NOW - timedelta(1))
+    _delegation(engine, admin_member.id, 4, "failed", at=NOW - timedelta(days=8))  # too old
+    _delegation(engine, admin_member.id, 5, "done")
+    health = _service(engine, clock).health(admin_member)
+    assert (health.exchanges.failed_7d, health.exchanges.retrying) == (2, 1)
+    assert {f.company for f in health.exchanges.failures} == {"Company 1", "Company 3"}
+    assert all(f.message.startswith("AWS would not exchange") for f in health.exchanges.failures)
+    assert not health.verdict_ok
+    assert any("2 token exchange(s) failed for good" in r for r in health.reasons)
