@@ -953,21 +953,11 @@ def start_sandbox(
     return running
 
 
-def serve_from_settings(settings: Settings) -> None:
-    """Run the sandbox in the foreground on the configured host/port (``python -m``)."""
-    running = start_sandbox(SandboxConfig.from_settings(settings))
-    logger.info("Partner credentials: GET %s/_sandbox/partner-credentials", running.endpoint)
-    try:
-        running.thread.join()
-    except KeyboardInterrupt:
-        running.stop()
-
-
-if __name__ == "__main__":  # pragma: no cover - manual entry point
-    from vell_core.settings import load_settings
-
-    logging.basicConfig(level=logging.INFO)
-    serve_from_settings(load_settings())
+if __name__ == "__main__":  # pragma: no cover - the old entry point, kept as a signpost
+    raise SystemExit(
+        "Run the sandbox alone with `vell sandbox` or `python -m vell_core.sandbox` "
+        "(this module serves no Marketplace API on its own)."
+    )
 
 
 __all__ = [
@@ -978,6 +968,5 @@ __all__ = [
     "bootstrap",
     "iso8601",
     "parse_authorization",
-    "serve_from_settings",
     "start_sandbox",
 ]
