@@ -4,8 +4,9 @@ Publishing through moto's own SNS backend (not a hand-built SQS message) means m
 envelope like real SNS and delivers it to every subscription of the partner's topic, so the
 app's SQS worker and signature check run unchanged. As AWS does, IAM publishes only when the
 topic policy lets ``iam.amazonaws.com`` call ``SNS:Publish``; otherwise messages are dropped
-silently. The two FINALIZED messages go out in a random (seeded) order, and each message can be
-published twice to exercise at-least-once delivery (``duplicate_notifications``).
+silently (the evaluator in ``topic_policy.py`` also guards every ``Publish`` over HTTP). The two
+FINALIZED messages go out in a random (seeded) order, and each message can be published twice
+to exercise at-least-once delivery (``duplicate_notifications``).
 """
 
 from __future__ import annotations
@@ -20,39 +21,10 @@ from typing import Any
 
 from moto.sns.models import sns_backends
 
-from vell_core.sandbox.authz import as_list, wildcard_match
+from vell_core.sandbox.topic_policy import IAM_SERVICE_PRINCIPAL, Publisher, decide_publish
 from vell_core.sandbox.wire import iso8601
 
 logger = logging.getLogger(__name__)
-
-IAM_SERVICE_PRINCIPAL = "iam.amazonaws.com"
-
-
-def topic_grants_iam_publish(policy: dict[str, Any], topic_arn: str) -> bool:
-    """True when the topic policy allows ``iam.amazonaws.com`` to ``SNS:Publish`` the topic."""
-    allowed = False
-    for statement in as_list(policy.get("Statement")):
-        if not _names_iam(statement.get("Principal")):
-            continue
-        actions = as_list(statement.get("Action"))
-        if not any(wildcard_match(a, "SNS:Publish", case_sensitive=False) for a in actions):
-            continue
-        resources = as_list(statement.get("Resource")) or ["*"]
-        if not any(wildcard_match(r, topic_arn) for r in resources):
-            continue
-        if statement.get("Effect") == "Deny":
-            return False
-        allowed = True
-    return allowed
-
-
-def _names_iam(principal: Any) -> bool:
-    if principal == "*":
-        return True
-    if isinstance(principal, dict):
-        services = as_list(principal.get("Service"))
-        return IAM_SERVICE_PRINCIPAL in services or "*" in as_list(principal.get("AWS"))
-    return False
 
 
 class Notifier:
@@ -96,7 +68,11 @@ def _message(kind: str, fields: dict[str, Any]) -> str:
 
 
 def publish(topic_arn: str, message: str) -> bool:
-    """Publish as ``iam.amazonaws.com``; False (and nothing sent) when the topic refuses IAM."""
+    """Publish as ``iam.amazonaws.com``; False (and nothing sent) when the topic refuses IAM.
+
+    IAM is held to the topic policy like any publisher (``topic_policy.decide_publish``), as
+    the service principal, with the partner's account as ``aws:SourceAccount``.
+    """
     parts = topic_arn.split(":")
     if len(parts) != 6 or parts[2] != "sns":
         return False
@@ -106,7 +82,8 @@ def publish(topic_arn: str, message: str) -> bool:
     if topic is None:
         logger.warning("Delegation notification dropped: topic %s does not exist", topic_arn)
         return False
-    if not topic_grants_iam_publish(json.loads(topic.policy), topic_arn):
+    iam = Publisher.of_service(IAM_SERVICE_PRINCIPAL, **{"aws:SourceAccount": account})
+    if not decide_publish(json.loads(topic.policy), iam, topic_arn).allowed:
         logger.warning("Delegation notification dropped: %s does not allow IAM", topic_arn)
         return False
     backend.publish(message=message, arn=topic_arn)

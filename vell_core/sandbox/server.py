@@ -66,6 +66,7 @@ from vell_core.sandbox.identity import (
 )
 from vell_core.sandbox.notifications import Notifier
 from vell_core.sandbox.sts_exchange import DelegatedTokenExchange, TokenVault, build_sts_backend
+from vell_core.sandbox.topic_policy import Publisher, check_publish
 from vell_core.sandbox.wire import (
     WireRequest,
     WireResponse,
@@ -437,6 +438,8 @@ class SandboxApp:
             ("sts", "GetCallerIdentity"): SandboxApp._get_caller_identity,
             ("iam", "CreateRole"): SandboxApp._create_role,
             ("iam", "PutRolePermissionsBoundary"): SandboxApp._put_role_boundary,
+            ("sns", "Publish"): SandboxApp._publish,
+            ("sns", "PublishBatch"): SandboxApp._publish,
         }
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -683,6 +686,25 @@ class SandboxApp:
             "PermissionsBoundaryArn": str(boundary),
         }
         return serialize_response("iam", "CreateRole", parsed, exchange.request_id)
+
+    def _publish(self, exchange: _Exchange) -> WireResponse:
+        """``sns:Publish``/``PublishBatch`` under the topic policy (moto enforces none)."""
+        topic_arn = exchange.params.get("TopicArn") or exchange.params.get("TargetArn")
+        if exchange.identity is not None and isinstance(topic_arn, str):
+            identity = exchange.identity
+            publisher = Publisher(
+                arn=identity.caller.arn,
+                account_id=identity.caller.account_id,
+                other_arns=(identity.role_arn,) if identity.role_arn else (),
+                context={
+                    "aws:PrincipalAccount": identity.caller.account_id,
+                    "aws:PrincipalArn": identity.caller.arn,
+                    "aws:SourceOwner": identity.caller.account_id,
+                    "aws:SourceAccount": identity.caller.account_id,
+                },
+            )
+            check_publish(publisher, topic_arn)
+        return self.forward_to_moto(exchange.signature, exchange.request)
 
     def _put_role_boundary(self, exchange: _Exchange) -> WireResponse:
         boundary = exchange.params.get("PermissionsBoundary")
