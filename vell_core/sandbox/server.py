@@ -67,6 +67,7 @@ from vell_core.sandbox.identity import (
 from vell_core.sandbox.notifications import Notifier
 from vell_core.sandbox.sts_exchange import DelegatedTokenExchange, TokenVault, build_sts_backend
 from vell_core.sandbox.topic_policy import Publisher, check_publish
+from vell_core.sandbox.validation import internal_error, validate_input
 from vell_core.sandbox.wire import (
     WireRequest,
     WireResponse,
@@ -448,6 +449,14 @@ class SandboxApp:
         return response(environ, start_response)
 
     def _route(self, request: Request) -> Response:
+        try:
+            return self._answer(request)
+        except Exception as error:  # AWS requests never get here: handle() answers their errors
+            logger.exception("sandbox control request %s failed", request.path)
+            document = {"error": f"internal error: {type(error).__name__}"}
+            return Response(json.dumps(document), 500, mimetype="application/json")
+
+    def _answer(self, request: Request) -> Response:
         if request.path.startswith("/_sandbox/"):
             status, document = handle_control(self.state, request)
             return Response(json.dumps(document, default=str), status, mimetype="application/json")
@@ -480,6 +489,11 @@ class SandboxApp:
             return self._dispatch(exchange)
         except SandboxServiceError as error:
             return self._error(exchange, error)
+        except Exception:
+            # A bug in the sandbox: answer as AWS does for its own failures, never with an HTML
+            # page, and keep the details in the log (not in the answer).
+            logger.exception("sandbox %s.%s failed", exchange.service, exchange.operation)
+            return self._error(exchange, internal_error(exchange.service))
 
     def _error(self, exchange: _Exchange, error: SandboxServiceError) -> WireResponse:
         try:
@@ -514,6 +528,7 @@ class SandboxApp:
         now = self.state.clock.now()
         _check_expiry(exchange.service, exchange.caller, now)
         operation, params = parse_request(exchange.service, exchange.request)
+        validate_input(exchange.service, operation, params)  # before any business logic
         call = SandboxCall(
             service=exchange.service,
             operation=operation,
@@ -573,6 +588,7 @@ class SandboxApp:
                 self._authorize(exchange, action, resources, context)
             interceptor = self._interceptors.get((exchange.service, exchange.operation))
             if interceptor is not None:
+                validate_input(exchange.service, exchange.operation, exchange.params)
                 return interceptor(self, exchange)
         return self.forward_to_moto(exchange.signature, exchange.request)
 
