@@ -15,11 +15,13 @@ import json
 import logging
 import random
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from moto.sns.models import sns_backends
+from moto.sqs.models import sqs_backends
 
 from vell_core.sandbox.topic_policy import IAM_SERVICE_PRINCIPAL, Publisher, decide_publish
 from vell_core.sandbox.wire import iso8601
@@ -58,8 +60,7 @@ class Notifier:
     def _publish_all(self, topic_arn: str, messages: list[str]) -> None:
         copies = 2 if self._duplicates() else 1
         for message in messages:
-            for _ in range(copies):
-                publish(topic_arn, message)
+            publish(topic_arn, message, copies=copies)
 
 
 def _message(kind: str, fields: dict[str, Any]) -> str:
@@ -67,7 +68,7 @@ def _message(kind: str, fields: dict[str, Any]) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
-def publish(topic_arn: str, message: str) -> bool:
+def publish(topic_arn: str, message: str, *, copies: int = 1) -> bool:
     """Publish as ``iam.amazonaws.com``; False (and nothing sent) when the topic refuses IAM.
 
     IAM is held to the topic policy like any publisher (``topic_policy.decide_publish``), as
@@ -86,5 +87,38 @@ def publish(topic_arn: str, message: str) -> bool:
     if not decide_publish(json.loads(topic.policy), iam, topic_arn).allowed:
         logger.warning("Delegation notification dropped: %s does not allow IAM", topic_arn)
         return False
-    backend.publish(message=message, arn=topic_arn)
+    if copies == 1:
+        backend.publish(message=message, arn=topic_arn)
+    else:
+        _redeliver(backend, topic, message, copies)
     return True
+
+
+def _redeliver(backend: Any, topic: Any, message: str, copies: int) -> None:
+    """One publish delivered ``copies`` times, as SNS's at-least-once redelivery does.
+
+    A redelivery is the same notification again: same ``MessageId`` and the very same signed
+    envelope. moto's ``Topic.publish`` signs afresh per delivery (new id, timestamp and
+    certificate), so the SQS envelope is built once here with moto's own ``get_post_data`` and
+    sent ``copies`` times, exactly as moto's SQS delivery would send it. Other subscriptions
+    (raw delivery, filter policies, HTTP) get moto's delivery ``copies`` times with one id.
+    """
+    message_id = str(uuid.uuid4())
+    subscriptions, _ = backend.list_subscriptions_by_topic(topic_arn=topic.arn)
+    for subscription in subscriptions:
+        envelope_to_sqs = (
+            subscription.protocol == "sqs"
+            and not subscription.attributes.get("RawMessageDelivery")
+            and getattr(subscription, "_filter_policy_matcher", None) is None
+        )
+        if not envelope_to_sqs:
+            for _ in range(copies):
+                subscription.publish(message, message_id)
+            continue
+        envelope = subscription.get_post_data(message, message_id, None)
+        # moto's own layout of the SQS body, so both copies are byte-identical to a delivery.
+        body = json.dumps(envelope, sort_keys=True, indent=2, separators=(",", ": "))
+        _, _, _, region, _, queue_name = subscription.endpoint.split(":")
+        for _ in range(copies):
+            sqs_backends[subscription.account_id][region].send_message(queue_name, body)
+    topic.sent_notifications.append((message_id, message, None, None, None))
