@@ -42,18 +42,42 @@ class AuditRecorder:
         """Append one row."""
         with session_scope(self._engine) as session:
             session.add(
-                AuditLog(
-                    at=self._clock.now(),
+                self.entry(
+                    action=action,
+                    outcome=outcome,
                     staff_user_id=staff_user_id,
                     customer_account_id=customer_account_id,
                     delegation_id=delegation_id,
                     connection_id=connection_id,
-                    action=action[:120],
-                    outcome=outcome[:40],
-                    detail=detail[:500] if detail else None,
+                    detail=detail,
                     aws_request_id=aws_request_id,
                 )
             )
+
+    def entry(
+        self,
+        *,
+        action: str,
+        outcome: str,
+        staff_user_id: int | None = None,
+        customer_account_id: str | None = None,
+        delegation_id: int | None = None,
+        connection_id: int | None = None,
+        detail: str | None = None,
+        aws_request_id: str | None = None,
+    ) -> AuditLog:
+        """One row, not yet added: for callers that write it inside their own transaction."""
+        return AuditLog(
+            at=self._clock.now(),
+            staff_user_id=staff_user_id,
+            customer_account_id=customer_account_id,
+            delegation_id=delegation_id,
+            connection_id=connection_id,
+            action=action[:120],
+            outcome=outcome[:40],
+            detail=detail[:500] if detail else None,
+            aws_request_id=aws_request_id,
+        )
 
     def attach(
         self,

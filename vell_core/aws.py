@@ -114,6 +114,16 @@ class ClientFactory:
             client_hook=client_hook,
         )
 
+    def with_config(self, config: Config) -> ClientFactory:
+        """A sibling factory with the same credentials and another botocore ``Config``."""
+        return ClientFactory(
+            region=self._region,
+            endpoint_url=self._endpoint_url,
+            credentials=self._credentials,
+            config=config,
+            client_hook=self._client_hook,
+        )
+
     def _build(self, service: str, region: str) -> Any:
         if self._session is None:
             self._session = self._new_session()

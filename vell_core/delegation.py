@@ -27,6 +27,7 @@ from vell_core.aws import ClientFactory, aws_errors, error_code
 from vell_core.clock import Clock
 from vell_core.db import session_scope
 from vell_core.errors import NotFound, PermissionDenied, ValidationFailed
+from vell_core.exchange import ExchangeFacts, ExchangeNotice, exchange_notice
 from vell_core.funnel import FunnelRecorder
 from vell_core.lifecycle import STATE_LABELS, TIMELINE_ORDER
 from vell_core.models import (
@@ -143,6 +144,9 @@ class DelegationView:
     wizard_session_id: str | None
     last_error: str | None
     timeline: tuple[TimelineEntry, ...] = field(default=())
+    exchange_attempts: int = 0
+    exchange_error_code: str | None = None
+    exchange_token_expires_at: datetime | None = None
 
     def credentials_live(self, now: datetime) -> bool:
         """True while the delegated credentials are valid."""
@@ -150,6 +154,20 @@ class DelegationView:
             self.exchange_state is ExchangeState.DONE
             and self.credentials_expire_at is not None
             and self.credentials_expire_at > now
+        )
+
+    def exchange_notice(self, now: datetime) -> ExchangeNotice | None:
+        """What the rep should read about the credentials now (retrying, failed, or nothing)."""
+        return exchange_notice(
+            ExchangeFacts(
+                company=self.company,
+                approved=self.aws_state is AwsDelegationState.FINALIZED,
+                state=self.exchange_state.value,
+                attempts=self.exchange_attempts,
+                error_code=self.exchange_error_code,
+                token_expires_at=self.exchange_token_expires_at,
+            ),
+            now,
         )
 
 
@@ -599,4 +617,7 @@ def _view(row: DelegationRequest, rep: StaffUser | None, events: Any) -> Delegat
         wizard_session_id=row.wizard_session_id,
         last_error=row.last_error,
         timeline=timeline,
+        exchange_attempts=row.exchange_attempts,
+        exchange_error_code=row.exchange_error_code,
+        exchange_token_expires_at=row.exchange_token_expires_at,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -25,6 +26,8 @@ from vell_core.customer_console import CustomerConsoleService
 from vell_core.db import make_engine
 from vell_core.delegation import DelegationService
 from vell_core.demo_links import DemoLinkService
+from vell_core.exchange import SINGLE_ATTEMPT, RetryPolicy
+from vell_core.faults import FaultHook, kill_self_at, no_faults
 from vell_core.funnel import FunnelRecorder
 from vell_core.ingest import NotificationProcessor
 from vell_core.listing_update import ListingUpdateService
@@ -98,6 +101,8 @@ class Services:
             engine=self.engine,
             clock=self.clock,
             wait_seconds=self.settings.vell_worker_wait_seconds,
+            visibility_timeout=self.settings.vell_worker_visibility_timeout,
+            fault_hook=_fault_hook(self.settings),
         )
 
     def start_worker(self) -> NotificationWorker:
@@ -170,10 +175,14 @@ def build_services(
         engine=engine,
         clock=clock,
         verifier=_verifier(settings, sandbox),
-        partner_aws=aws,
+        # One attempt per call: the exchange's own loop retries (and counts, and backs off).
+        partner_aws=aws.with_config(SINGLE_ATTEMPT),
         vault=vault,
         funnel=funnel,
         audit=audit,
+        retry=RetryPolicy(max_attempts=settings.vell_exchange_max_attempts),
+        lease=timedelta(seconds=settings.vell_exchange_lease_seconds),
+        fault_hook=_fault_hook(settings),
     )
     services = Services(
         settings=settings,
@@ -217,6 +226,11 @@ def build_services(
     if run_worker if start_background is None else start_background:
         services.start_worker()
     return services
+
+
+def _fault_hook(settings: Settings) -> FaultHook:
+    """No faults, unless a test asked this process to die at an exchange step."""
+    return kill_self_at(settings.vell_test_kill_at) if settings.vell_test_kill_at else no_faults
 
 
 def _vault_key(settings: Settings) -> bytes | None:
