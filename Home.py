@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from vell_core.errors import ConfigurationError
 from vell_core.navigation import (
     DEMO_REQUEST_PAGE,
     DEMO_REQUEST_URL_PATH,
@@ -21,6 +22,11 @@ from vell_core.navigation import (
 from vell_core.ui_bridge import current_user, demo_link_token, get_services, sign_out
 
 st.set_page_config(page_title="Vell Delegation Desk", page_icon=":material/key:", layout="wide")
+try:
+    get_services()  # settings are validated here; a bad value gets its message, not a traceback
+except ConfigurationError as exc:
+    st.error(exc.message)
+    st.stop()
 
 
 def _page(spec: PageSpec, url_path: str | None = None) -> st.Page:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from vell_core.csv_export import records_csv
 from vell_core.formatting import when
 from vell_core.models import ConnectionStatus
-from vell_core.trials import csv_bytes
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
 
 member = require_page("connection.manage")
@@ -46,7 +46,9 @@ records = [
     for c in connections
 ]
 st.dataframe(pd.DataFrame(records), hide_index=True, width="stretch")
-st.download_button("Download CSV", csv_bytes(records), "connections.csv", "text/csv", key="cx_csv")
+st.download_button(
+    "Download CSV", records_csv(records), "connections.csv", "text/csv", key="cx_csv"
+)
 
 labels = {c.id: f"#{c.id} · {c.company} · {c.status.value}" for c in connections}
 picked = st.selectbox("Connection", list(labels), format_func=labels.__getitem__, key="cx_pick")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from vell_core.csv_export import frame_csv
 from vell_core.delegation import DelegationFilter
 from vell_core.formatting import countdown, when
 from vell_core.models import DelegationPath, DelegationStatus
@@ -68,7 +69,7 @@ with friendly_errors("list delegations"):
         key="dl_table",
     )
     st.download_button(
-        "Download CSV", table.to_csv(index=False), "delegations.csv", "text/csv", key="dl_csv"
+        "Download CSV", frame_csv(table), "delegations.csv", "text/csv", key="dl_csv"
     )
     chosen = selection.selection.rows if selection and selection.selection else []
     if chosen:

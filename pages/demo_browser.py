@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from vell_core import marketplace_views as views
+from vell_core.csv_export import frame_csv
 from vell_core.errors import CredentialsUnavailable, VellError
 from vell_core.formatting import countdown, duration_text, when
 from vell_core.listing_update import ListingEdit, new_request_token
@@ -34,9 +35,7 @@ st.title("Live demo")
 
 def csv_button(frame: pd.DataFrame, name: str, key: str) -> None:
     """CSV download of exactly the table shown."""
-    st.download_button(
-        "Download CSV", frame.to_csv(index=False), f"{name}.csv", "text/csv", key=key
-    )
+    st.download_button("Download CSV", frame_csv(frame), f"{name}.csv", "text/csv", key=key)
 
 
 def bar(frame: pd.DataFrame, x: str, y: str, title: str, color: str | None = None) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from vell_core.csv_export import frame_csv
 from vell_core.metrics import (
     DEFINITIONS,
     GRAINS,
@@ -21,7 +22,6 @@ from vell_core.metrics import (
     sync_histogram_chart,
     sync_trend_chart,
     tickets_chart,
-    to_csv,
     trial_trend_chart,
     wizard_funnel_chart,
 )
@@ -58,7 +58,7 @@ def load(
 def download(name: str, frame: Any, key: str) -> None:
     """A CSV download button for one chart's or table's data."""
     st.download_button(
-        f"Download {name} (CSV)", to_csv(frame), f"vell-{key}.csv", "text/csv", key=f"dl_{key}"
+        f"Download {name} (CSV)", frame_csv(frame), f"vell-{key}.csv", "text/csv", key=f"dl_{key}"
     )
 
 

@@ -7,9 +7,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from vell_core.csv_export import records_csv
 from vell_core.delegation import new_launch_token
 from vell_core.promotion import StepOutcome, StepState
-from vell_core.trials import TrialFilter, csv_bytes
+from vell_core.trials import TrialFilter
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
 
 member = require_page("promotion.run")
@@ -51,7 +52,7 @@ def trials_table() -> None:
             return
         st.dataframe(pd.DataFrame(records), hide_index=True, width="stretch")
         st.download_button(
-            "Download CSV", csv_bytes(records), "trials.csv", "text/csv", key="td_csv"
+            "Download CSV", records_csv(records), "trials.csv", "text/csv", key="td_csv"
         )
 
 

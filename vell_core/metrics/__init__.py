@@ -54,7 +54,6 @@ from vell_core.metrics.definitions import (
     format_value,
     period_presets,
     ratio,
-    to_csv,
 )
 from vell_core.metrics.service import (
     MetricsService,
@@ -192,7 +191,6 @@ __all__ = [
     "tickets_chart",
     "tickets_query",
     "tickets_trend",
-    "to_csv",
     "total",
     "trial_stats",
     "trial_trend",
