@@ -9,6 +9,7 @@ from vell_core.csv_export import records_csv
 from vell_core.formatting import when
 from vell_core.models import ConnectionStatus
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
+from vell_core.ui_text import plain
 
 member = require_page("connection.manage")
 services = get_services()
@@ -82,7 +83,7 @@ else:
         checklist = services.connections.offboarding_checklist(member, picked)
         for item in checklist.items:
             icon = ":material/check_circle:" if item.done else ":material/radio_button_unchecked:"
-            st.markdown(f"{icon} **{item.label}** — {item.detail}")
+            st.markdown(f"{icon} **{plain(item.label)}** — {plain(item.detail)}")
     if not checklist.complete and st.button("Confirm access is gone", key="cx_gone"):
         with friendly_errors("confirm access gone"):
             result = services.connections.confirm_access_gone(member, picked)

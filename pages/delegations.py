@@ -11,6 +11,7 @@ from vell_core.formatting import countdown, when
 from vell_core.models import DelegationPath, DelegationStatus
 from vell_core.staff import can
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
+from vell_core.ui_text import plain
 
 member = require_page("delegation.read_own")
 services = get_services()
@@ -74,7 +75,7 @@ with friendly_errors("list delegations"):
     chosen = selection.selection.rows if selection and selection.selection else []
     if chosen:
         detail = services.delegations.get(member, int(table.iloc[chosen[0]]["id"]))
-        st.subheader(f"{detail.company} — {detail.path.value}")
+        st.subheader(f"{plain(detail.company)} — {detail.path.value}")
         cols = st.columns(4)
         cols[0].metric("Status", detail.status.value)
         cols[1].metric("AWS state", detail.aws_state.value if detail.aws_state else "—")
@@ -82,12 +83,13 @@ with friendly_errors("list delegations"):
         cols[3].metric("Access ends in", countdown(detail.credentials_expire_at, now))
         st.write(
             f"**Request id:** `{detail.delegation_request_id or '—'}`  ·  "
-            f"**Approver:** {detail.approver_id or '—'}  ·  **Rep:** {detail.rep_name}"
+            f"**Approver:** {plain(detail.approver_id or '—')}  ·  "
+            f"**Rep:** {plain(detail.rep_name)}"
         )
         if detail.console_deep_link:
             st.code(detail.console_deep_link, language=None)
         if detail.rejection_reason:
-            st.error(f"Rejected: {detail.rejection_reason}")
+            st.error(f"Rejected: {plain(detail.rejection_reason)}")
         st.dataframe(
             [
                 {"State": e.state.value, "What happened": e.label, "When": when(e.occurred_at)}

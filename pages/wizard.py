@@ -11,6 +11,7 @@ from vell_core.delegation import DelegationView, LaunchRequest, new_launch_token
 from vell_core.formatting import countdown, when
 from vell_core.models import AwsDelegationState, DelegationPath, ExchangeState, FunnelStep
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
+from vell_core.ui_text import plain
 
 member = require_page("delegation.create")
 services = get_services()
@@ -72,7 +73,8 @@ def provider_step() -> None:
 
 def account_step() -> None:
     st.subheader("Account information")
-    company = st.text_input("Company", value=wizard["company"], key="wizard_company", max_chars=80)
+    # No max_chars: the browser would silently drop a longer paste; validation says why instead.
+    company = st.text_input("Company", value=wizard["company"], key="wizard_company")
     account = st.text_input(
         "Customer's AWS account id (12 digits)",
         value=wizard["account"],
@@ -133,7 +135,7 @@ PATH_CARDS = (
 
 def path_step() -> None:
     st.subheader("Choose onboarding path")
-    st.caption(f"{wizard['company']} · AWS account {wizard['account']}")
+    st.caption(f"{plain(wizard['company'])} · AWS account {plain(wizard['account'])}")
     columns = st.columns(3)
     for column, (path, title, subtitle, bullets, badge) in zip(columns, PATH_CARDS, strict=True):
         with column.container(border=True):
@@ -189,9 +191,9 @@ def preview_and_confirm() -> None:
         for warning in preview.warnings:
             st.warning(warning)
         st.markdown("**Message the customer will see**")
-        st.info(preview.request_message)
+        st.info(plain(preview.request_message))
         st.markdown("**Description**")
-        st.caption(preview.description)
+        st.caption(plain(preview.description))
         with st.expander("Permissions (the rendered policy the customer approves)"):
             st.code(preview.policy_pretty, language="json")
         st.caption(f"Template `{preview.template_name}` · {preview.template_arn}")
@@ -228,12 +230,12 @@ def render_status(view: DelegationView, now: datetime) -> None:
     if view.aws_state is AwsDelegationState.REJECTED:
         st.error(
             "The customer rejected the request. "
-            f"Reason: {view.rejection_reason or 'not shared with Vell by AWS'}"
+            f"Reason: {plain(view.rejection_reason or 'not shared with Vell by AWS')}"
         )
     if view.aws_state is AwsDelegationState.EXPIRED:
         st.error("The request expired before access was released. Launch a new one.")
     if view.exchange_state in (ExchangeState.FAILED, ExchangeState.UNKNOWN):
-        st.error(view.last_error or "The token exchange failed.")
+        st.error(plain(view.last_error or "The token exchange failed."))
     rows = [
         {"State": e.state.value, "What happened": e.label, "When": when(e.occurred_at)}
         for e in view.timeline
@@ -249,11 +251,11 @@ def waiting_step() -> None:
             st.markdown(
                 "Send the customer this link to review the request in the AWS console "
                 "(they should be signed in to account "
-                f"**{view.aws_account_id}**):"
+                f"**{plain(view.aws_account_id)}**):"
             )
             st.code(view.console_deep_link, language=None)
         elif view.last_error:
-            st.error(view.last_error)
+            st.error(plain(view.last_error))
         if services.settings.is_sandbox:
             st.caption(
                 ":material/science: Sandbox: open **Customer console** (sidebar) to act "
@@ -267,7 +269,9 @@ def connected_step() -> None:
         view = services.delegations.get(member, wizard["delegation_id"])
         record(FunnelStep.CONNECTED, path=view.path.value, delegation_id=view.id)
         now = services.clock.now()
-        st.success(f"Connected to {view.company} (AWS account {view.aws_account_id}).")
+        st.success(
+            f"Connected to {plain(view.company)} (AWS account {plain(view.aws_account_id)})."
+        )
         cols = st.columns(3)
         cols[0].metric("Access ends in", countdown(view.credentials_expire_at, now))
         cols[1].metric("Approved by", (view.approver_id or "—").split(":")[-1])
