@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from vell_core.errors import ConfigurationError
 from vell_core.navigation import (
     DEMO_REQUEST_PAGE,
     DEMO_REQUEST_URL_PATH,
@@ -19,8 +20,14 @@ from vell_core.navigation import (
     pages_for,
 )
 from vell_core.ui_bridge import current_user, demo_link_token, get_services, sign_out
+from vell_core.ui_text import plain
 
 st.set_page_config(page_title="Vell Delegation Desk", page_icon=":material/key:", layout="wide")
+try:
+    get_services()  # settings are validated here; a bad value gets its message, not a traceback
+except ConfigurationError as exc:
+    st.error(exc.message)
+    st.stop()
 
 
 def _page(spec: PageSpec, url_path: str | None = None) -> st.Page:
@@ -47,7 +54,7 @@ def _staff_navigation() -> st.Page:
         {group: [_page(spec) for spec in specs] for group, specs in groups.items()},
         expanded=True,  # admins see every page; don't hide the admin group behind "View more"
     )
-    st.sidebar.caption(f"Signed in as **{member.name}** · {member.role.value}")
+    st.sidebar.caption(f"Signed in as **{plain(member.name)}** · {member.role.value}")
     if st.sidebar.button("Sign out", key="sign_out"):
         sign_out()
         st.rerun()

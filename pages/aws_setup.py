@@ -6,6 +6,7 @@ import streamlit as st
 
 from vell_core.formatting import duration_text, when
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
+from vell_core.ui_text import plain
 
 member = require_page("settings.read")
 services = get_services()
@@ -156,7 +157,7 @@ def render_checklist() -> None:
             )
             values[entry.key] = (done, note)
             if entry.updated_by:
-                st.caption(f"Updated {when(entry.updated_at)} by {entry.updated_by}")
+                st.caption(f"Updated {when(entry.updated_at)} by {plain(entry.updated_by)}")
         if st.form_submit_button("Save checklist"):
             for key, (done, note) in values.items():
                 services.admin.set_checklist_item(member, key, done=done, note=note)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from vell_core.csv_export import records_csv
 from vell_core.formatting import when
 from vell_core.models import ConnectionStatus
-from vell_core.trials import csv_bytes
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
+from vell_core.ui_text import plain
 
 member = require_page("connection.manage")
 services = get_services()
@@ -46,7 +47,9 @@ records = [
     for c in connections
 ]
 st.dataframe(pd.DataFrame(records), hide_index=True, width="stretch")
-st.download_button("Download CSV", csv_bytes(records), "connections.csv", "text/csv", key="cx_csv")
+st.download_button(
+    "Download CSV", records_csv(records), "connections.csv", "text/csv", key="cx_csv"
+)
 
 labels = {c.id: f"#{c.id} · {c.company} · {c.status.value}" for c in connections}
 picked = st.selectbox("Connection", list(labels), format_func=labels.__getitem__, key="cx_pick")
@@ -80,7 +83,7 @@ else:
         checklist = services.connections.offboarding_checklist(member, picked)
         for item in checklist.items:
             icon = ":material/check_circle:" if item.done else ":material/radio_button_unchecked:"
-            st.markdown(f"{icon} **{item.label}** — {item.detail}")
+            st.markdown(f"{icon} **{plain(item.label)}** — {plain(item.detail)}")
     if not checklist.complete and st.button("Confirm access is gone", key="cx_gone"):
         with friendly_errors("confirm access gone"):
             result = services.connections.confirm_access_gone(member, picked)

@@ -7,6 +7,7 @@ import streamlit as st
 from vell_core.customer_console import ConsoleAction, Persona
 from vell_core.formatting import countdown, hours_text, when
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
+from vell_core.ui_text import plain
 
 member = require_page("sandbox.customer_console")
 services = get_services()
@@ -60,12 +61,13 @@ with friendly_errors("open the request"):
     )
     now = services.clock.now()
     st.markdown(
-        f"**{request.requestor_name}** (account {request.requestor_account}) requests "
+        f"**{plain(request.requestor_name)}** (account {plain(request.requestor_account)}) "
+        "requests "
         f"access for **{request.session_duration / 3600:g} h** · state `{request.state}` "
         f"· expires in {countdown(request.expiration_time, now)}"
     )
-    st.info(request.request_message or "(no message)")
-    st.caption(request.description)
+    st.info(plain(request.request_message or "(no message)"))
+    st.caption(plain(request.description))
     with st.expander("View JSON — the permissions you would grant"):
         st.code(request.policy_pretty, language="json")
     if request.boundary_arns:

@@ -7,11 +7,13 @@ import uuid
 import pandas as pd
 import streamlit as st
 
+from vell_core.csv_export import frame_csv
 from vell_core.delegation import DelegationFilter
 from vell_core.formatting import countdown, when
 from vell_core.models import DelegationPath, DelegationStatus
 from vell_core.staff import can
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
+from vell_core.ui_text import plain
 
 member = require_page("delegation.read_own")
 services = get_services()
@@ -72,12 +74,12 @@ with friendly_errors("list delegations"):
         key="dl_table",
     )
     st.download_button(
-        "Download CSV", table.to_csv(index=False), "delegations.csv", "text/csv", key="dl_csv"
+        "Download CSV", frame_csv(table), "delegations.csv", "text/csv", key="dl_csv"
     )
     chosen = selection.selection.rows if selection and selection.selection else []
     if chosen:
         detail = services.delegations.get(member, int(table.iloc[chosen[0]]["id"]))
-        st.subheader(f"{detail.company} — {detail.path.value}")
+        st.subheader(f"{plain(detail.company)} — {detail.path.value}")
         cols = st.columns(4)
         cols[0].metric("Status", detail.display_status(now).value)
         cols[1].metric("AWS state", detail.aws_state.value if detail.aws_state else "—")
@@ -85,16 +87,17 @@ with friendly_errors("list delegations"):
         cols[3].metric("Access ends in", countdown(detail.credentials_expire_at, now))
         st.write(
             f"**Request id:** `{detail.delegation_request_id or '—'}`  ·  "
-            f"**Approver:** {detail.approver_id or '—'}  ·  **Rep:** {detail.rep_name}"
+            f"**Approver:** {plain(detail.approver_id or '—')}  ·  "
+            f"**Rep:** {plain(detail.rep_name)}"
         )
         if detail.console_deep_link:
             st.code(detail.console_deep_link, language=None)
         if detail.rejection_reason:
-            st.error(f"Rejected: {detail.rejection_reason}")
+            st.error(f"Rejected: {plain(detail.rejection_reason)}")
         notice = detail.exchange_notice(now)
         if notice is not None:
             show = {"info": st.info, "warning": st.warning, "error": st.error}
-            show[notice.level.value](notice.message)
+            show[notice.level.value](plain(notice.message))
             if notice.action_label and st.button(
                 notice.action_label, type="primary", key="dl_exchange_restart"
             ):

@@ -12,11 +12,13 @@ import pandas as pd
 import streamlit as st
 
 from vell_core import marketplace_views as views
+from vell_core.csv_export import frame_csv
 from vell_core.errors import CredentialsUnavailable, VellError
 from vell_core.formatting import countdown, duration_text, when
 from vell_core.listing_update import ListingEdit, new_request_token
 from vell_core.sync import DelegationChoice, DemoState, SyncProgress
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
+from vell_core.ui_text import plain
 
 member = require_page("demo.browse")
 services = get_services()
@@ -34,9 +36,7 @@ st.title("Live demo")
 
 def csv_button(frame: pd.DataFrame, name: str, key: str) -> None:
     """CSV download of exactly the table shown."""
-    st.download_button(
-        "Download CSV", frame.to_csv(index=False), f"{name}.csv", "text/csv", key=key
-    )
+    st.download_button("Download CSV", frame_csv(frame), f"{name}.csv", "text/csv", key=key)
 
 
 def bar(frame: pd.DataFrame, x: str, y: str, title: str, color: str | None = None) -> None:
@@ -112,7 +112,7 @@ def live_header(delegation_id: int) -> None:
     progress = state.progress
     with cols[2]:
         if progress.state == "failed":
-            st.error(progress.error or "The sync stopped.")
+            st.error(plain(progress.error or "The sync stopped."))
         else:
             label = " · ".join(k.label for k in progress.kinds[1:])
             st.progress(progress.fraction, text=f"Sync {progress.fraction:.0%} — {label}")
@@ -148,20 +148,20 @@ def listings_tab(state: DemoState) -> None:
 def product_view(state: DemoState, product_id: str) -> None:
     """Title, descriptions, highlights, categories, dimensions, versions, offers, health."""
     detail = views.product_detail(state.snapshot, product_id, state.now)
-    st.subheader(detail.title)
+    st.subheader(plain(detail.title))
     st.caption(
-        f"`{product_id}` · {detail.entity_type} · {detail.visibility} · "
+        f"{plain(product_id)} · {plain(detail.entity_type)} · {plain(detail.visibility)} · "
         f"last change {when(detail.last_change)}"
     )
-    st.markdown(f"**Short description** — {detail.short_description or '_none_'}")
+    st.markdown(f"**Short description** — {plain(detail.short_description) or '_none_'}")
     with st.expander("Long description"):
-        st.write(detail.long_description or "_none_")
+        st.markdown(plain(detail.long_description, multiline=True) or "_none_")
     st.markdown("**Highlights**")
-    st.markdown("\n".join(f"- {h}" for h in detail.highlights) or "_none_")
+    st.markdown("\n".join(f"- {plain(h)}" for h in detail.highlights) or "_none_")
     st.markdown(
-        f"**Categories:** {', '.join(detail.categories) or '_none_'}  \n"
-        f"**Search keywords:** {', '.join(detail.keywords) or '_none_'}  \n"
-        f"**Support:** {detail.support or '_none_'}"
+        f"**Categories:** {plain(', '.join(detail.categories)) or '_none_'}  \n"
+        f"**Search keywords:** {plain(', '.join(detail.keywords)) or '_none_'}  \n"
+        f"**Support:** {plain(detail.support) or '_none_'}"
     )
     st.markdown("**Dimensions**")
     st.dataframe(detail.dimensions, hide_index=True, width="stretch")
@@ -265,7 +265,7 @@ def change_progress(delegation_id: int) -> None:
     if status == "SUCCEEDED":
         st.success("AWS applied the update; the listing above shows the new text.")
     elif status in ("FAILED", "CANCELLED"):
-        st.error(f"The change set {status.lower()}. " + " ".join(tracked.get("errors", [])))
+        st.error(f"The change set {status.lower()}. " + plain(" ".join(tracked.get("errors", []))))
 
 
 def offers_tab(state: DemoState) -> None:
@@ -291,7 +291,7 @@ def offers_tab(state: DemoState) -> None:
             fresh = sync.offer(member, state.delegation.id, picked)
             detail = fresh.snapshot.offer_details.get(picked)
             terms = (detail or {}).get("DetailsDocument", {}).get("Terms") or []
-            st.markdown(f"**{names[picked]}** — {views.pricing_summary(terms)}")
+            st.markdown(f"**{plain(names[picked])}** — {plain(views.pricing_summary(terms))}")
             st.dataframe(views.offer_terms_frame(detail), hide_index=True, width="stretch")
 
 
@@ -346,15 +346,15 @@ def agreement_picker(state: DemoState, ids: list[str]) -> None:
         fresh = sync.agreement(member, state.delegation.id, picked)
         detail = views.agreement_detail(fresh.snapshot, picked, fresh.now)
         row = detail.row
-        st.subheader(f"Agreement {picked}")
+        st.subheader(f"Agreement {plain(picked)}")
         cols = st.columns(4)
         cols[0].metric("Status", row["Derived status"])
         cols[1].metric("TCV", views.money(row["TCV"], row["Currency"] or "USD"))
         cols[2].metric("ACV", views.money(row["ACV"], row["Currency"] or "USD"))
         cols[3].metric("Pricing model", row["Pricing model"] or NONE)
         st.caption(
-            f"Product {row['Product']} · offer `{row['Offer id']}` · buyer "
-            f"{row['Buyer account']} · {when(row['Start'])} → {when(row['End'])}"
+            f"Product {plain(row['Product'])} · offer {plain(row['Offer id'])} · buyer "
+            f"{plain(row['Buyer account'])} · {when(row['Start'])} → {when(row['End'])}"
         )
         if detail.skipped_unknown_terms:
             st.caption(f"{detail.skipped_unknown_terms} term type(s) unknown to this SDK skipped.")
@@ -374,9 +374,11 @@ def change_sets_tab(state: DemoState) -> None:
     if picked != NONE:
         with friendly_errors("load the change set"):
             described = sync.change_set(member, state.delegation.id, picked)
-            st.markdown(f"**{described.get('ChangeSetName')}** — {described.get('Status')}")
+            st.markdown(
+                f"**{plain(described.get('ChangeSetName'))}** — {plain(described.get('Status'))}"
+            )
             if described.get("FailureDescription"):
-                st.error(described["FailureDescription"])
+                st.error(plain(described["FailureDescription"]))
             changes = views.change_set_changes_frame(described)
             st.dataframe(changes, hide_index=True, width="stretch")
 
@@ -397,7 +399,7 @@ except CredentialsUnavailable:
     render_expired(choice)
     st.stop()
 except VellError as error:
-    st.error(error.message)
+    st.error(plain(error.message))
     st.stop()
 st.session_state[PHASE] = phase(state.progress)
 st.session_state[FULL_RUN] = True

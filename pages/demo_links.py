@@ -8,6 +8,7 @@ import streamlit as st
 
 from vell_core.formatting import when
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
+from vell_core.ui_text import plain
 
 member = require_page("delegation.create")
 services = get_services()
@@ -26,7 +27,7 @@ with st.form("demo_link_form", border=True):
 if submitted:
     with friendly_errors("create a demo link"):
         issued = services.demo_links.create(member, company, timedelta(hours=VALIDITY[validity]))
-        st.success(f"Link for **{issued.company}**, valid until {when(issued.expires_at)}:")
+        st.success(f"Link for **{plain(issued.company)}**, valid until {when(issued.expires_at)}:")
         st.code(issued.url, language=None)
 
 with friendly_errors("list demo links"):

@@ -10,6 +10,7 @@ import streamlit as st
 
 from vell_core.formatting import when
 from vell_core.ui_bridge import demo_link_token, friendly_errors, get_services
+from vell_core.ui_text import plain
 
 RESULT_KEY = "demo_request_result"  # plain values only, tied to the token that produced them
 
@@ -23,7 +24,8 @@ if services.settings.is_sandbox:
 def show_result(result: dict[str, str]) -> None:
     """The approve button, and what approving grants."""
     st.success(
-        f"Your demo request for **{result['company']}** (AWS account {result['account']}) "
+        f"Your demo request for **{plain(result['company'])}** "
+        f"(AWS account {plain(result['account'])}) "
         "is ready for your approval."
     )
     if result["link"]:
@@ -31,7 +33,7 @@ def show_result(result: dict[str, str]) -> None:
             "Review and approve in the AWS console", result["link"], type="primary", icon="🔐"
         )
     else:
-        st.info(f"{result['rep']} from Vell will send you the approval link shortly.")
+        st.info(f"{plain(result['rep'])} from Vell will send you the approval link shortly.")
     st.caption(
         f"Read-only access to your AWS Marketplace listings and agreements for "
         f"{result['hours']} hours, approved by you in your own AWS console. Every call Vell "
@@ -43,7 +45,8 @@ def ask_for_account() -> None:
     """Landing: who invited the customer, and the account id field."""
     landing = services.demo_links.inspect(token)
     st.write(
-        f"**{landing.rep_name}** from Vell invited **{landing.company}** to a 4-hour, read-only "
+        f"**{plain(landing.rep_name)}** from Vell invited **{plain(landing.company)}** to a "
+        "4-hour, read-only "
         f"demo with your own AWS Marketplace data. This link works once, until "
         f"{when(landing.expires_at)}."
     )

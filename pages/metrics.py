@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from vell_core.csv_export import frame_csv
 from vell_core.metrics import (
     DEFINITIONS,
     GRAINS,
@@ -17,7 +18,6 @@ from vell_core.metrics import (
     dashboard_chart_specs,
     frames_for_download,
     period_presets,
-    to_csv,
 )
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
 
@@ -63,7 +63,7 @@ def chart(specs: dict[str, dict[str, Any]], name: str) -> None:
 def download(name: str, frame: Any, key: str) -> None:
     """A CSV download button for one chart's or table's data."""
     st.download_button(
-        f"Download {name} (CSV)", to_csv(frame), f"vell-{key}.csv", "text/csv", key=f"dl_{key}"
+        f"Download {name} (CSV)", frame_csv(frame), f"vell-{key}.csv", "text/csv", key=f"dl_{key}"
     )
 
 

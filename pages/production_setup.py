@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
+from vell_core.ui_text import plain
 
 member = require_page("connection.manage")
 services = get_services()
@@ -48,7 +49,9 @@ if connection_id is None:
 with friendly_errors("load setup"):
     setup = services.production_setup.get(member, int(connection_id))
 
-st.markdown(f"**2. Send {setup.company} the link** (AWS account {setup.aws_account_id})")
+st.markdown(
+    f"**2. Send {plain(setup.company)} the link** (AWS account {plain(setup.aws_account_id)})"
+)
 st.code(setup.external_id, language=None)
 st.link_button("Open the AWS quick-create page", setup.quick_create_url)
 st.caption(

@@ -8,6 +8,17 @@ import streamlit as st
 
 from vell_core.tickets import TEMPLATE_CSV, TicketInput
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
+from vell_core.ui_text import plain
+
+ADDED = "tickets_added_message"
+MANUAL_KEYS = (
+    "ticket_ref",
+    "ticket_day",
+    "ticket_category",
+    "ticket_subject",
+    "ticket_acct",
+    "ticket_company",
+)
 
 member = require_page("tickets.write")
 services = get_services()
@@ -44,7 +55,8 @@ if upload is not None and st.button("Import", type="primary", key="tickets_impor
             st.dataframe(report.error_records(), hide_index=True, key="tickets_errors")
 
 st.subheader("Add a ticket")
-with st.form("tickets_manual", clear_on_submit=True):
+# Kept on a refusal so nothing typed is lost; cleared (below) only once the ticket is stored.
+with st.form("tickets_manual", clear_on_submit=False):
     cols = st.columns(3)
     ref = cols[0].text_input("External ref (optional)", max_chars=64, key="ticket_ref")
     day = cols[1].date_input("Opened on (UTC)", key="ticket_day")
@@ -67,7 +79,12 @@ if submitted:
                 company=company.strip() or None,
             ),
         )
-        st.success(f"Added ticket {view.external_ref or view.id}.")
+        st.session_state[ADDED] = f"Added ticket {view.external_ref or view.id}."
+        for key in MANUAL_KEYS:
+            st.session_state.pop(key, None)
+        st.rerun()
+if ADDED in st.session_state:
+    st.success(plain(st.session_state.pop(ADDED)))
 
 st.subheader("Recent tickets")
 with friendly_errors("list tickets"):

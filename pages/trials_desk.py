@@ -7,10 +7,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from vell_core.csv_export import records_csv
 from vell_core.delegation import new_launch_token
 from vell_core.promotion import StepOutcome, StepState
-from vell_core.trials import TrialFilter, csv_bytes
+from vell_core.trials import TrialFilter
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
+from vell_core.ui_text import plain
 
 member = require_page("promotion.run")
 services = get_services()
@@ -51,7 +53,7 @@ def trials_table() -> None:
             return
         st.dataframe(pd.DataFrame(records), hide_index=True, width="stretch")
         st.download_button(
-            "Download CSV", csv_bytes(records), "trials.csv", "text/csv", key="td_csv"
+            "Download CSV", records_csv(records), "trials.csv", "text/csv", key="td_csv"
         )
 
 
@@ -67,12 +69,14 @@ labels = {
 }
 picked = st.selectbox("Act on", list(labels), format_func=labels.__getitem__, key="td_pick")
 row = next(r for r in rows if r.delegation.id == picked)
-st.subheader(labels[picked])
+st.subheader(plain(labels[picked]))
 
 
 def show_step(status: Any, outcome: StepOutcome) -> None:
     """One promotion step's outcome inside the st.status box."""
-    status.write(f"{STATE_ICONS[outcome.state]} **{outcome.label}** — {outcome.detail or '…'}")
+    status.write(
+        f"{STATE_ICONS[outcome.state]} **{outcome.label}** — {plain(outcome.detail or '…')}"
+    )
 
 
 renew_col, prompt_col = st.columns(2)
@@ -107,18 +111,18 @@ if hybrid_col.button("Promote (hybrid)", key="td_promote", type="primary"):
         view = services.trials.promote_hybrid(member, picked, lambda o: show_step(status, o))
         if view.done:
             status.update(label="Promoted: permanent connection active", state="complete")
-            st.success(f"Role {view.role_arn} — connection #{view.connection_id}.")
+            st.success(f"Role {plain(view.role_arn)} — connection #{view.connection_id}.")
         elif view.status.value == "waiting":
             status.update(label="Waiting for the customer's approval", state="running")
             st.info("Send the customer this approval link, then press Promote again:")
             st.code(view.waiting_link or "—", language=None)
         else:
             status.update(label="Promotion stopped — fix and press Promote again", state="error")
-            st.error(view.last_error or "A step failed.")
+            st.error(plain(view.last_error or "A step failed."))
 if cfn_col.button("Promote (CloudFormation)", key="td_cfn"):
     with friendly_errors("CloudFormation setup"):
         setup = services.trials.promote_cloudformation(member, picked)
-        st.write(f"External ID for {setup.company}: ")
+        st.write(f"External ID for {plain(setup.company)}: ")
         st.code(setup.external_id, language=None)
         st.link_button("Open the AWS quick-create page", setup.quick_create_url)
         st.caption("Then validate the stack's RoleArn on the **Production setup** page.")
@@ -135,5 +139,5 @@ with st.expander("Offboarding checklist"):
                     help=item.detail,
                     key=f"td_off_{item.label}",
                 )
-                st.caption(item.detail)
+                st.caption(plain(item.detail))
             st.caption("Disconnect and confirm on the **Connections** page.")

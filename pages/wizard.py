@@ -17,6 +17,7 @@ from vell_core.models import (
     FunnelStep,
 )
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
+from vell_core.ui_text import plain
 
 member = require_page("delegation.create")
 services = get_services()
@@ -98,7 +99,8 @@ def provider_step() -> None:
 
 def account_step() -> None:
     st.subheader("Account information")
-    company = st.text_input("Company", value=wizard["company"], key="wizard_company", max_chars=80)
+    # No max_chars: the browser would silently drop a longer paste; validation says why instead.
+    company = st.text_input("Company", value=wizard["company"], key="wizard_company")
     account = st.text_input(
         "Customer's AWS account id (12 digits)",
         value=wizard["account"],
@@ -159,7 +161,7 @@ PATH_CARDS = (
 
 def path_step() -> None:
     st.subheader("Choose onboarding path")
-    st.caption(f"{wizard['company']} · AWS account {wizard['account']}")
+    st.caption(f"{plain(wizard['company'])} · AWS account {plain(wizard['account'])}")
     columns = st.columns(3)
     for column, (path, title, subtitle, bullets, badge) in zip(columns, PATH_CARDS, strict=True):
         with column.container(border=True):
@@ -223,9 +225,9 @@ def preview_and_confirm() -> None:
         for warning in preview.warnings:
             st.warning(warning)
         st.markdown("**Message the customer will see**")
-        st.info(preview.request_message)
+        st.info(plain(preview.request_message))
         st.markdown("**Description**")
-        st.caption(preview.description)
+        st.caption(plain(preview.description))
         with st.expander("Permissions (the rendered policy the customer approves)"):
             st.code(preview.policy_pretty, language="json")
         st.caption(f"Template `{preview.template_name}` · {preview.template_arn}")
@@ -283,7 +285,7 @@ def render_exchange(view: DelegationView, now: datetime) -> None:
     if notice is None:
         return
     show = {"info": st.info, "warning": st.warning, "error": st.error}[notice.level.value]
-    show(notice.message)
+    show(plain(notice.message))
     if notice.action_label and st.button(
         notice.action_label, type="primary", key="wizard_exchange_restart"
     ):
@@ -301,9 +303,9 @@ def ended_step(view: DelegationView, now: datetime) -> None:
     """The request ended without access: say how, why, and what to do next."""
     if view.display_status(now) is DelegationStatus.REJECTED:
         st.subheader("Rejected")
-        st.error(f"{view.company} rejected the request in their AWS account.")
+        st.error(f"{plain(view.company)} rejected the request in their AWS account.")
         if view.rejection_reason:
-            st.markdown(f"**Reason given:** {view.rejection_reason}")
+            st.markdown(f"**Reason given:** {plain(view.rejection_reason)}")
         else:
             st.caption(
                 "AWS does not pass the customer's reason on to Vell (the rejection notice "
@@ -312,7 +314,7 @@ def ended_step(view: DelegationView, now: datetime) -> None:
     else:
         st.subheader("Expired")
         st.warning(
-            f"The request to {view.company} expired at {when(view.ended_at(now))} before access "
+            f"The request to {plain(view.company)} expired at {when(view.ended_at(now))} before access "
             "was released."
         )
     render_timeline(view)
@@ -336,11 +338,11 @@ def waiting_step() -> None:
             st.markdown(
                 "Send the customer this link to review the request in the AWS console "
                 "(they should be signed in to account "
-                f"**{view.aws_account_id}**):"
+                f"**{plain(view.aws_account_id)}**):"
             )
             st.code(view.console_deep_link, language=None)
         elif view.last_error:
-            st.error(view.last_error)
+            st.error(plain(view.last_error))
         if services.settings.is_sandbox:
             st.caption(
                 ":material/science: Sandbox: open **Customer console** (sidebar) to act "
@@ -356,11 +358,11 @@ def connected_step() -> None:
         now = services.clock.now()
         if view.display_status(now) is DelegationStatus.EXPIRED:
             st.warning(
-                f"Access to {view.company} (AWS account {view.aws_account_id}) ended at "
+                f"Access to {plain(view.company)} (AWS account {view.aws_account_id}) ended at "
                 f"{when(view.ended_at(now))}."
             )
         else:
-            st.success(f"Connected to {view.company} (AWS account {view.aws_account_id}).")
+            st.success(f"Connected to {plain(view.company)} (AWS account {view.aws_account_id}).")
         cols = st.columns(3)
         cols[0].metric("Access ends in", countdown(view.credentials_expire_at, now))
         cols[1].metric("Approved by", (view.approver_id or "—").split(":")[-1])

@@ -31,6 +31,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from vell_core import validation
 from vell_core.aws import ClientFactory, aws_errors
 from vell_core.clock import Clock
 from vell_core.db import session_scope
@@ -61,20 +62,26 @@ ONBOARDING_EMAIL = "aws-iam-partner-onboarding@amazon.com"
 _PARTITION = r"arn:aws(?:-[a-z]+)*"
 _REGION = r"[a-z]{2}(?:-[a-z]+)+-\d+"
 
-# One regex per kind of configured value. AWS hands back the template and boundary ARNs at
-# onboarding and documents their paths inconsistently, so those two only check the shape.
+# One regex per kind of configured value (ASCII: AWS identifiers never use other scripts). AWS
+# hands back the template and boundary ARNs at onboarding and documents their paths
+# inconsistently, so those two only check the shape.
 ARN_PATTERNS: dict[str, re.Pattern[str]] = {
-    "sns_topic": re.compile(rf"^{_PARTITION}:sns:{_REGION}:\d{{12}}:[A-Za-z0-9_-]{{1,256}}$"),
+    "sns_topic": re.compile(
+        rf"^{_PARTITION}:sns:{_REGION}:[0-9]{{12}}:[A-Za-z0-9_-]{{1,256}}$", re.ASCII
+    ),
     "delegation_template": re.compile(
-        rf"^{_PARTITION}:iam::(?:\d{{12}}|partner)?:delegation-template/[\w+=,.@/-]{{1,512}}$"
+        rf"^{_PARTITION}:iam::(?:[0-9]{{12}}|partner)?:delegation-template/[\w+=,.@/-]{{1,512}}$",
+        re.ASCII,
     ),
     "permission_boundary": re.compile(
-        rf"^{_PARTITION}:iam::(?:\d{{12}}|partner):policy/[\w+=,.@/-]{{1,512}}_\d{{4}}_?\d{{2}}_?\d{{2}}$"
+        rf"^{_PARTITION}:iam::(?:[0-9]{{12}}|partner):policy/[\w+=,.@/-]{{1,512}}_\d{{4}}_?\d{{2}}_?\d{{2}}$",
+        re.ASCII,
     ),
     "sqs_queue_url": re.compile(
-        r"^https://sqs\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/\d{12}/[A-Za-z0-9_-]{1,80}(?:\.fifo)?$"
+        r"^https://sqs\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/[0-9]{12}/[A-Za-z0-9_-]{1,80}(?:\.fifo)?$",
+        re.ASCII,
     ),
-    "https_url": re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?/\S+$"),
+    "https_url": re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?/\S+$", re.ASCII),
 }
 SETTING_KINDS: dict[str, str] = {
     "aws_delegation_sns_topic_arn": "sns_topic",
@@ -101,33 +108,45 @@ PREREQUISITES: tuple[tuple[str, str, bool, str], ...] = (
     ("partner_central", "AWS Partner Central account", False, "Needed for Partner ID"),
 )
 
-# Questionnaire answers only AWS Partner Central (or Vell's other accounts) can supply.
-PROFILE_FIELDS: dict[str, tuple[str, str, re.Pattern[str]]] = {
+# Questionnaire answers only AWS Partner Central (or Vell's other accounts) can supply:
+# label, the placeholder the email shows until it is filled in, the check (one validator per kind
+# of value, in ``validation``) and what the error says is expected (never the placeholder).
+PROFILE_FIELDS: dict[str, tuple[str, str, Callable[[str], bool], str]] = {
     "partner_central_account_id": (
         "Partner Central Account ID",
         "[Your Partner Central AWS Account ID]",
-        re.compile(r"^\d{12}$"),
+        validation.is_account_id,
+        validation.ACCOUNT_ID_EXPECTED,
     ),
     "partner_id": (
         "Partner ID",
         "[From AWS Partner Central - format: P-XXXXXXXX]",
-        re.compile(r"^P-[A-Za-z0-9]{4,20}$"),
+        validation.is_partner_id,
+        "P- followed by 4-20 letters or digits, e.g. P-1A2B3C4D",
     ),
     "marketplace_product_id": (
         "AWS Marketplace Product ID",
         "[From AWS Marketplace - format: prod-XXXXXXXX]",
-        re.compile(r"^prod-[A-Za-z0-9]{4,40}$"),
+        validation.is_marketplace_product_id,
+        "prod- followed by 4-40 letters or digits, e.g. prod-abcd1234",
     ),
     "staging_account_id": (
         "Staging account ID",
         "[Your staging account ID]",
-        re.compile(r"^\d{12}$"),
+        validation.is_account_id,
+        validation.ACCOUNT_ID_EXPECTED,
     ),
-    "dev_account_id": ("Development account ID", "[Your dev account ID]", re.compile(r"^\d{12}$")),
+    "dev_account_id": (
+        "Development account ID",
+        "[Your dev account ID]",
+        validation.is_account_id,
+        validation.ACCOUNT_ID_EXPECTED,
+    ),
     "contact_emails": (
         "Contact emails",
         "[your-email@vell.ai], [team-email@vell.ai]",
-        re.compile(r"^[^@\s,]+@[^@\s,]+(?:\s*,\s*[^@\s,]+@[^@\s,]+)*$"),
+        validation.is_email_list,
+        "email addresses separated by commas, e.g. alex@vell.ai, team@vell.ai",
     ),
 }
 
@@ -646,7 +665,7 @@ class AdminService:
         stored = self._profile_values()
         return [
             ProfileEntry(key=key, label=label, value=stored.get(key, ""), placeholder=placeholder)
-            for key, (label, placeholder, _pattern) in PROFILE_FIELDS.items()
+            for key, (label, placeholder, _check, _expected) in PROFILE_FIELDS.items()
         ]
 
     def set_profile(self, member: StaffMember, values: dict[str, str]) -> None:
@@ -728,10 +747,10 @@ def _validate_profile(values: dict[str, str]) -> tuple[dict[str, str], dict[str,
         if key not in PROFILE_FIELDS:
             errors[key] = "unknown field"
             continue
-        label, placeholder, pattern = PROFILE_FIELDS[key]
+        label, _placeholder, check, expected = PROFILE_FIELDS[key]
         value = (raw or "").strip()
-        if value and not pattern.match(value):
-            errors[label] = f"expected {placeholder.strip('[]')}"
+        if value and not check(value):
+            errors[label] = f"expected {expected}"
         cleaned[key] = value
     return cleaned, errors
 

@@ -12,8 +12,6 @@ outside Vell.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from vell_core.audit import AuditRecorder
+from vell_core.csv_export import records_csv
 from vell_core.models import AuditLog, Customer, DelegationEvent, DelegationRequest, StaffUser
 from vell_core.staff import StaffDirectory, StaffMember
 
@@ -30,7 +29,6 @@ KIND_ACTION = "action"
 KIND_STATE = "state change"
 KINDS = (KIND_ACTION, KIND_STATE)
 MAX_ROWS = 5000
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -206,21 +204,7 @@ def _time_window(query: Any, column: Any, filters: AuditFilter) -> Any:
     return query
 
 
-def _safe_cell(value: Any) -> Any:
-    """Stop spreadsheets from running a cell as a formula (CSV injection)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 def to_csv(rows: list[AuditRow]) -> str:
     """CSV of ``rows`` with an ISO-8601 UTC time column first."""
-    buffer = io.StringIO()
-    fields = list(AuditRow.__dataclass_fields__)
-    writer = csv.DictWriter(buffer, fieldnames=fields)
-    writer.writeheader()
-    for row in rows:
-        record = asdict(row)
-        record["at"] = row.at.isoformat()
-        writer.writerow({key: _safe_cell(value) for key, value in record.items()})
-    return buffer.getvalue()
+    records = [{**asdict(row), "at": row.at.isoformat()} for row in rows]
+    return records_csv(records, list(AuditRow.__dataclass_fields__)).decode("utf-8")

@@ -13,6 +13,7 @@ from vell_core import migrate
 from vell_core import seed as seed_module
 from vell_core.clock import SystemClock
 from vell_core.db import make_engine
+from vell_core.errors import ConfigurationError
 from vell_core.logging_setup import configure_logging
 from vell_core.settings import PROJECT_ROOT, load_settings
 
@@ -20,6 +21,16 @@ app = typer.Typer(help="Vell Delegation Desk administration.", no_args_is_help=T
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 log = logging.getLogger("vell")
+
+
+@app.callback()
+def _settings_are_valid() -> None:
+    """Refuse invalid settings with their message (not a traceback) before any command runs."""
+    try:
+        load_settings()
+    except ConfigurationError as exc:
+        typer.echo(f"Configuration error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
 
 
 @db_app.command("upgrade")

@@ -53,9 +53,11 @@ if TYPE_CHECKING:  # runtime import would be circular: connections uses the help
     from vell_core.connections import ConnectionService, ValidationReport
 
 EXTERNAL_ID_PREFIX = "vell-"
-EXTERNAL_ID_RE = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+# ASCII, as AWS means it: Python's ``\w`` and ``\d`` would accept other scripts too.
+EXTERNAL_ID_RE = re.compile(r"\A[\w+=,.@:/-]{2,1224}\Z", re.ASCII)
 ROLE_ARN_RE = re.compile(
-    r"^arn:aws:iam::(?P<account>\d{12}):role(?P<path>/(?:[\w+=,.@-]+/)*)(?P<name>[\w+=,.@-]{1,64})$"
+    r"\Aarn:aws:iam::(?P<account>[0-9]{12}):role(?P<path>/(?:[\w+=,.@-]+/)*)(?P<name>[\w+=,.@-]{1,64})\Z",
+    re.ASCII,
 )
 STACK_NAME = "VellMarketplaceConnector"
 CONSOLE_BASE = "https://console.aws.amazon.com/cloudformation/home"

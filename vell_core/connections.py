@@ -371,8 +371,21 @@ class ConnectionService:
                     session.add(row)
                 return row
             except IntegrityError:
-                continue
+                if not self._external_id_taken(row.external_id):
+                    # Another constraint refused the row (e.g. the account-id check): retrying
+                    # with a new external ID cannot help, and blaming the ID would mislead.
+                    raise ValidationFailed(
+                        "The connection could not be stored; check the AWS account id "
+                        "(12 digits, 0-9) and the company name."
+                    ) from None
         raise ValidationFailed("Could not generate a unique external ID; try again.")
+
+    def _external_id_taken(self, external_id: str) -> bool:
+        with session_scope(self._engine) as session:
+            found = session.exec(
+                select(CloudConnection.id).where(CloudConnection.external_id == external_id)
+            ).first()
+        return found is not None
 
     def active_for_account(self, aws_account_id: str) -> int | None:
         """The id of the account's active connection, if it has one."""

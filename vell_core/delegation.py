@@ -42,7 +42,12 @@ from vell_core.models import (
     FunnelStep,
     StaffUser,
 )
-from vell_core.policies import PolicyParameter, load_template, render_template
+from vell_core.policies import (
+    PolicyParameter,
+    TemplateRenderError,
+    load_template,
+    render_template,
+)
 from vell_core.production_status import IN_PRODUCTION_MESSAGE, in_production
 from vell_core.ratelimit import RateLimiter
 from vell_core.settings import Settings
@@ -269,7 +274,12 @@ class DelegationService:
         duration = self._duration_for(path, request.session_duration)
         template_name = TEMPLATE_FOR_PATH[path]
         parameters = _parameters_for(path, account)
-        rendered = render_template(load_template(template_name), list(parameters))
+        try:
+            rendered = render_template(load_template(template_name), list(parameters))
+        except TemplateRenderError as exc:
+            # Validation above should make this unreachable; a page must still never see it raw.
+            log.warning("policy template %s refused its parameters: %s", template_name, exc)
+            raise ValidationFailed("The request could not be prepared from this input.") from None
         message = request_message(path, company, account, member.name, request.launch_token)
         return LaunchPreview(
             company=company,

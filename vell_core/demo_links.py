@@ -417,7 +417,11 @@ class DemoLinkService:
         except IntegrityError:
             pass  # already claimed: only a failed launch for this very account may retry
         with session_scope(self._engine) as session:
-            use = session.exec(select(DemoLinkUse).where(DemoLinkUse.link_id == link_id)).one()
+            use = session.exec(select(DemoLinkUse).where(DemoLinkUse.link_id == link_id)).first()
+            if use is None:
+                # Not a second claim: the row broke another constraint. That is a bug in the
+                # validation before it, never "already used", so it must not be reported as one.
+                raise ValidationFailed(fields={"AWS account id": "was refused by the store"})
             if use.outcome != "failed" or use.aws_account_id != account:
                 raise _used()
             use.outcome = "claimed"

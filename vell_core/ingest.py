@@ -77,12 +77,13 @@ from vell_core.models import (
     NotificationInbox,
 )
 from vell_core.sns_verify import SnsVerifier, VerifiedMessage
+from vell_core.validation import ACCOUNT_ID_RE
 from vell_core.vault import CredentialVault, DelegatedCredentials
 
 log = logging.getLogger(__name__)
 
 REQUEST_ID_RE = re.compile(r"^[\w-]{16,128}$")
-ACCOUNT_RE = re.compile(r"^\d{12}$")
+ACCOUNT_RE = ACCOUNT_ID_RE  # the one account-id rule (ASCII digits only)
 INNER_TYPES = ("StateChange", "ExchangeToken")
 FINAL_INBOX = (InboxStatus.APPLIED, InboxStatus.IGNORED, InboxStatus.QUARANTINED)
 # A "received" inbox row, or an exchange lease, older than this belongs to a worker that died

@@ -12,10 +12,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from vell_core.errors import ConfigurationError
+from vell_core import validation
+from vell_core.errors import ConfigurationError, ValidationFailed
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
@@ -112,9 +113,7 @@ class Settings(BaseSettings):
     )
     vell_aws_region: str = Field("us-east-1", validation_alias=_env("VELL_AWS_REGION"))
     vell_partner_account_id: str = Field(
-        VELL_PARTNER_ACCOUNT_ID,
-        pattern=r"^\d{12}$",
-        validation_alias=_env("VELL_PARTNER_ACCOUNT_ID"),
+        VELL_PARTNER_ACCOUNT_ID, validation_alias=_env("VELL_PARTNER_ACCOUNT_ID")
     )
     vell_delegation_queue_url: str | None = Field(
         None, validation_alias=_env("VELL_DELEGATION_QUEUE_URL")
@@ -171,6 +170,31 @@ class Settings(BaseSettings):
         """Base of the desk's own links (demo links): the local app in the sandbox."""
         base = self.vell_sandbox_app_url if self.is_sandbox else self.vell_app_base_url
         return base.rstrip("/")
+
+    @field_validator("vell_partner_account_id")
+    @classmethod
+    def _partner_account(cls, value: str) -> str:
+        """The one account-id rule (ASCII digits), not pydantic's Unicode-aware ``\\d``."""
+        if not validation.is_account_id(value):
+            raise ConfigurationError(
+                f"VELL_PARTNER_ACCOUNT_ID must be {validation.ACCOUNT_ID_EXPECTED}."
+            )
+        return value
+
+    @field_validator("vell_app_base_url")
+    @classmethod
+    def _app_base_url(cls, value: str) -> str:
+        """Refuse at start-up a base AWS would refuse in every launch's ``RedirectUrl``."""
+        base = value.rstrip("/")
+        try:
+            validation.redirect_url(f"{base}/delegations?wf=check")
+        except ValidationFailed:
+            raise ConfigurationError(
+                "VELL_APP_BASE_URL must be an http(s) URL without a port, user name, query or "
+                "fragment (AWS refuses such a RedirectUrl), e.g. https://desk.vell.ai; "
+                f"got {value!r}."
+            ) from None
+        return value
 
     @model_validator(mode="after")
     def _fill_or_refuse(self) -> Settings:

@@ -89,10 +89,11 @@ class StaffDirectory:
     ) -> StaffMember | None:
         """Map an OIDC identity to an active staff member; default deny.
 
-        A provider that says the address is unverified is refused: anyone can put an unverified
-        ``@vell.ai`` address on a social account.
+        Only an address the provider says is verified is accepted (README): anyone can put an
+        unverified ``@vell.ai`` address on a social account, and a provider that does not send
+        ``email_verified`` at all has not vouched for the address either.
         """
-        if not email or email_verified is False:
+        if not email or email_verified is not True:
             return None
         return self.by_email(email)
 

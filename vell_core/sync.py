@@ -50,7 +50,13 @@ from vell_core.clock import Clock, ensure_utc
 from vell_core.customer_access import CustomerAccess, CustomerClients
 from vell_core.db import session_scope
 from vell_core.delegation import DelegationFilter, DelegationService, DelegationView
-from vell_core.errors import AwsError, AwsThrottled, CredentialsUnavailable, VellError
+from vell_core.errors import (
+    AwsError,
+    AwsThrottled,
+    CredentialsUnavailable,
+    PermissionDenied,
+    VellError,
+)
 from vell_core.funnel import FunnelRecorder
 from vell_core.iam_permissions import requires
 from vell_core.marketplace_views import PRODUCT_TYPES, MarketplaceSnapshot
@@ -913,13 +919,17 @@ class SyncService:
         """Per-operation quotas the jobs stay under (documented × factor)."""
         return {op: rate * self._factor for op, rate in self._rates.items()}
 
-    def choices(self, member: StaffMember, include: int | None = None) -> list[DelegationChoice]:
+    def choices(
+        self, member: StaffMember | None, include: int | None = None
+    ) -> list[DelegationChoice]:
         """The member's own delegations that released access: live ones first, then ended ones.
 
         Ended ones stay listed (as expired, with when access ended) so the rep sees what
         happened and can renew, instead of a delegation silently vanishing from the picker.
         ``include`` is kept for callers that name the one being browsed.
         """
+        if member is None:  # checked before ``member.id`` is read: a permission error, not a crash
+            raise PermissionDenied("Please sign in first.")
         now = self._clock.now()
         views = self._delegations.list(member, DelegationFilter(rep_ids=(member.id,)))
         found = [

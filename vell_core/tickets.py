@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -32,6 +33,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
+from vell_core import validation
 from vell_core.clock import Clock
 from vell_core.db import session_scope
 from vell_core.errors import ValidationFailed
@@ -42,7 +44,6 @@ MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 50_000
 REQUIRED_COLUMNS = ("external_ref", "opened_at", "subject")
 CATEGORY_PATTERN = re.compile(r"^[a-z0-9_-]{1,40}$")
-ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 TICKETS = SupportTicket.__table__  # type: ignore[attr-defined]
 
 
@@ -123,32 +124,33 @@ def validate_ticket(raw: dict[str, str], now: datetime) -> tuple[TicketInput | N
     problems: list[str] = []
     get = {key: (value or "").strip() for key, value in raw.items()}
     ref = get.get("external_ref", "")
-    if not ref:
-        problems.append("external_ref: is required")
-    elif len(ref) > 64:
-        problems.append("external_ref: is longer than 64 characters")
+    _check_text(problems, "external_ref", ref, 64)
     opened: datetime | None = None
     try:
         opened = parse_opened_at(get.get("opened_at", ""), now)
     except ValueError as exc:
         problems.append(f"opened_at: {exc}")
     subject = get.get("subject", "")
-    if not subject:
-        problems.append("subject: is required")
-    elif len(subject) > 200:
-        problems.append("subject: is longer than 200 characters")
+    _check_text(problems, "subject", subject, 200)
     category = get.get("category", "").lower() or "setup"
     if not CATEGORY_PATTERN.match(category):
         problems.append("category: use lower-case letters, digits, _ or - (max 40)")
     customer = get.get("customer", "") or None
-    if customer is not None and not ACCOUNT_PATTERN.match(customer):
+    if customer is not None and not validation.is_account_id(customer):
         problems.append("customer: must be a 12-digit AWS account id")
     company = get.get("company", "") or None
-    if company is not None and len(company) > 120:
-        problems.append("company: is longer than 120 characters")
+    _check_text(problems, "company", company or "", 120, required=False)
     if problems or opened is None:
         return None, problems
     return TicketInput(ref or None, opened, subject, category, customer, company), []
+
+
+def _check_text(
+    problems: list[str], column: str, value: str, maximum: int, *, required: bool = True
+) -> None:
+    problem = validation.text_problem(value, maximum, required=required)
+    if problem is not None:
+        problems.append(f"{column}: {problem}")
 
 
 def parse_csv(data: bytes, now: datetime) -> tuple[list[tuple[int, TicketInput]], list[RowError]]:
@@ -159,8 +161,12 @@ def parse_csv(data: bytes, now: datetime) -> tuple[list[tuple[int, TicketInput]]
         text = data.decode("utf-8-sig")  # Excel writes a BOM
     except UnicodeDecodeError:
         return [], [RowError(0, "file", "is not UTF-8 text")]
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    headers = [(name or "").strip().lower() for name in reader.fieldnames or []]
+    # strict: an unbalanced quote is an error, not a cell that swallows the rest of the file.
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        headers = [(name or "").strip().lower() for name in reader.fieldnames or []]
+    except csv.Error as exc:
+        return [], [RowError(1, "file", _unreadable(exc))]
     missing = [name for name in REQUIRED_COLUMNS if name not in headers]
     if missing:
         return [], [RowError(1, name, "column is missing") for name in missing]
@@ -168,7 +174,7 @@ def parse_csv(data: bytes, now: datetime) -> tuple[list[tuple[int, TicketInput]]
     good: list[tuple[int, TicketInput]] = []
     errors: list[RowError] = []
     seen: dict[str, int] = {}
-    for index, raw in enumerate(reader, start=2):
+    for index, raw in _rows(reader, errors):
         if index - 1 > MAX_ROWS:
             return [], [RowError(index, "file", f"has more than {MAX_ROWS} rows")]
         if None in raw:  # more cells than headers
@@ -187,6 +193,43 @@ def parse_csv(data: bytes, now: datetime) -> tuple[list[tuple[int, TicketInput]]
     if not good and not errors:
         errors.append(RowError(2, "file", "has no data rows"))
     return good, errors
+
+
+def _rows(
+    reader: csv.DictReader[str], errors: list[RowError]
+) -> Iterator[tuple[int, dict[str, str | None]]]:
+    """(row number, row) until the file ends or cannot be read further (then one error).
+
+    A reading error stops the file: after an unbalanced quote or an oversized cell the csv
+    module no longer knows where rows begin, so nothing after it can be trusted.
+    """
+    index = 1
+    while True:
+        index += 1
+        try:
+            raw = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            errors.append(RowError(index, "file", _unreadable(exc)))
+            return
+        yield index, raw
+
+
+def _unreadable(exc: csv.Error) -> str:
+    """The csv module's reason, in words a help-desk export's owner can act on."""
+    reason = str(exc)
+    if "field larger than field limit" in reason:
+        return (
+            f"a cell is larger than {csv.field_size_limit() // 1024} KB (no column takes that "
+            "much); nothing after it was read"
+        )
+    if "unexpected end of data" in reason or "expected after" in reason:
+        return (
+            'a quoted cell is not closed properly (unbalanced "); the rows after it would be '
+            "read as part of it"
+        )
+    return f"cannot be read as CSV from here on ({reason})"
 
 
 class TicketService:

@@ -11,8 +11,6 @@ offboarding checklist of a converted customer.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -109,17 +107,6 @@ def countdown(seconds: float | None) -> str:
     if days:
         return f"{days} d {hours} h"
     return f"{hours} h {mins:02d} m"
-
-
-def csv_bytes(records: list[dict[str, Any]]) -> bytes:
-    """UTF-8 CSV of flat records (for ``st.download_button``)."""
-    if not records:
-        return b""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(records[0]))
-    writer.writeheader()
-    writer.writerows(records)
-    return buffer.getvalue().encode("utf-8")
 
 
 class TrialsDeskService:

@@ -33,6 +33,7 @@ from vell_core.errors import ConfigurationError, VellError
 from vell_core.services import Services, build_services
 from vell_core.session_tokens import COOKIE_NAME, SESSION_HOURS
 from vell_core.staff import StaffMember, can
+from vell_core.ui_text import plain
 
 log = logging.getLogger(__name__)
 
@@ -222,4 +223,4 @@ def friendly_errors(what: str) -> Iterator[None]:
         yield
     except VellError as exc:
         log.info("%s failed: %s", what, type(exc).__name__)
-        st.error(exc.message)
+        st.error(plain(exc.message))  # messages can quote customer input or AWS text

@@ -211,6 +211,8 @@ def test_oidc_identity_maps_to_the_staff_member(page: Callable[..., AppTest]) ->
     "user",
     [
         {"is_logged_in": True, "email": "maya.chen@vell.ai", "email_verified": False},
+        {"is_logged_in": True, "email": "maya.chen@vell.ai"},  # not vouched for (issue 15)
+        {"is_logged_in": True, "email": "maya.chen@vell.ai", "email_verified": "true"},
         {"is_logged_in": True, "email": "stranger@vell.ai", "email_verified": True},
         {"is_logged_in": False, "email": "maya.chen@vell.ai"},
     ],

@@ -11,12 +11,13 @@ from sqlmodel import select
 from tests.integration.test_cloudformation_path import create_stack, start
 from tests.integration.test_promotion import Harness, harness, onboarding_ready, sandbox
 from vell_core.audit import flush_all
+from vell_core.csv_export import records_csv
 from vell_core.db import session_scope
 from vell_core.delegation import new_launch_token
 from vell_core.errors import InvalidTransition, PermissionDenied
 from vell_core.iam_permissions import CONNECTOR_POLICY_NAME
 from vell_core.models import AuditLog, ConnectionStatus, DelegationPath
-from vell_core.trials import TrialFilter, countdown, csv_bytes
+from vell_core.trials import TrialFilter, countdown
 
 __all__ = ["harness", "sandbox"]  # fixtures used here
 
@@ -147,7 +148,7 @@ def test_renew_prompt_and_csv(harness: Harness) -> None:
     h.prod.trials.record_prompt_sent(h.member(), trial, "emailed the champion")
     row = next(r for r in h.prod.trials.list(h.member(), TrialFilter()) if r.delegation.id == trial)
     assert row.prompt_sent_at is not None
-    data = csv_bytes([r.record() for r in h.prod.trials.list(h.member(), TrialFilter())])
+    data = records_csv([r.record() for r in h.prod.trials.list(h.member(), TrialFilter())])
     assert data.startswith(b"id,company,aws_account_id,path,rep,status")
 
 

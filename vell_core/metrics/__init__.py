@@ -55,7 +55,6 @@ from vell_core.metrics.definitions import (
     format_value,
     period_presets,
     ratio,
-    to_csv,
 )
 from vell_core.metrics.service import (
     MetricsService,
@@ -194,7 +193,6 @@ __all__ = [
     "tickets_chart",
     "tickets_query",
     "tickets_trend",
-    "to_csv",
     "total",
     "trial_stats",
     "trial_trend",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -290,13 +289,6 @@ def format_value(value: float | None, unit: str) -> str:
 def ratio(numerator: float, denominator: float) -> float | None:
     """``numerator / denominator``, or None when there is nothing to divide by."""
     return numerator / denominator if denominator else None
-
-
-def to_csv(frame: pd.DataFrame) -> bytes:
-    """CSV bytes for a download button (UTF-8, no index)."""
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
-    return buffer.getvalue().encode("utf-8")
 
 
 def period_presets(today: date) -> dict[str, tuple[date, date]]:

@@ -19,7 +19,6 @@ real data. Secrets it returns are sandbox-only keys.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -27,13 +26,14 @@ import boto3
 import requests
 
 from vell_core.sandbox.wire import iso8601
+from vell_core.validation import ACCOUNT_ID_RE
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request
 
     from vell_core.sandbox.server import SandboxState
 
-ACCOUNT_RE = re.compile(r"^\d{12}$")
+ACCOUNT_RE = ACCOUNT_ID_RE  # ASCII digits, as AWS accepts
 DEFAULT_TIMEOUT = 10.0
 
 

@@ -1,0 +1,75 @@
+"""Untrusted text renders as text (issue 15 item 4): ``ui_text.plain`` under a GFM renderer."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
+
+from tests.hostile import MARKDOWN, hostile_text
+from vell_core.ui_text import plain
+
+GFM = MarkdownIt("gfm-like")  # tables, strikethrough and bare-URL autolinks, as Streamlit has
+LINE_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\x0b\x0c\x85]")
+
+
+def shown(value: str) -> str:
+    """What a reader should see: one line, spaces at the edges of each line dropped."""
+    parts = [part.strip(" ") for part in LINE_BREAKS.split(value.replace("\t", " "))]
+    return " ".join(part for part in parts if part)
+
+
+def _trim(text: str) -> str:
+    """Strip what CommonMark counts as whitespace at a paragraph's edges (Zs and ASCII)."""
+    edge = [c for c in set(text) if c in " \t\n\r\f\v" or unicodedata.category(c) == "Zs"]
+    return text.strip("".join(edge))
+
+
+def rendered(value: str) -> str:
+    output = GFM.render(plain(value)).strip()
+    return "" if output == "<p></p>" else output  # only whitespace the renderer trims
+
+
+def expected_html(value: str) -> str:
+    # The renderer trims the paragraph of any whitespace (a no-break space too).
+    text = _trim(shown(value).replace("\x00", "\ufffd"))
+    escaped = html.escape(text, quote=False).replace('"', "&quot;")
+    return f"<p>{escaped}</p>" if text else ""
+
+
+def streamlit_syntax_left(source: str) -> list[str]:
+    """Streamlit's own extensions need an unescaped ``:`` (directives, icons, emoji) or ``$``."""
+    unescaped = re.findall(r"(?<!\\)(?:\\\\)*[:$]", source)
+    return unescaped + (["material/"] if ":material/" in source else [])
+
+
+@pytest.mark.parametrize("value", MARKDOWN)
+def test_markdown_payloads_render_as_their_own_text(value: str) -> None:
+    assert rendered(value) == expected_html(value)
+    assert streamlit_syntax_left(plain(value)) == []
+
+
+def test_the_issue_company_name_is_not_bold_red_or_linked() -> None:
+    value = "**Bold** :red[Evil] [link](https://evil.example)"
+    output = rendered(value)
+    assert "<strong>" not in output
+    assert "<a " not in output
+    assert output == f"<p>{value}</p>"
+    assert streamlit_syntax_left(plain(value)) == []
+
+
+def test_multiline_keeps_lines_without_starting_blocks() -> None:
+    output = GFM.render(plain("# Title\n    code\n- item", multiline=True))
+    assert output.strip() == "<p># Title<br />\ncode<br />\n- item</p>"
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.one_of(hostile_text(), st.text()))
+def test_any_text_renders_exactly_as_text(value: str) -> None:
+    assert rendered(value) == expected_html(value)
+    assert streamlit_syntax_left(plain(value)) == []
