@@ -314,8 +314,8 @@ def ended_step(view: DelegationView, now: datetime) -> None:
     else:
         st.subheader("Expired")
         st.warning(
-            f"The request to {plain(view.company)} expired at {when(view.ended_at(now))} before access "
-            "was released."
+            f"The request to {plain(view.company)} expired at {when(view.ended_at(now))} "
+            "before access was released."
         )
     render_timeline(view)
     again, back = st.columns([1, 4])
