@@ -18,7 +18,7 @@ bootstrap: install
 	$(BIN)/vell bootstrap
 
 run: bootstrap
-	$(BIN)/streamlit run Home.py
+	$(BIN)/vell run
 
 test: bootstrap
 	$(BIN)/ruff check --no-cache .
@@ -29,8 +29,9 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every benchmark runs to the end; one summary table. make bench BENCH_ARGS="--quick --check"
 bench: install
-	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data/*.db data/*.db-wal data/*.db-shm .pytest_cache

@@ -71,7 +71,8 @@ def render_health() -> None:
     if topic.ok:
         st.write(
             f"Topic: {dot(topic.iam_may_publish)} iam.amazonaws.com may publish · "
-            f"signature version `{topic.signature_version or 'not reported (AWS default: 1)'}` · "
+            f"{dot(topic.signature_version_ok)} {topic.signature_version_text} · "
+            f"{dot(bool(topic.subscriptions_confirmed))} "
             f"{topic.subscriptions_confirmed or 0} confirmed / "
             f"{topic.subscriptions_pending or 0} pending subscription(s)"
         )
@@ -95,6 +96,30 @@ def render_health() -> None:
         width="stretch",
         key="setup_workers",
     )
+
+    st.subheader("Token exchanges")
+    exchanges = health.exchanges
+    cols = st.columns(2)
+    cols[0].metric("Failed for good (7 days)", exchanges.failed_7d)
+    cols[1].metric("Retrying now", exchanges.retrying)
+    if exchanges.failures:
+        st.dataframe(
+            [
+                {
+                    "When": when(failure.at),
+                    "Company": failure.company,
+                    "Account": failure.aws_account_id,
+                    "AWS code": failure.code,
+                    "What the rep sees": failure.message,
+                }
+                for failure in exchanges.failures
+            ],
+            hide_index=True,
+            width="stretch",
+            key="setup_exchange_failures",
+        )
+    else:
+        st.caption("No customer approved without Vell getting credentials.")
 
     st.subheader("Quarantined and failed notifications")
     if not health.problems:

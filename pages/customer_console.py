@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from vell_core.customer_console import ConsoleAction, Persona
-from vell_core.formatting import countdown, when
+from vell_core.formatting import countdown, hours_text, when
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
 from vell_core.ui_text import plain
 
@@ -24,7 +24,7 @@ with st.sidebar.expander("Sandbox time", expanded=True):
         "Advance by",
         [1, 4, 12, 24, 24 * 7 + 1],
         value=1,
-        format_func=lambda h: f"{h} h" if h < 24 else f"{h / 24:g} days",
+        format_func=hours_text,
         key="console_advance_hours",
     )
     if st.button("Advance time", key="console_advance"):

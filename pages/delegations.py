@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pandas as pd
 import streamlit as st
 
@@ -49,13 +51,15 @@ with friendly_errors("list delegations"):
                 "Company": v.company,
                 "Account": v.aws_account_id,
                 "Path": v.path.value,
-                "Status": v.status.value,
+                "Status": v.display_status(now).value,
                 "AWS state": v.aws_state.value if v.aws_state else "—",
                 "Rep": v.rep_name,
                 "Created": when(v.created_at),
                 "Access ends in": countdown(v.credentials_expire_at, now)
                 if v.credentials_expire_at
                 else "—",
+                "Ended": when(v.ended_at(now)) if v.ended_at(now) else "—",
+                "Credentials": v.exchange_state.value,
             }
             for v in views
         ]
@@ -77,7 +81,7 @@ with friendly_errors("list delegations"):
         detail = services.delegations.get(member, int(table.iloc[chosen[0]]["id"]))
         st.subheader(f"{plain(detail.company)} — {detail.path.value}")
         cols = st.columns(4)
-        cols[0].metric("Status", detail.status.value)
+        cols[0].metric("Status", detail.display_status(now).value)
         cols[1].metric("AWS state", detail.aws_state.value if detail.aws_state else "—")
         cols[2].metric("State expires in", countdown(detail.aws_state_expires_at, now))
         cols[3].metric("Access ends in", countdown(detail.credentials_expire_at, now))
@@ -90,6 +94,32 @@ with friendly_errors("list delegations"):
             st.code(detail.console_deep_link, language=None)
         if detail.rejection_reason:
             st.error(f"Rejected: {plain(detail.rejection_reason)}")
+        notice = detail.exchange_notice(now)
+        if notice is not None:
+            show = {"info": st.info, "warning": st.warning, "error": st.error}
+            show[notice.level.value](plain(notice.message))
+            if notice.action_label and st.button(
+                notice.action_label, type="primary", key="dl_exchange_restart"
+            ):
+                # The wizard reads its state from the session: open it on Choose path.
+                st.session_state["wizard_state"] = {
+                    "step": 2,
+                    "session_id": str(uuid.uuid4()),
+                    "company": notice.action_company or detail.company,
+                    "account": detail.aws_account_id,
+                }
+                st.switch_page("pages/wizard.py")
+        if detail.ended_at(now):
+            st.warning(f"Expired: access ended at {when(detail.ended_at(now))}.")
+        offers_restart = notice is not None and notice.action_label is not None
+        renew = detail.renewable and detail.rep_id == member.id
+        if renew and not offers_restart and can(member, "delegation.create"):
+            if st.button("Renew", type="primary", key="dl_renew"):
+                st.switch_page("pages/wizard.py", query_params={"renew": str(detail.id)})
+            st.caption(
+                "Renew sends a new request for the same customer and path; you check it in the "
+                "preview first."
+            )
         st.dataframe(
             [
                 {"State": e.state.value, "What happened": e.label, "When": when(e.occurred_at)}

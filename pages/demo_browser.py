@@ -63,22 +63,32 @@ def pick_delegation(choices: list[DelegationChoice]) -> DelegationChoice:
     chosen = st.selectbox(
         "Customer",
         list(by_id),
-        format_func=lambda i: by_id[i].label + ("" if by_id[i].live else " — access ended"),
+        format_func=lambda i: by_id[i].label + ("" if by_id[i].live else ended_text(by_id[i])),
         key=PICK,
     )
     st.query_params["delegation"] = str(chosen)
     return by_id[chosen]
 
 
+def ended_text(choice: DelegationChoice) -> str:
+    """The picker's suffix for a delegation whose access has ended."""
+    return f" — expired {when(choice.expires_at)}" if choice.expires_at else " — access ended"
+
+
 def render_expired(choice: DelegationChoice) -> None:
-    """After expiry: say so, and offer the two ways to renew."""
+    """After expiry: say so (and when), and offer renewal right here."""
+    ended = f" at {when(choice.expires_at)}" if choice.expires_at else ""
     st.warning(
-        f"The temporary access for **{choice.label}** has ended, so Vell can no longer read "
-        "this customer's Marketplace data. Nothing was kept after expiry."
+        f"Expired: the temporary access for **{choice.label}** ended{ended}, so Vell can no "
+        "longer read this customer's Marketplace data. Nothing was kept after expiry."
     )
-    st.markdown(
-        "To continue, ask the customer to approve a new request: start one from "
-        "[New delegation](/wizard) or renew from [Delegations](/delegations)."
+    renew, other = st.columns([1, 4])
+    if choice.renewable and renew.button("Renew", type="primary", key="demo_renew"):
+        st.switch_page("pages/wizard.py", query_params={"renew": str(choice.delegation_id)})
+    other.page_link("pages/delegations.py", label="All delegations", icon=":material/list_alt:")
+    st.caption(
+        "Renew asks the customer to approve a new request for the same access; you check it "
+        "in the preview before it is sent."
     )
 
 
@@ -92,7 +102,7 @@ def phase(progress: SyncProgress) -> tuple:
 def live_header(delegation_id: int) -> None:
     """Countdown and sync progress, refreshed on their own."""
     try:
-        state = sync.state(member, delegation_id)
+        state = sync.header(member, delegation_id)
     except CredentialsUnavailable:
         st.rerun()  # the whole page then shows the expiry message
         return

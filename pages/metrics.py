@@ -15,15 +15,9 @@ from vell_core.metrics import (
     SEGMENT_OPTIONS,
     Dashboard,
     MetricsFilter,
-    completion_trend_chart,
-    customer_funnel_chart,
+    dashboard_chart_specs,
     frames_for_download,
     period_presets,
-    sync_histogram_chart,
-    sync_trend_chart,
-    tickets_chart,
-    trial_trend_chart,
-    wizard_funnel_chart,
 )
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
 
@@ -53,6 +47,17 @@ def load(
     """
     filters = MetricsFilter(start, end, rep_ids, paths, segments, grain)
     return get_services().metrics.dashboard(_member, filters)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=64)
+def chart_specs(key: tuple[Any, ...], _dashboard: Dashboard) -> dict[str, dict[str, Any]]:
+    """The page's charts as Vega-Lite specs, cached by the dashboard's own key."""
+    return dashboard_chart_specs(_dashboard, key[5])
+
+
+def chart(specs: dict[str, dict[str, Any]], name: str) -> None:
+    """One cached chart spec (no Altair building or validation on a rerun)."""
+    st.vega_lite_chart(specs[name], width="stretch")
 
 
 def download(name: str, frame: Any, key: str) -> None:
@@ -97,7 +102,7 @@ with friendly_errors("load the metrics"):
     segments = cols[3].multiselect("Customer segment", SEGMENT_OPTIONS, key="metrics_segments")
     grain = cols[4].radio("Cohorts", GRAINS, horizontal=True, key="metrics_grain")
     rep_ids = tuple(sorted(rep_id for rep_id, name in reps.items() if name in rep_names))
-    dashboard = load(
+    key = (
         start,
         end,
         rep_ids,
@@ -105,8 +110,9 @@ with friendly_errors("load the metrics"):
         tuple(sorted(segments)),
         grain,
         services.metrics.data_version(),
-        member,
     )
+    dashboard = load(*key, member)
+    specs = chart_specs(key, dashboard)
     st.caption(
         f"{start:%d %b %Y} – {end:%d %b %Y}, compared with the {(end - start).days + 1} days "
         "before. " + " ".join(dashboard.notes)
@@ -120,13 +126,13 @@ with friendly_errors("load the metrics"):
 
     st.subheader("Wizard funnel")
     st.caption(DEFINITIONS["completion"])
-    st.altair_chart(wizard_funnel_chart(dashboard.wizard_funnel), width="stretch")
+    chart(specs, "wizard_funnel")
     st.dataframe(dashboard.wizard_funnel, hide_index=True, key="metrics_funnel_table")
     download("wizard funnel", frames["wizard_funnel"], "wizard-funnel")
     if dashboard.completion_trend.empty:
         st.info("No wizard sessions started in this period.")
     else:
-        st.altair_chart(completion_trend_chart(dashboard.completion_trend, grain), width="stretch")
+        chart(specs, "completion_trend")
         download("completion by cohort", frames["completion_trend"], "completion-trend")
 
     st.subheader("Time to first sync")
@@ -135,15 +141,14 @@ with friendly_errors("load the metrics"):
     if not stats["n"]:
         st.info("No first syncs in this period.")
     else:
-        median = stats["median_s"] / 60 if stats["median_s"] is not None else None
-        st.altair_chart(sync_histogram_chart(dashboard.sync_histogram, median), width="stretch")
+        chart(specs, "sync_histogram")
         download("time-to-sync distribution", frames["sync_histogram"], "sync-histogram")
-        st.altair_chart(sync_trend_chart(dashboard.sync_trend, grain), width="stretch")
+        chart(specs, "sync_trend")
         download("time to sync by cohort", frames["sync_trend"], "sync-trend")
 
     st.subheader("Demo → trial → production (customers)")
     st.caption(DEFINITIONS["customers"])
-    st.altair_chart(customer_funnel_chart(dashboard.customer_funnel), width="stretch")
+    chart(specs, "customer_funnel")
     st.dataframe(dashboard.customer_funnel, hide_index=True, key="metrics_customer_table")
     download("customer funnel", frames["customer_funnel"], "customer-funnel")
 
@@ -158,7 +163,7 @@ with friendly_errors("load the metrics"):
     if dashboard.trial_trend.empty:
         st.info("No trials ended in this period.")
     else:
-        st.altair_chart(trial_trend_chart(dashboard.trial_trend, grain), width="stretch")
+        chart(specs, "trial_trend")
         download("trial conversion by cohort", frames["trial_trend"], "trial-trend")
 
     st.subheader("Setup support tickets against the baseline")
@@ -171,7 +176,7 @@ with friendly_errors("load the metrics"):
             f"Baseline {baseline.start:%d %b %Y} – {baseline.end:%d %b %Y} ({baseline.how}): "
             f"{baseline.tickets} tickets, {baseline.per_30_days:.1f} per 30 days."
         )
-        st.altair_chart(tickets_chart(dashboard.tickets, grain), width="stretch")
+        chart(specs, "tickets")
         download("tickets vs baseline", frames["tickets"], "tickets")
 
     st.subheader("By rep")

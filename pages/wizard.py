@@ -9,13 +9,20 @@ import streamlit as st
 
 from vell_core.delegation import DelegationView, LaunchRequest, new_launch_token
 from vell_core.formatting import countdown, when
-from vell_core.models import AwsDelegationState, DelegationPath, ExchangeState, FunnelStep
+from vell_core.live_views import reuse_unless_changed
+from vell_core.models import (
+    AwsDelegationState,
+    DelegationPath,
+    DelegationStatus,
+    FunnelStep,
+)
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
 from vell_core.ui_text import plain
 
 member = require_page("delegation.create")
 services = get_services()
 WIZARD = "wizard_state"
+LIVE_VIEW = "wizard_live_view"  # (change token, DelegationView) of the waiting step
 STEPS = (
     "Provider",
     "Account information",
@@ -28,13 +35,31 @@ STEPS = (
 def state() -> dict:
     """This browser session's wizard (UI-only values; nothing secret)."""
     if WIZARD not in st.session_state:
-        st.session_state[WIZARD] = {
-            "step": 0,
-            "session_id": str(uuid.uuid4()),
-            "company": st.query_params.get("company", ""),
-            "account": "",
-        }
+        st.session_state[WIZARD] = fresh_wizard(company=st.query_params.get("company", ""))
     return st.session_state[WIZARD]
+
+
+def fresh_wizard(company: str = "", account: str = "", step: int = 0) -> dict:
+    """A new wizard run (a new funnel session)."""
+    return {"step": step, "session_id": str(uuid.uuid4()), "company": company, "account": account}
+
+
+def start_renewal() -> None:
+    """``?renew=<id>``: a new request for the same customer and path, prefilled to the preview."""
+    wanted = st.query_params.get("renew", "")
+    if not wanted:
+        return
+    del st.query_params["renew"]
+    with friendly_errors("renew the delegation"):
+        draft = services.delegations.renewal(member, int(wanted) if wanted.isdigit() else 0)
+        wizard = fresh_wizard(draft.company, draft.aws_account_id, step=2)
+        wizard.update(
+            path=draft.path.value,
+            launch_token=new_launch_token(),
+            hours=draft.hours,
+            renewing=draft.source_id,
+        )
+        st.session_state[WIZARD] = wizard
 
 
 def go(step: int) -> None:
@@ -54,6 +79,7 @@ def record(step: FunnelStep, **extra: object) -> None:
     )
 
 
+start_renewal()
 wizard = state()
 st.title("New delegation")
 st.progress(
@@ -157,10 +183,18 @@ def path_step() -> None:
         wizard["hours"] = st.slider(
             "Trial length (hours)", 1, 12, wizard.get("hours", 12), key="wizard_trial_hours"
         )
-    if wizard.get("path") == "production":
+    in_production = services.delegations.in_production(wizard["account"])
+    if wizard.get("renewing"):
+        st.info(f"Renewing request #{wizard['renewing']}: a new request, same customer and path.")
+    if wizard.get("path") in ("production", DelegationPath.ONBOARDING.value) and in_production:
+        st.success(
+            f"AWS account {wizard['account']} is already in production: it has an active Vell "
+            "connection. Customer success re-validates it on **Connections**."
+        )
+    elif wizard.get("path") == "production":
         st.info(
             "Production setup uses the CloudFormation path (a permanent role with an "
-            "external ID). Customer success runs it from **Connections**."
+            "external ID). Customer success runs it from **Production setup**."
         )
     elif wizard.get("path"):
         preview_and_confirm()
@@ -208,12 +242,18 @@ def preview_and_confirm() -> None:
 def live_status() -> None:
     """Refreshes on its own; moves the wizard on when access is released."""
     with friendly_errors("load the request"):
-        view = services.delegations.get(member, wizard["delegation_id"])
+        row_id = wizard["delegation_id"]
+        token = services.delegations.change_token(member, row_id)
+        view = reuse_unless_changed(
+            st.session_state, LIVE_VIEW, token, lambda: services.delegations.get(member, row_id)
+        )
         now = services.clock.now()
         render_status(view, now)
         if view.credentials_live(now) and wizard["step"] == 3:
             wizard["step"] = 4
             st.rerun()
+        if ended(view, now):
+            st.rerun()  # the whole step turns into the Rejected / Expired view
 
 
 def render_status(view: DelegationView, now: datetime) -> None:
@@ -227,15 +267,11 @@ def render_status(view: DelegationView, now: datetime) -> None:
             "Waiting for the customer's admin: the owner forwarded the request for "
             "approval. Share the console link again if they need it."
         )
-    if view.aws_state is AwsDelegationState.REJECTED:
-        st.error(
-            "The customer rejected the request. "
-            f"Reason: {plain(view.rejection_reason or 'not shared with Vell by AWS')}"
-        )
-    if view.aws_state is AwsDelegationState.EXPIRED:
-        st.error("The request expired before access was released. Launch a new one.")
-    if view.exchange_state in (ExchangeState.FAILED, ExchangeState.UNKNOWN):
-        st.error(plain(view.last_error or "The token exchange failed."))
+    render_exchange(view, now)
+    render_timeline(view)
+
+
+def render_timeline(view: DelegationView) -> None:
     rows = [
         {"State": e.state.value, "What happened": e.label, "When": when(e.occurred_at)}
         for e in view.timeline
@@ -243,10 +279,61 @@ def render_status(view: DelegationView, now: datetime) -> None:
     st.dataframe(rows, hide_index=True, width="stretch", key="wizard_timeline")
 
 
+def render_exchange(view: DelegationView, now: datetime) -> None:
+    """Never a silent wait: the exchange is retrying, or failed and says what to do next."""
+    notice = view.exchange_notice(now)
+    if notice is None:
+        return
+    show = {"info": st.info, "warning": st.warning, "error": st.error}[notice.level.value]
+    show(plain(notice.message))
+    if notice.action_label and st.button(
+        notice.action_label, type="primary", key="wizard_exchange_restart"
+    ):
+        company = notice.action_company or view.company
+        st.session_state[WIZARD] = fresh_wizard(company, view.aws_account_id, step=2)
+        st.rerun(scope="app")
+
+
+def ended(view: DelegationView, now: datetime) -> bool:
+    """Rejected or expired: nothing more will happen to this request."""
+    return view.display_status(now) in (DelegationStatus.REJECTED, DelegationStatus.EXPIRED)
+
+
+def ended_step(view: DelegationView, now: datetime) -> None:
+    """The request ended without access: say how, why, and what to do next."""
+    if view.display_status(now) is DelegationStatus.REJECTED:
+        st.subheader("Rejected")
+        st.error(f"{plain(view.company)} rejected the request in their AWS account.")
+        if view.rejection_reason:
+            st.markdown(f"**Reason given:** {plain(view.rejection_reason)}")
+        else:
+            st.caption(
+                "AWS does not pass the customer's reason on to Vell (the rejection notice "
+                "carries only the new state), so ask your contact what they need changed."
+            )
+    else:
+        st.subheader("Expired")
+        st.warning(
+            f"The request to {plain(view.company)} expired at {when(view.ended_at(now))} "
+            "before access was released."
+        )
+    render_timeline(view)
+    again, back = st.columns([1, 4])
+    if again.button("Start again", type="primary", key="wizard_start_again"):
+        st.session_state[WIZARD] = fresh_wizard(view.company, view.aws_account_id, step=2)
+        st.rerun()
+    if back.button("Back to Delegations", key="wizard_back_to_list"):
+        st.switch_page("pages/delegations.py")
+
+
 def waiting_step() -> None:
-    st.subheader("Waiting for approval")
     with friendly_errors("load the request"):
         view = services.delegations.get(member, wizard["delegation_id"])
+        now = services.clock.now()
+        if ended(view, now):
+            ended_step(view, now)
+            return
+        st.subheader("Waiting for approval")
         if view.console_deep_link:
             st.markdown(
                 "Send the customer this link to review the request in the AWS console "
@@ -269,26 +356,45 @@ def connected_step() -> None:
         view = services.delegations.get(member, wizard["delegation_id"])
         record(FunnelStep.CONNECTED, path=view.path.value, delegation_id=view.id)
         now = services.clock.now()
-        st.success(
-            f"Connected to {plain(view.company)} (AWS account {plain(view.aws_account_id)})."
-        )
+        if view.display_status(now) is DelegationStatus.EXPIRED:
+            st.warning(
+                f"Access to {plain(view.company)} (AWS account {plain(view.aws_account_id)}) "
+                f"ended at "
+                f"{when(view.ended_at(now))}."
+            )
+        else:
+            st.success(
+                f"Connected to {plain(view.company)} (AWS account {plain(view.aws_account_id)})."
+            )
         cols = st.columns(3)
         cols[0].metric("Access ends in", countdown(view.credentials_expire_at, now))
         cols[1].metric("Approved by", (view.approver_id or "—").split(":")[-1])
         cols[2].metric("Path", view.path.value)
-        st.markdown(
-            "**Upgrade to production** — keep access after the delegation ends with a "
-            "permanent, least-privilege role. This asks the customer to approve a short "
-            "onboarding request that lets Vell create exactly that role (with Vell's permission "
-            "boundary); customer success then finishes it from the Trials desk."
-        )
-        upgrade, restart = st.columns(2)
-        if view.path is not DelegationPath.ONBOARDING and upgrade.button(
-            "Upgrade to production", type="primary", key="wizard_upgrade"
+        in_production = services.delegations.in_production(view.aws_account_id)
+        if in_production:
+            st.success(
+                f"AWS account {view.aws_account_id} is in production: it has an active Vell "
+                "connection, so no onboarding request is needed."
+            )
+        elif view.path is not DelegationPath.ONBOARDING:
+            st.markdown(
+                "**Upgrade to production** — keep access after the delegation ends with a "
+                "permanent, least-privilege role. This asks the customer to approve a short "
+                "onboarding request that lets Vell create exactly that role (with Vell's "
+                "permission boundary); customer success then finishes it from the Trials desk."
+            )
+        upgrade, renew, restart = st.columns(3)
+        if (
+            not in_production
+            and view.path is not DelegationPath.ONBOARDING
+            and upgrade.button("Upgrade to production", type="primary", key="wizard_upgrade")
         ):
             wizard.update(
                 path=DelegationPath.ONBOARDING.value, launch_token=new_launch_token(), step=2
             )
+            st.rerun()
+        if view.renewable and renew.button("Renew", key="wizard_renew"):
+            st.query_params["renew"] = str(view.id)
             st.rerun()
         if restart.button("Start a new delegation", key="wizard_restart"):
             st.session_state.pop(WIZARD, None)

@@ -36,7 +36,11 @@ from vell_core.aws import ClientFactory, aws_errors
 from vell_core.clock import Clock
 from vell_core.db import session_scope
 from vell_core.errors import ValidationFailed, VellError
+from vell_core.exchange import ExchangeFacts, exchange_notice
 from vell_core.models import (
+    AwsDelegationState,
+    DelegationRequest,
+    ExchangeState,
     InboxStatus,
     NotificationInbox,
     PartnerChecklistItem,
@@ -170,6 +174,10 @@ class ArnCheck:
     hint: str
 
 
+DEFAULT_SIGNATURE_VERSION = "1"  # what SNS signs with unless the topic says otherwise
+REQUIRED_SIGNATURE_VERSION = "2"
+
+
 @dataclass(frozen=True)
 class TopicHealth:
     """What ``sns:GetTopicAttributes`` says about the notification topic."""
@@ -180,6 +188,19 @@ class TopicHealth:
     subscriptions_pending: int | None = None
     signature_version: str | None = None
     iam_may_publish: bool | None = None
+
+    @property
+    def signature_version_ok(self) -> bool:
+        """Vell verifies SignatureVersion 2 (SHA256) only; AWS's default is 1 (SHA1)."""
+        return (self.signature_version or DEFAULT_SIGNATURE_VERSION) == REQUIRED_SIGNATURE_VERSION
+
+    @property
+    def signature_version_text(self) -> str:
+        """What the page says about the topic's signature version."""
+        shown = self.signature_version or f"{DEFAULT_SIGNATURE_VERSION} (AWS default)"
+        if self.signature_version_ok:
+            return f"signature version {shown}"
+        return f"signature version {shown}: Vell requires {REQUIRED_SIGNATURE_VERSION}"
 
 
 @dataclass(frozen=True)
@@ -221,6 +242,27 @@ class InboxProblem:
 
 
 @dataclass(frozen=True)
+class ExchangeFailure:
+    """A token exchange that ended without credentials (the reason in plain words)."""
+
+    delegation_id: int
+    company: str
+    aws_account_id: str
+    code: str
+    message: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ExchangeHealth:
+    """Token exchanges of the last 7 days that failed for good, or are still retrying."""
+
+    failed_7d: int = 0
+    retrying: int = 0
+    failures: tuple[ExchangeFailure, ...] = ()
+
+
+@dataclass(frozen=True)
 class AwsHealth:
     """Everything on the health half of the AWS setup page."""
 
@@ -238,6 +280,7 @@ class AwsHealth:
     problems_7d: int
     verdict_ok: bool
     reasons: tuple[str, ...] = field(default=())
+    exchanges: ExchangeHealth = field(default_factory=ExchangeHealth)
 
 
 @dataclass(frozen=True)
@@ -401,7 +444,8 @@ class AdminService:
         workers = self._workers(now)
         last_at, count_24h = self._inbox_activity(now)
         problems, problems_7d = self._problems(now)
-        reasons = _reasons(topic, queue, workers, problems_7d)
+        exchanges = self._exchanges(now)
+        reasons = _reasons(topic, queue, workers, problems_7d) + _exchange_reasons(exchanges)
         return AwsHealth(
             mode=self._settings.vell_aws_mode.value,
             region=self._settings.vell_aws_region,
@@ -417,6 +461,7 @@ class AdminService:
             problems_7d=problems_7d,
             verdict_ok=not reasons,
             reasons=reasons,
+            exchanges=exchanges,
         )
 
     def _topic_health(self) -> TopicHealth:
@@ -539,6 +584,43 @@ class AdminService:
             for row in rows
         )
         return problems, int(recent)
+
+    def _exchanges(self, now: datetime) -> ExchangeHealth:
+        """Classified exactly as the rep sees it (``exchange_notice``): failed or retrying."""
+        unsettled = (
+            ExchangeState.FAILED,
+            ExchangeState.UNKNOWN,
+            ExchangeState.RETRYING,
+            ExchangeState.CLAIMED,
+        )
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(DelegationRequest)
+                .where(col(DelegationRequest.exchange_state).in_(unsettled))
+                .where(col(DelegationRequest.updated_at) > now - QUARANTINE_WINDOW)
+                .order_by(col(DelegationRequest.updated_at).desc())
+            ).all()
+        failures, retrying = [], 0
+        for row in rows:
+            notice = exchange_notice(_exchange_facts(row), now)
+            if notice is None:
+                continue
+            if not notice.final:
+                retrying += 1
+                continue
+            failures.append(
+                ExchangeFailure(
+                    delegation_id=row.id or 0,
+                    company=row.company,
+                    aws_account_id=row.aws_account_id,
+                    code=row.exchange_error_code or "—",
+                    message=notice.message,
+                    at=row.updated_at,
+                )
+            )
+        return ExchangeHealth(
+            failed_7d=len(failures), retrying=retrying, failures=tuple(failures[:50])
+        )
 
     # --- partner onboarding ------------------------------------------------------------------
 
@@ -680,8 +762,16 @@ def _reasons(
     reasons = []
     if not topic.ok:
         reasons.append("The SNS topic cannot be read.")
-    elif topic.iam_may_publish is False:
-        reasons.append("The topic policy does not let iam.amazonaws.com publish.")
+    else:
+        if topic.iam_may_publish is False:
+            reasons.append("The topic policy does not let iam.amazonaws.com publish.")
+        if not topic.signature_version_ok:
+            reasons.append(
+                f"The topic signs with SignatureVersion {topic.signature_version or '1'}; Vell "
+                "verifies version 2 only (set the topic attribute SignatureVersion to 2)."
+            )
+        if topic.subscriptions_confirmed == 0:
+            reasons.append("The topic has no confirmed subscription: notifications reach nobody.")
     if not queue.ok:
         reasons.append("The SQS queue cannot be read.")
     if queue.dlq_depth:
@@ -691,6 +781,27 @@ def _reasons(
     if problems_7d:
         reasons.append(f"{problems_7d} quarantined or failed notification(s) in the last 7 days.")
     return tuple(reasons)
+
+
+def _exchange_facts(row: DelegationRequest) -> ExchangeFacts:
+    return ExchangeFacts(
+        company=row.company,
+        approved=row.aws_state is AwsDelegationState.FINALIZED,
+        state=ExchangeState(row.exchange_state).value,
+        attempts=row.exchange_attempts,
+        error_code=row.exchange_error_code,
+        token_expires_at=row.exchange_token_expires_at,
+    )
+
+
+def _exchange_reasons(exchanges: ExchangeHealth) -> tuple[str, ...]:
+    """A final exchange failure means a customer approved and Vell got no access."""
+    if not exchanges.failed_7d:
+        return ()
+    return (
+        f"{exchanges.failed_7d} token exchange(s) failed for good in the last 7 days: those "
+        "customers approved but Vell got no credentials (each needs a new request).",
+    )
 
 
 def render_questionnaire(settings: Settings, answers: dict[str, str]) -> Questionnaire:

@@ -20,6 +20,7 @@ from sqlalchemy import or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from vell_core.audit import AuditRecorder
 from vell_core.csv_export import records_csv
 from vell_core.models import AuditLog, Customer, DelegationEvent, DelegationRequest, StaffUser
 from vell_core.staff import StaffDirectory, StaffMember
@@ -70,14 +71,19 @@ class StaffOption:
 class AuditQuery:
     """Searches the audit trail after checking the caller is an admin."""
 
-    def __init__(self, *, engine: Engine, staff: StaffDirectory) -> None:
+    def __init__(
+        self, *, engine: Engine, staff: StaffDirectory, audit: AuditRecorder | None = None
+    ) -> None:
         self._engine = engine
         self._staff = staff
+        self._audit = audit  # flushed before each search, so the latest calls show
 
     def search(self, member: StaffMember, filters: AuditFilter) -> list[AuditRow]:
         """Rows matching ``filters``, newest first (at most ``filters.limit``)."""
         self._staff.require(member, "audit.read")
         limit = max(1, min(filters.limit, MAX_ROWS))
+        if self._audit is not None:
+            self._audit.flush()
         rows: list[AuditRow] = []
         with Session(self._engine) as session:
             if KIND_ACTION in filters.kinds:

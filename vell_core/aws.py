@@ -20,6 +20,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from vell_core.aws_messages import plain_message
 from vell_core.errors import AwsAccessDenied, AwsConflict, AwsError, AwsThrottled
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class ClientFactory:
         credentials: StaticCredentials | None = None,
         config: Config = RETRY_CONFIG,
         client_hook: Callable[[Any], None] | None = None,
+        shared: _SharedSession | None = None,
     ) -> None:
         self._region = region
         self._endpoint_url = endpoint_url
@@ -82,7 +84,7 @@ class ClientFactory:
         self._client_hook = client_hook
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], Any] = {}
-        self._session: boto3.session.Session | None = None
+        self._shared = shared or _SharedSession(region)
 
     @property
     def region(self) -> str:
@@ -102,6 +104,10 @@ class ClientFactory:
                 self._clients[key] = self._build(service, key[1])
             return self._clients[key]
 
+    def preload(self, *services: str) -> None:
+        """Load the service models these clients will need (startup, off the first request)."""
+        self._shared.preload(services)
+
     def with_credentials(
         self, credentials: StaticCredentials, client_hook: Callable[[Any], None] | None = None
     ) -> ClientFactory:
@@ -112,27 +118,69 @@ class ClientFactory:
             credentials=credentials,
             config=self._config,
             client_hook=client_hook,
+            shared=self._shared,
+        )
+
+    def with_config(self, config: Config) -> ClientFactory:
+        """A sibling factory with the same credentials and another botocore ``Config``."""
+        return ClientFactory(
+            region=self._region,
+            endpoint_url=self._endpoint_url,
+            credentials=self._credentials,
+            config=config,
+            client_hook=self._client_hook,
         )
 
     def _build(self, service: str, region: str) -> Any:
-        if self._session is None:
-            self._session = self._new_session()
-        client = self._session.client(
-            service, region_name=region, endpoint_url=self._endpoint_url, config=self._config
+        keys: dict[str, Any] = {}
+        if self._credentials is not None:
+            keys = {
+                "aws_access_key_id": self._credentials.access_key_id,
+                "aws_secret_access_key": self._credentials.secret_access_key,
+                "aws_session_token": self._credentials.session_token,
+            }
+        client = self._shared.client(
+            service,
+            region_name=region,
+            endpoint_url=self._endpoint_url,
+            config=self._config,
+            **keys,
         )
         if self._client_hook is not None:
             self._client_hook(client)
         return client
 
-    def _new_session(self) -> boto3.session.Session:
-        if self._credentials is None:
-            return boto3.session.Session(region_name=self._region)
-        return boto3.session.Session(
-            aws_access_key_id=self._credentials.access_key_id,
-            aws_secret_access_key=self._credentials.secret_access_key,
-            aws_session_token=self._credentials.session_token,
-            region_name=self._region,
-        )
+
+class _SharedSession:
+    """One boto3 Session for every credential set of a process, clients created under a lock.
+
+    Credentials go to each client, never onto the session, so a customer's keys cannot leak
+    into another factory's clients. Sharing the session shares botocore's loaded service models
+    and endpoint rules: a rep's first client for a new delegation costs a few milliseconds
+    instead of re-reading the service's JSON model (Sessions are not thread-safe, hence the
+    lock).
+    """
+
+    def __init__(self, region: str) -> None:
+        self._region = region
+        self._lock = threading.Lock()
+        self._session: boto3.session.Session | None = None
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A new client from the shared session."""
+        with self._lock:
+            if self._session is None:
+                self._session = boto3.session.Session(region_name=self._region)
+            return self._session.client(service, **kwargs)
+
+    def preload(self, services: tuple[str, ...]) -> None:
+        """Build and drop one client per service, so the first real client is cheap.
+
+        That loads the service model, endpoint rules, retry and paginator data once per
+        process. The throwaway clients get dummy keys (no credential lookup, never used).
+        """
+        for service in services:
+            self.client(service, aws_access_key_id="preload", aws_secret_access_key="preload")
 
 
 def method_name(operation: str) -> str:
@@ -146,21 +194,33 @@ def error_code(exc: ClientError) -> str:
 
 
 def translate(exc: ClientError | BotoCoreError, operation: str = "") -> AwsError:
-    """Map a botocore error onto our error tree (the message stays generic and safe)."""
+    """Map a botocore error onto our error tree, keeping AWS's reason in plain language.
+
+    AWS's message says why a call was refused; the code alone does not, so the message is kept
+    (trimmed, access key ids masked) and known refusals are reworded (``aws_messages``).
+    """
     if isinstance(exc, BotoCoreError):
         return AwsError(
             "Could not reach AWS; please try again.", code="Transport", operation=operation
         )
     code = error_code(exc)
+    what = _action_text(operation)
+    plain = plain_message(code, exc.response.get("Error", {}).get("Message", ""), what)
     if code in ACCESS_DENIED_CODES:
-        return AwsAccessDenied(code=code, operation=operation)
+        return AwsAccessDenied(plain, code=code, operation=operation)
     if code in THROTTLED_CODES:
         return AwsThrottled(code=code, operation=operation)
     if code in CONFLICT_CODES:
-        return AwsConflict(code=code, operation=operation)
-    return AwsError(
-        f"AWS refused {operation or 'the request'} ({code}).", code=code, operation=operation
-    )
+        return AwsConflict(plain, code=code, operation=operation)
+    return AwsError(plain or f"AWS refused {what} ({code}).", code=code, operation=operation)
+
+
+def _action_text(operation: str) -> str:
+    """``iam.AcceptDelegationRequest`` → "to accept delegation request" (for messages)."""
+    name = operation.rsplit(".", 1)[-1]
+    if not name:
+        return "the request"
+    return "to " + method_name(name).replace("_", " ")
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 
 import typer
@@ -14,7 +15,7 @@ from vell_core.clock import SystemClock
 from vell_core.db import make_engine
 from vell_core.errors import ConfigurationError
 from vell_core.logging_setup import configure_logging
-from vell_core.settings import load_settings
+from vell_core.settings import PROJECT_ROOT, load_settings
 
 app = typer.Typer(help="Vell Delegation Desk administration.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
@@ -94,6 +95,23 @@ def _ensure_sample_sellers(seed: int) -> None:
         return
     written = write_sample_sellers(DATA_DIR, SystemClock().now(), seed=seed)
     typer.echo(f"Wrote {len(written)} sandbox sample sellers under {DATA_DIR / 'sellers'}")
+
+
+@app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(ctx: typer.Context) -> None:
+    """Serve the app (``streamlit run Home.py`` plus any extra Streamlit flags).
+
+    The services (sandbox AWS, notification worker, engine) are built before Streamlit opens
+    its port: once the health check answers, the sandbox already listens and no page waits
+    for a first-request build.
+    """
+    from streamlit.web import cli as streamlit_cli
+
+    from vell_core.ui_bridge import start_services
+
+    start_services()
+    sys.argv = ["streamlit", "run", str(PROJECT_ROOT / "Home.py"), *ctx.args]
+    streamlit_cli.main()
 
 
 @app.command("worker")

@@ -345,6 +345,7 @@ class ProductionSetupService:
         )
 
     def _source_delegation(self, connection_id: int) -> DelegationRequest | None:
+        self._audit.flush()  # the setup-started row may still be queued
         with session_scope(self._engine) as session:
             delegation_id = session.exec(
                 select(AuditLog.delegation_id)

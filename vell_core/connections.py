@@ -605,6 +605,7 @@ class ConnectionService:
         return row
 
     def _audited(self, connection_id: int, action: str) -> bool:
+        self._audit.flush()  # the row may still be queued
         with session_scope(self._engine) as session:
             found = session.exec(
                 select(AuditLog.id)
@@ -616,6 +617,7 @@ class ConnectionService:
     def _last_successes(self, connection_ids: list[int]) -> dict[int, datetime]:
         if not connection_ids:
             return {}
+        self._audit.flush()
         with session_scope(self._engine) as session:
             rows = session.exec(
                 select(AuditLog.connection_id, func.max(AuditLog.at))

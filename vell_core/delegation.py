@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
+from sqlalchemy import and_, func, not_, or_
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -25,10 +26,11 @@ from sqlmodel import Session, col, select
 from vell_core import validation
 from vell_core.aws import ClientFactory, aws_errors, error_code
 from vell_core.clock import Clock
-from vell_core.db import session_scope
+from vell_core.db import read_session, session_scope
 from vell_core.errors import NotFound, PermissionDenied, ValidationFailed
+from vell_core.exchange import ExchangeFacts, ExchangeNotice, exchange_notice
 from vell_core.funnel import FunnelRecorder
-from vell_core.lifecycle import STATE_LABELS, TIMELINE_ORDER
+from vell_core.lifecycle import STATE_LABELS, TIMELINE_ORDER, effective_status
 from vell_core.models import (
     AwsDelegationState,
     Customer,
@@ -46,22 +48,40 @@ from vell_core.policies import (
     load_template,
     render_template,
 )
+from vell_core.production_status import IN_PRODUCTION_MESSAGE, in_production
 from vell_core.ratelimit import RateLimiter
 from vell_core.settings import Settings
 from vell_core.staff import StaffDirectory, StaffMember, can
 
 log = logging.getLogger(__name__)
 
-DESCRIPTION = (
-    "Vell (vell.ai) connects to your AWS Marketplace seller account to show your listings, "
-    "offers and agreements during a guided evaluation. Access is temporary, limited to the "
-    "permissions shown here, and every call appears in your CloudTrail."
-)
+# What the customer reads in the IAM console: each path says what it really grants.
+DESCRIPTIONS = {
+    DelegationPath.DEMO: (
+        "Vell (vell.ai) asks for read-only access to your AWS Marketplace seller account to "
+        "show your listings, offers and agreements during a guided demo. Nothing can be "
+        "changed. Access is temporary, limited to the permissions shown here, and every call "
+        "appears in your CloudTrail."
+    ),
+    DelegationPath.TRIAL: (
+        "Vell (vell.ai) asks for temporary access to your AWS Marketplace seller account for "
+        "a hands-on trial: it reads your listings, offers and agreements and may update your "
+        "listings (short description, highlights) through Marketplace change sets. It cannot "
+        "delete or restrict products. Every call appears in your CloudTrail."
+    ),
+    DelegationPath.ONBOARDING: (
+        "Vell (vell.ai) asks for short-lived access to set up its permanent connection: it may "
+        "create one IAM role in your account (read-only Marketplace permissions, capped by a "
+        "permission boundary, trusted only by Vell with an external ID) and check that it "
+        "works. Nothing else is created or changed. Every call appears in your CloudTrail."
+    ),
+}
 PATH_LABELS = {
     DelegationPath.DEMO: "Quick Start Demo",
     DelegationPath.TRIAL: "Extended Trial",
     DelegationPath.ONBOARDING: "Automated production setup",
 }
+RENEWABLE_PATHS = frozenset({DelegationPath.DEMO, DelegationPath.TRIAL})
 TEMPLATE_FOR_PATH = {
     DelegationPath.DEMO: "read-only",
     DelegationPath.TRIAL: "full-access",
@@ -148,6 +168,9 @@ class DelegationView:
     wizard_session_id: str | None
     last_error: str | None
     timeline: tuple[TimelineEntry, ...] = field(default=())
+    exchange_attempts: int = 0
+    exchange_error_code: str | None = None
+    exchange_token_expires_at: datetime | None = None
 
     def credentials_live(self, now: datetime) -> bool:
         """True while the delegated credentials are valid."""
@@ -156,6 +179,52 @@ class DelegationView:
             and self.credentials_expire_at is not None
             and self.credentials_expire_at > now
         )
+
+    def exchange_notice(self, now: datetime) -> ExchangeNotice | None:
+        """What the rep should read about the credentials now (retrying, failed, or nothing)."""
+        return exchange_notice(
+            ExchangeFacts(
+                company=self.company,
+                approved=self.aws_state is AwsDelegationState.FINALIZED,
+                state=self.exchange_state.value,
+                attempts=self.exchange_attempts,
+                error_code=self.exchange_error_code,
+                token_expires_at=self.exchange_token_expires_at,
+            ),
+            now,
+        )
+
+    def display_status(self, now: datetime) -> DelegationStatus:
+        """The status to show now (an approved demo whose access has ended reads expired)."""
+        return self._effective(now)[0]
+
+    def ended_at(self, now: datetime) -> datetime | None:
+        """When the request or its access ended, if it has expired by ``now``."""
+        return self._effective(now)[1]
+
+    @property
+    def renewable(self) -> bool:
+        """Demos and trials can be renewed (a new request, same customer and path)."""
+        return self.path in RENEWABLE_PATHS
+
+    def _effective(self, now: datetime) -> tuple[DelegationStatus, datetime | None]:
+        return effective_status(
+            self.status,
+            credentials_expire_at=self.credentials_expire_at,
+            state_expires_at=self.aws_state_expires_at,
+            now=now,
+        )
+
+
+@dataclass(frozen=True)
+class RenewalDraft:
+    """What the wizard is prefilled with to renew a delegation."""
+
+    source_id: int
+    company: str
+    aws_account_id: str
+    path: DelegationPath
+    hours: int
 
 
 @dataclass(frozen=True)
@@ -200,6 +269,8 @@ class DelegationService:
         company = validation.company(request.company)
         account = validation.account_id(request.aws_account_id)
         path = DelegationPath(request.path)
+        if path is DelegationPath.ONBOARDING and in_production(self._engine, account):
+            raise ValidationFailed(IN_PRODUCTION_MESSAGE.format(account=account))
         duration = self._duration_for(path, request.session_duration)
         template_name = TEMPLATE_FOR_PATH[path]
         parameters = _parameters_for(path, account)
@@ -219,7 +290,7 @@ class DelegationService:
             parameters=parameters,
             rendered_policy=rendered,
             session_duration=duration,
-            description=DESCRIPTION,
+            description=DESCRIPTIONS[path],
             request_message=message,
             redirect_url=self._redirect_url(request.launch_token),
             warnings=_warnings(path, duration),
@@ -377,7 +448,7 @@ class DelegationService:
     def get(self, member: StaffMember, row_id: int) -> DelegationView:
         """One request with its timeline (reps see only their own unless allowed more)."""
         member = self._staff.require(member, "delegation.read_own")
-        with session_scope(self._engine) as session:
+        with read_session(self._engine) as session:
             row = session.get(DelegationRequest, row_id)
             if row is None or not _visible_to(member, row):
                 raise NotFound("No such delegation request.")
@@ -387,6 +458,24 @@ class DelegationService:
             rep = session.get(StaffUser, row.user_id)
             return _view(row, rep, events)
 
+    def change_token(self, member: StaffMember, row_id: int) -> tuple[object, ...]:
+        """A fingerprint of what ``get`` shows, in one small query: live views compare it and
+        skip the full read (row, timeline, rep) when nothing changed.
+
+        The same access rule as ``get``; the token itself carries no customer data.
+        """
+        member = self._staff.require(member, "delegation.read_own")
+        mine = col(DelegationEvent.delegation_id) == row_id
+        count = select(func.count(col(DelegationEvent.id))).where(mine).scalar_subquery()
+        last = select(func.max(col(DelegationEvent.id))).where(mine).scalar_subquery()
+        query = select(DelegationRequest, count, last).where(col(DelegationRequest.id) == row_id)
+        with read_session(self._engine) as session:
+            found = session.exec(query).first()
+        if found is None or not _visible_to(member, found[0]):
+            raise NotFound("No such delegation request.")
+        row, count, last = found
+        return (*row.model_dump().values(), count, last)
+
     def list(self, member: StaffMember, filters: DelegationFilter) -> list[DelegationView]:
         """Requests matching ``filters``, newest first, limited to what ``member`` may see."""
         member = self._staff.require(member, "delegation.read_own")
@@ -395,10 +484,34 @@ class DelegationService:
         )
         if not can(member, "delegation.read_all"):
             query = query.where(DelegationRequest.user_id == member.id)
-        query = _apply_filters(query, filters)
-        with session_scope(self._engine) as session:
+        query = _apply_filters(query, filters, self._clock.now())
+        with read_session(self._engine) as session:
             rows = session.exec(query).all()
             return [_view(row, rep, ()) for row, rep in rows]
+
+    def in_production(self, aws_account_id: str) -> bool:
+        """Whether the account already has an active connection (``production_status``)."""
+        return in_production(self._engine, aws_account_id)
+
+    def renewal(self, member: StaffMember, row_id: int) -> RenewalDraft:
+        """The wizard's prefill to renew ``row_id``: same customer and path, a new request.
+
+        Only the rep who launched it renews it (or someone who may read every request), and
+        only demos and trials: onboarding is a one-off step of a promotion.
+        """
+        member = self._staff.require(member, "delegation.create")
+        view = self.get(member, row_id)
+        if not view.renewable:
+            raise ValidationFailed(
+                f"A {PATH_LABELS[view.path]} request cannot be renewed; start a new one."
+            )
+        return RenewalDraft(
+            source_id=view.id,
+            company=view.company,
+            aws_account_id=view.aws_account_id,
+            path=view.path,
+            hours=max(1, round(view.session_duration / 3600)),
+        )
 
     def timeline(self, member: StaffMember, row_id: int) -> tuple[TimelineEntry, ...]:
         """Just the timeline of one request."""
@@ -456,7 +569,7 @@ class DelegationService:
             return customer.id or 0
 
     def _load(self, row_id: int) -> DelegationRequest:
-        with session_scope(self._engine) as session:
+        with read_session(self._engine) as session:
             row = session.get(DelegationRequest, row_id)
             if row is None:
                 raise NotFound("No such delegation request.")
@@ -533,9 +646,9 @@ def _visible_to(member: StaffMember, row: DelegationRequest) -> bool:
     return row.user_id == member.id or can(member, "delegation.read_all")
 
 
-def _apply_filters(query: Any, filters: DelegationFilter) -> Any:
+def _apply_filters(query: Any, filters: DelegationFilter, now: datetime) -> Any:
     if filters.statuses:
-        query = query.where(col(DelegationRequest.status).in_(filters.statuses))
+        query = query.where(or_(*(_status_clause(status, now) for status in filters.statuses)))
     if filters.paths:
         query = query.where(col(DelegationRequest.type).in_(filters.paths))
     if filters.rep_ids:
@@ -544,6 +657,24 @@ def _apply_filters(query: Any, filters: DelegationFilter) -> Any:
         pattern = f"%{filters.company_contains.strip().lower()}%"
         query = query.where(col(DelegationRequest.company).ilike(pattern))
     return query.order_by(col(DelegationRequest.created_at).desc()).limit(filters.limit)
+
+
+def _status_clause(status: DelegationStatus, now: datetime) -> Any:
+    """SQL for "shows as ``status`` now" (``lifecycle.effective_status`` as a query)."""
+    stored = col(DelegationRequest.status)
+    access_ended = col(DelegationRequest.credentials_expire_at) <= now
+    state_ended = col(DelegationRequest.aws_state_expires_at) <= now
+    if status is DelegationStatus.EXPIRED:
+        return or_(
+            stored == DelegationStatus.EXPIRED,
+            and_(stored == DelegationStatus.APPROVED, access_ended),
+            and_(stored == DelegationStatus.PENDING, state_ended),
+        )
+    if status is DelegationStatus.APPROVED:
+        return and_(stored == status, not_(func.coalesce(access_ended, False)))
+    if status is DelegationStatus.PENDING:
+        return and_(stored == status, not_(func.coalesce(state_ended, False)))
+    return stored == status
 
 
 def record_state_event(
@@ -609,4 +740,7 @@ def _view(row: DelegationRequest, rep: StaffUser | None, events: Any) -> Delegat
         wizard_session_id=row.wizard_session_id,
         last_error=row.last_error,
         timeline=timeline,
+        exchange_attempts=row.exchange_attempts,
+        exchange_error_code=row.exchange_error_code,
+        exchange_token_expires_at=row.exchange_token_expires_at,
     )

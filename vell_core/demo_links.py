@@ -292,7 +292,7 @@ class DemoLinkService:
 
     def url_for(self, token: str) -> str:
         """The customer-facing URL of a token."""
-        base = self._settings.vell_app_base_url.rstrip("/")
+        base = self._settings.links_base_url
         return f"{base}/{PAGE_PATH}?{urlencode({QUERY_PARAM: token})}"
 
     def list_mine(self, member: StaffMember, limit: int = 50) -> list[LinkSummary]:

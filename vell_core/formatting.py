@@ -33,3 +33,12 @@ def countdown(until: datetime | None, now: datetime) -> str:
 def when(value: datetime | None) -> str:
     """A UTC timestamp for tables and timelines."""
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def hours_text(hours: int) -> str:
+    """Whole hours in words people read at a glance: ``'4 h'``, ``'1 day'``, ``'7 days 1 h'``."""
+    days, rest = divmod(max(int(hours), 0), 24)
+    if not days:
+        return f"{rest} h"
+    text = f"{days} day" + ("s" if days != 1 else "")
+    return f"{text} {rest} h" if rest else text

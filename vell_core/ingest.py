@@ -3,37 +3,70 @@
 Each SQS body is an SNS envelope from IAM. ``NotificationProcessor.process`` verifies it
 (``sns_verify``), records it once in the inbox (unique MessageId; a retried or duplicated
 delivery has no second effect), quarantines anything that does not match one of our requests,
-moves the request's state forward only (``lifecycle.is_forward``, compare-and-set on the row),
-and on ``ExchangeToken`` claims the single token exchange with a compare-and-set so two workers
-never both redeem. The token is never stored or logged; the credentials go to the vault.
-Any exception leaves the message on the queue (the worker does not delete it), so a failure
-is retried and, after the redrive limit, lands in the dead-letter queue for an admin.
+moves the request's state forward only (``lifecycle.is_forward``, compare-and-set on the row).
+
+On ``ExchangeToken`` it exchanges the token, once per request, under a *lease*:
+
+1. only for a request on its way to FINALIZED that we have not rejected or expired locally;
+2. claim: a compare-and-set takes the exchange if nobody holds it, or if the holder's lease
+   ran out (a worker that died mid-exchange is taken over by the next worker or redelivery);
+3. ``sts:GetDelegatedAccessToken``, retried on transient errors (``vell_core.exchange``);
+   when the attempts run out the claim is released and the message stays on the queue;
+4. ``sts:GetCallerIdentity`` with the new credentials: they must act in the request's
+   customer account, or they are discarded, the message quarantined and an audit row written;
+5. one transaction records the outcome while still holding the lease: the sealed credentials,
+   the audit row, ``done`` and the state move, or a final failure with its reason. So the
+   outcome is recorded exactly once even when a token is redeemed twice (it may be: a token is
+   redeemable until ``ExpiresAt``).
+
+The token is never stored or logged. Any exception leaves the message on the queue (the worker
+does not delete it), so a failure is retried and, after the redrive limit, lands in the
+dead-letter queue for an admin. Fault points (``vell_core.faults``) name each step for tests.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from vell_core.audit import AuditRecorder
-from vell_core.aws import ClientFactory, error_code
+from vell_core.aws import ClientFactory
 from vell_core.clock import Clock
 from vell_core.db import session_scope
 from vell_core.delegation import record_state_event
 from vell_core.errors import VellError
+from vell_core.exchange import (
+    IDENTITY_UNVERIFIED,
+    ErrorKind,
+    ExchangeRetryLater,
+    RetryPolicy,
+    classify,
+    code_of,
+    plain_reason,
+)
+from vell_core.faults import (
+    AFTER_CLAIM,
+    AFTER_STS,
+    AFTER_VAULT_WRITE,
+    BEFORE_CLAIM,
+    FaultHook,
+    no_faults,
+)
 from vell_core.funnel import FunnelRecorder
 from vell_core.lifecycle import STATE_TIMEOUT_DAYS, is_forward, status_for
-from vell_core.logging_setup import register_secret
+from vell_core.logging_setup import forget_secret, register_secret
 from vell_core.models import (
     AwsDelegationState,
     DelegationRequest,
@@ -53,8 +86,17 @@ REQUEST_ID_RE = re.compile(r"^[\w-]{16,128}$")
 ACCOUNT_RE = ACCOUNT_ID_RE  # the one account-id rule (ASCII digits only)
 INNER_TYPES = ("StateChange", "ExchangeToken")
 FINAL_INBOX = (InboxStatus.APPLIED, InboxStatus.IGNORED, InboxStatus.QUARANTINED)
-# A "received" inbox row older than this belongs to a worker that died mid-way.
-STALE_CLAIM = timedelta(seconds=60)
+# A "received" inbox row, or an exchange lease, older than this belongs to a worker that died
+# mid-way: the next worker or redelivery takes it over. Longer than one worker's retries.
+EXCHANGE_LEASE = timedelta(seconds=60)
+STALE_CLAIM = EXCHANGE_LEASE
+# Exchange outcomes recorded once and for all.
+FINAL_EXCHANGE = (ExchangeState.DONE, ExchangeState.FAILED)
+# Exchange states a worker may claim without a lease to wait for (UNKNOWN: rows from before
+# retries existed; the token can be redeemed again, so they are simply retried).
+CLAIMABLE = (ExchangeState.NONE, ExchangeState.RETRYING, ExchangeState.UNKNOWN)
+# Local statuses in which a request may still receive its token.
+AWAITING_TOKEN = (DelegationStatus.PENDING, DelegationStatus.APPROVED)
 
 
 class Outcome(StrEnum):
@@ -104,7 +146,13 @@ class NotificationProcessor:
         vault: CredentialVault,
         funnel: FunnelRecorder,
         audit: AuditRecorder,
+        retry: RetryPolicy | None = None,
+        lease: timedelta = EXCHANGE_LEASE,
+        fault_hook: FaultHook = no_faults,
     ) -> None:
+        self._retry = retry or RetryPolicy()
+        self._lease = lease
+        self._fault_hook = fault_hook
         self._engine = engine
         self._clock = clock
         self._verifier = verifier
@@ -112,6 +160,11 @@ class NotificationProcessor:
         self._vault = vault
         self._funnel = funnel
         self._audit = audit
+
+    @property
+    def partner_aws(self) -> ClientFactory:
+        """The factory the exchange's STS calls go through (tests attach wire faults to it)."""
+        return self._aws
 
     def process(self, raw_body: str) -> Outcome:
         """Verify and apply one SQS body; raise to leave it on the queue."""
@@ -164,7 +217,7 @@ class NotificationProcessor:
             ).one()
             if row.status in FINAL_INBOX:
                 return None
-            stale = row.status is InboxStatus.RECEIVED and now - row.received_at > STALE_CLAIM
+            stale = row.status is InboxStatus.RECEIVED and now - row.received_at > self._lease
             if row.status is not InboxStatus.FAILED and not stale:
                 raise MessageInProgress()
             claimed = session.execute(
@@ -191,14 +244,12 @@ class NotificationProcessor:
     # --- applying --------------------------------------------------------------------------
 
     def _apply(self, notification: IamNotification) -> bool:
-        row_id = self._match(notification)
-        moved = self._advance(row_id, notification)
-        exchanged = False
+        row = self._match(notification)
         if notification.type == "ExchangeToken":
-            exchanged = self._exchange_once(row_id, notification)
-        return moved or exchanged
+            return self._exchange(row, notification)
+        return self._advance(row.id or 0, notification)
 
-    def _match(self, notification: IamNotification) -> int:
+    def _match(self, notification: IamNotification) -> DelegationRequest:
         with session_scope(self._engine) as session:
             row = session.exec(
                 select(DelegationRequest).where(
@@ -215,7 +266,7 @@ class NotificationProcessor:
                 row.aws_account_id
             ):
                 raise Quarantine("OwnerAccountId is not the customer we asked")
-            return row.id or 0
+            return row
 
     def _adopt_by_workflow(
         self, session: Session, notification: IamNotification
@@ -236,115 +287,303 @@ class NotificationProcessor:
 
     def _advance(self, row_id: int, notification: IamNotification) -> bool:
         """Move the row to the reported state if that is forward; record the timeline."""
-        state = notification.state
         with session_scope(self._engine) as session:
-            record_state_event(session, row_id, state, notification.updated_at, "sns")
-            row = session.get(DelegationRequest, row_id)
-            assert row is not None
-            current = AwsDelegationState(row.aws_state) if row.aws_state else None
-            if not is_forward(current, state):
-                return False  # a late or repeated event: recorded, but it changes nothing
-            values = _state_values(row, notification, self._clock.now())
-            result = session.execute(
-                update(DelegationRequest)
-                .where(
-                    col(DelegationRequest.id) == row_id,
-                    _state_is(current),
-                )
-                .values(**values)
-            )
-            if result.rowcount != 1:
-                raise MessageInProgress("state changed concurrently; retry")
+            moved = self._advance_in(session, row_id, notification)
+        self._after_move(row_id, notification.state if moved else None)
+        return moved
+
+    def _advance_in(self, session: Session, row_id: int, notification: IamNotification) -> bool:
+        """``_advance`` inside the caller's transaction (the funnel is recorded after it)."""
+        state = notification.state
+        record_state_event(session, row_id, state, notification.updated_at, "sns")
+        row = session.get(DelegationRequest, row_id)
+        assert row is not None
+        current = AwsDelegationState(row.aws_state) if row.aws_state else None
+        if not is_forward(current, state):
+            return False  # a late or repeated event: recorded, but it changes nothing
+        values = _state_values(row, notification, self._clock.now())
+        result = session.execute(
+            update(DelegationRequest)
+            .where(col(DelegationRequest.id) == row_id, _state_is(current))
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            raise MessageInProgress("state changed concurrently; retry")
+        return True
+
+    def _after_move(self, row_id: int, state: AwsDelegationState | None) -> None:
         if state is AwsDelegationState.FINALIZED:
             self._record_funnel(row_id, FunnelStep.APPROVED)
         elif state is AwsDelegationState.REJECTED:
             self._record_funnel(row_id, FunnelStep.REJECTED)
-        return True
 
-    def _exchange_once(self, row_id: int, notification: IamNotification) -> bool:
-        """Claim the single exchange for this request, then redeem the token."""
-        if not self._claim_exchange(row_id):
+    # --- the token exchange ----------------------------------------------------------------
+
+    def _exchange(self, row: DelegationRequest, notification: IamNotification) -> bool:
+        """Redeem the token under a lease and record the outcome once; False if already done.
+
+        Raises ``MessageInProgress`` while another worker's lease is live and
+        ``ExchangeRetryLater`` when transient errors used up the attempts: either way the
+        message stays on the queue and SQS delivers it again.
+        """
+        if row.exchange_state in FINAL_EXCHANGE:
+            return False  # the outcome is recorded; a later copy of the token changes nothing
+        self._require_awaiting_token(row)
+        self._fault(BEFORE_CLAIM)
+        claim = self._claim_exchange(row, notification)
+        if claim is None:
             return False
-        row = self._load(row_id)
-        sts = self._aws.client("sts")
+        self._fault(AFTER_CLAIM)
         try:
-            response = sts.get_delegated_access_token(TradeInToken=notification.token)
-        except ClientError as exc:
-            code = error_code(exc)
-            self._exchange_failed(row, ExchangeState.FAILED, code)
-            return False
-        except BotoCoreError as exc:
-            # We cannot know whether AWS minted credentials: never re-exchange blindly.
-            self._exchange_failed(row, ExchangeState.UNKNOWN, type(exc).__name__)
-            return False
-        self._exchange_succeeded(row, response, notification)
+            credentials = self._redeem_and_verify(claim, str(notification.token))
+        except _FinalFailure as failure:
+            self._record_failure(claim, notification, failure.code)
+            return True
+        self._record_success(claim, notification, credentials)
+        self._fault(AFTER_VAULT_WRITE)
         return True
 
-    def _claim_exchange(self, row_id: int) -> bool:
+    def _require_awaiting_token(self, row: DelegationRequest) -> None:
+        """AWS sends a token only to a request on its way to FINALIZED; anything else is odd."""
+        current = AwsDelegationState(row.aws_state) if row.aws_state else None
+        reaches = current is AwsDelegationState.FINALIZED or is_forward(
+            current, AwsDelegationState.FINALIZED
+        )
+        if reaches and DelegationStatus(row.status) in AWAITING_TOKEN:
+            return
+        where = f"{DelegationStatus(row.status).value}/{current.value if current else 'none'}"
+        self._audit.record(
+            action="sts.GetDelegatedAccessToken",
+            outcome="refused state",
+            customer_account_id=row.aws_account_id,
+            delegation_id=row.id,
+            staff_user_id=row.user_id,
+            detail=f"ExchangeToken for a request that is {where} here; not exchanged",
+        )
+        raise Quarantine(f"ExchangeToken for a request that is {where} here, not awaiting one")
+
+    def _claim_exchange(
+        self, row: DelegationRequest, notification: IamNotification
+    ) -> _Claim | None:
+        """Take the lease (fresh, retrying, or expired); None once the outcome is recorded."""
+        now = self._clock.now()
+        claim = _Claim(
+            row_id=row.id or 0,
+            claim_id=uuid.uuid4().hex,
+            account_id=row.aws_account_id,
+            user_id=row.user_id,
+        )
+        state = col(DelegationRequest.exchange_state)
+        lease = col(DelegationRequest.exchange_lease_until)
         with session_scope(self._engine) as session:
-            result = session.execute(
+            taken = session.execute(
                 update(DelegationRequest)
                 .where(
-                    col(DelegationRequest.id) == row_id,
-                    col(DelegationRequest.exchange_state) == ExchangeState.NONE,
+                    col(DelegationRequest.id) == claim.row_id,
+                    or_(
+                        state.in_(CLAIMABLE),
+                        and_(
+                            state == ExchangeState.CLAIMED,
+                            or_(lease.is_(None), lease <= now),
+                        ),
+                    ),
                 )
-                .values(exchange_state=ExchangeState.CLAIMED)
+                .values(
+                    exchange_state=ExchangeState.CLAIMED,
+                    exchange_claim_id=claim.claim_id,
+                    exchange_claimed_at=now,
+                    exchange_lease_until=now + self._lease,
+                    exchange_attempts=col(DelegationRequest.exchange_attempts) + 1,
+                    exchange_token_expires_at=notification.expires_at,
+                    updated_at=now,
+                )
             )
-            return result.rowcount == 1
+            if taken.rowcount == 1:
+                return claim
+            current = session.exec(
+                select(DelegationRequest.exchange_state).where(DelegationRequest.id == claim.row_id)
+            ).one()
+        if ExchangeState(current) in FINAL_EXCHANGE:
+            return None
+        raise MessageInProgress("another worker holds the exchange lease")
 
-    def _exchange_succeeded(
-        self, row: DelegationRequest, response: dict[str, Any], notification: IamNotification
-    ) -> None:
-        creds = response["Credentials"]
-        credentials = DelegatedCredentials(
-            access_key_id=creds["AccessKeyId"],
-            secret_access_key=creds["SecretAccessKey"],
-            session_token=creds["SessionToken"],
-            expiration=creds["Expiration"],
-            assumed_principal=response.get("AssumedPrincipal", ""),
+    def _redeem_and_verify(self, claim: _Claim, token: str) -> DelegatedCredentials:
+        """Trade the token in, then make sure the credentials act in the customer's account."""
+        sts = self._aws.client("sts")
+        response = self._attempt(
+            claim,
+            "GetDelegatedAccessToken",
+            lambda: sts.get_delegated_access_token(TradeInToken=token),
+            counted=True,
         )
-        self._vault.put(row.id or 0, credentials)
+        self._fault(AFTER_STS)
+        credentials = _credentials(response)
+        delegated = self._aws.with_credentials(credentials.as_static()).client("sts")
+        try:
+            identity = self._attempt(
+                claim, "GetCallerIdentity", delegated.get_caller_identity, counted=False
+            )
+        except _FinalFailure:
+            _discard(credentials)
+            raise _FinalFailure(IDENTITY_UNVERIFIED) from None
+        except Exception:
+            _discard(credentials)
+            raise
+        account = str(identity.get("Account", ""))
+        if account != claim.account_id:
+            _discard(credentials)
+            self._refuse_identity(claim, account)
+        return credentials
+
+    def _attempt(
+        self, claim: _Claim, operation: str, call: Callable[[], Any], *, counted: bool
+    ) -> Any:
+        """Call with retries on transient errors, renewing the lease before each retry.
+
+        ``counted`` calls are exchange attempts (the rep sees their number); the claim itself
+        counted the first one. The first try needs no renewal (the lease is fresh), which
+        keeps the happy path at two transactions: the claim and the outcome.
+        """
+        for attempt in range(1, self._retry.max_attempts + 1):
+            if attempt > 1:
+                self._renew(claim, count=counted)
+            try:
+                return call()
+            except (ClientError, BotoCoreError) as exc:
+                code = code_of(exc)
+                if classify(exc, operation) is ErrorKind.FINAL:
+                    raise _FinalFailure(code) from None
+                log.info("%s for delegation %s: transient %s", operation, claim.row_id, code)
+                if attempt == self._retry.max_attempts:
+                    self._release_for_retry(claim, code)
+                    raise ExchangeRetryLater(
+                        f"{operation} still failing ({code}) after {attempt} attempts; "
+                        "left on the queue for redelivery"
+                    ) from None
+                self._retry.sleep(self._retry.backoff(attempt, exc, operation))
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _renew(self, claim: _Claim, *, count: bool) -> None:
+        """Extend the lease (and count an attempt); a lost lease stops this worker."""
+        now = self._clock.now()
+        values: dict[str, Any] = {"exchange_lease_until": now + self._lease, "updated_at": now}
+        if count:
+            values["exchange_attempts"] = col(DelegationRequest.exchange_attempts) + 1
+        with session_scope(self._engine) as session:
+            renewed = session.execute(
+                update(DelegationRequest).where(*_holds(claim)).values(**values)
+            )
+            if renewed.rowcount != 1:
+                raise MessageInProgress("the exchange lease was taken over")
+
+    def _release_for_retry(self, claim: _Claim, code: str) -> None:
+        log.warning("Token exchange for delegation %s will be retried (%s)", claim.row_id, code)
         with session_scope(self._engine) as session:
             session.execute(
                 update(DelegationRequest)
-                .where(col(DelegationRequest.id) == row.id)
+                .where(*_holds(claim))
+                .values(
+                    exchange_state=ExchangeState.RETRYING,
+                    exchange_claim_id=None,
+                    exchange_lease_until=None,
+                    exchange_error_code=code[:64],
+                    updated_at=self._clock.now(),
+                )
+            )
+
+    def _refuse_identity(self, claim: _Claim, account: str) -> None:
+        """Another account's credentials: give the lease back, audit, quarantine the message."""
+        with session_scope(self._engine) as session:
+            session.execute(
+                update(DelegationRequest)
+                .where(*_holds(claim))
+                .values(
+                    exchange_state=ExchangeState.NONE,
+                    exchange_claim_id=None,
+                    exchange_lease_until=None,
+                    exchange_token_expires_at=None,
+                    updated_at=self._clock.now(),
+                )
+            )
+            session.add(
+                self._audit.entry(
+                    action="sts.GetDelegatedAccessToken",
+                    outcome="refused identity",
+                    customer_account_id=claim.account_id,
+                    delegation_id=claim.row_id,
+                    staff_user_id=claim.user_id,
+                    detail=f"Credentials act in account {account or 'unknown'}, not "
+                    f"{claim.account_id}; discarded, never stored",
+                )
+            )
+        raise Quarantine(
+            f"the credentials' caller identity is account {account or 'unknown'}, not the "
+            "request's customer account; discarded"
+        )
+
+    def _record_success(
+        self, claim: _Claim, notification: IamNotification, credentials: DelegatedCredentials
+    ) -> None:
+        """One transaction: the outcome, the sealed credentials, the audit row, the state."""
+        now = self._clock.now()
+        with session_scope(self._engine) as session:
+            done = session.execute(
+                update(DelegationRequest)
+                .where(*_holds(claim))
                 .values(
                     exchange_state=ExchangeState.DONE,
+                    exchange_claim_id=None,
+                    exchange_lease_until=None,
+                    exchange_error_code=None,
                     credentials_expire_at=credentials.expiration,
                     expires_at=credentials.expiration,
                     approved_at=notification.updated_at,
                     approver_id=credentials.assumed_principal or None,
                     last_error=None,
+                    updated_at=now,
+                )
+            )
+            if done.rowcount != 1:
+                raise MessageInProgress("the exchange lease was taken over; not recorded")
+            self._vault.seal_in(session, claim.row_id, credentials)
+            session.add(self._exchange_audit(claim, "ok"))
+            moved = self._advance_in(session, claim.row_id, notification)
+        self._vault.remember(claim.row_id, credentials)
+        self._after_move(claim.row_id, notification.state if moved else None)
+
+    def _record_failure(self, claim: _Claim, notification: IamNotification, code: str) -> None:
+        """A final answer from AWS: recorded once, with its reason, for the rep to see."""
+        log.warning("Token exchange for delegation %s failed: %s", claim.row_id, code)
+        with session_scope(self._engine) as session:
+            failed = session.execute(
+                update(DelegationRequest)
+                .where(*_holds(claim))
+                .values(
+                    exchange_state=ExchangeState.FAILED,
+                    exchange_claim_id=None,
+                    exchange_lease_until=None,
+                    exchange_error_code=code[:64],
+                    last_error=f"Token exchange failed: {plain_reason(code)} ({code}).",
                     updated_at=self._clock.now(),
                 )
             )
-        self._audit.record(
+            if failed.rowcount != 1:
+                raise MessageInProgress("the exchange lease was taken over; not recorded")
+            session.add(self._exchange_audit(claim, f"error {code}"))
+            moved = self._advance_in(session, claim.row_id, notification)
+        self._after_move(claim.row_id, notification.state if moved else None)
+
+    def _exchange_audit(self, claim: _Claim, outcome: str) -> Any:
+        return self._audit.entry(
             action="sts.GetDelegatedAccessToken",
-            outcome="ok",
-            customer_account_id=row.aws_account_id,
-            delegation_id=row.id,
-            staff_user_id=row.user_id,
+            outcome=outcome,
+            customer_account_id=claim.account_id,
+            delegation_id=claim.row_id,
+            staff_user_id=claim.user_id,
         )
 
-    def _exchange_failed(self, row: DelegationRequest, state: ExchangeState, code: str) -> None:
-        log.warning("Token exchange for delegation %s failed: %s", row.id, code)
-        with session_scope(self._engine) as session:
-            session.execute(
-                update(DelegationRequest)
-                .where(col(DelegationRequest.id) == row.id)
-                .values(
-                    exchange_state=state,
-                    last_error=f"Token exchange failed ({code}).",
-                    updated_at=self._clock.now(),
-                )
-            )
-        self._audit.record(
-            action="sts.GetDelegatedAccessToken",
-            outcome=f"error {code}",
-            customer_account_id=row.aws_account_id,
-            delegation_id=row.id,
-            staff_user_id=row.user_id,
-        )
+    def _fault(self, step: str) -> None:
+        self._fault_hook(step)
 
     def _record_funnel(self, row_id: int, step: FunnelStep) -> None:
         row = self._load(row_id)
@@ -363,6 +602,53 @@ class NotificationProcessor:
             row = session.get(DelegationRequest, row_id)
             assert row is not None
             return row
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """The lease one worker holds on one request's exchange."""
+
+    row_id: int
+    claim_id: str
+    account_id: str
+    user_id: int
+
+
+class _FinalFailure(Exception):
+    """AWS's definitive answer about the token (or the credentials): record and stop."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _holds(claim: _Claim) -> tuple[Any, ...]:
+    """WHERE clauses: this worker still holds the lease."""
+    return (
+        col(DelegationRequest.id) == claim.row_id,
+        col(DelegationRequest.exchange_state) == ExchangeState.CLAIMED,
+        col(DelegationRequest.exchange_claim_id) == claim.claim_id,
+    )
+
+
+def _credentials(response: dict[str, Any]) -> DelegatedCredentials:
+    creds = response["Credentials"]
+    credentials = DelegatedCredentials(
+        access_key_id=creds["AccessKeyId"],
+        secret_access_key=creds["SecretAccessKey"],
+        session_token=creds["SessionToken"],
+        expiration=creds["Expiration"],
+        assumed_principal=response.get("AssumedPrincipal", ""),
+    )
+    for secret in credentials.secrets():
+        register_secret(secret)  # redacted from logs from the moment they exist
+    return credentials
+
+
+def _discard(credentials: DelegatedCredentials) -> None:
+    """Credentials that will never be stored: nothing keeps them."""
+    for secret in credentials.secrets():
+        forget_secret(secret)
 
 
 def parse_inner(message: VerifiedMessage) -> IamNotification:

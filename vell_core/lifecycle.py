@@ -7,6 +7,8 @@ states are sticky.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from vell_core.models import AwsDelegationState as S
 from vell_core.models import DelegationStatus
 
@@ -76,3 +78,30 @@ def status_for(state: S | None, current: DelegationStatus | None = None) -> Dele
 def is_waiting(state: S | None) -> bool:
     """Still waiting on the customer (the wizard's live view keeps refreshing)."""
     return state in (None, S.UNASSIGNED, S.ASSIGNED, S.PENDING_APPROVAL, S.ACCEPTED)
+
+
+def effective_status(
+    status: DelegationStatus,
+    *,
+    credentials_expire_at: datetime | None,
+    state_expires_at: datetime | None,
+    now: datetime,
+) -> tuple[DelegationStatus, datetime | None]:
+    """The status a person should read now, and when the request ended (if it has).
+
+    AWS reports EXPIRED only when a request's *state* times out (days later); the delegated
+    access itself ends with the credentials. So an approved request whose credentials have
+    ended, or a pending one whose state has timed out, reads as expired from that moment.
+    """
+    if status is DelegationStatus.APPROVED and _passed(credentials_expire_at, now):
+        return DelegationStatus.EXPIRED, credentials_expire_at
+    if status is DelegationStatus.PENDING and _passed(state_expires_at, now):
+        return DelegationStatus.EXPIRED, state_expires_at
+    if status is DelegationStatus.EXPIRED:
+        ended = [t for t in (credentials_expire_at, state_expires_at) if _passed(t, now)]
+        return status, min(ended) if ended else None
+    return status, None
+
+
+def _passed(moment: datetime | None, now: datetime) -> bool:
+    return moment is not None and moment <= now

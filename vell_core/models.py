@@ -110,10 +110,18 @@ class AwsDelegationState(StrEnum):
 
 
 class ExchangeState(StrEnum):
-    """Where the single token exchange for a request stands (our side)."""
+    """Where the single token exchange for a request stands (our side).
+
+    ``CLAIMED`` is a lease (``exchange_lease_until``): a worker is exchanging right now, and
+    once the lease runs out anyone may take over. ``RETRYING``: transient errors used up one
+    worker's attempts; the message went back to the queue for another try. ``DONE`` and
+    ``FAILED`` are recorded once and final. ``UNKNOWN`` is only found on rows written before
+    exchanges were retried.
+    """
 
     NONE = "none"
     CLAIMED = "claimed"
+    RETRYING = "retrying"
     DONE = "done"
     FAILED = "failed"
     UNKNOWN = "unknown"
@@ -261,6 +269,15 @@ class DelegationRequest(SQLModel, table=True):
     notes: str | None = Field(default=None, max_length=500)
     wizard_session_id: str | None = Field(default=None, max_length=64, index=True)
     exchange_state: ExchangeState = enum_column(ExchangeState, ExchangeState.NONE)
+    # The exchange lease: who holds it (a random id per claim), since when and until when.
+    exchange_claim_id: str | None = Field(default=None, max_length=32)
+    exchange_claimed_at: datetime | None = utc_column()
+    exchange_lease_until: datetime | None = utc_column()
+    exchange_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The token's ExpiresAt (not a secret): after it no retry can succeed.
+    exchange_token_expires_at: datetime | None = utc_column()
+    # AWS's error code: the final one on FAILED, the latest transient one while RETRYING.
+    exchange_error_code: str | None = Field(default=None, max_length=64)
     credentials_expire_at: datetime | None = utc_column()
     first_sync_at: datetime | None = utc_column()
     last_error: str | None = Field(default=None, max_length=500)

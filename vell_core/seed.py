@@ -1,7 +1,8 @@
 """Deterministic seed data: twelve months of believable history for every page on first run.
 
-A fixed random seed and dates relative to the anchor day (today, midnight UTC) make the data
-identical for the same anchor: reps, CS, leadership and an admin; customers moving demo → trial →
+A fixed random seed and dates relative to the anchor (the minute of seeding, UTC) make the data
+identical for the same anchor, and nothing is dated after it (only expiry times lie ahead):
+reps, CS, leadership and an admin; customers moving demo → trial →
 production or dropping out; wizard-step funnel events; first-sync times; setup support tickets.
 The delegation flow "launched" about five months before the anchor, so the history shows the
 old CloudFormation-only numbers (~40% completion, 30-60 min to first sync) improving after it.
@@ -19,9 +20,11 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, delete, select
 
+from vell_core.connections import VALIDATE_ACTION
 from vell_core.db import session_scope
 from vell_core.funnel import rebuild_summary
 from vell_core.models import (
+    AuditLog,
     AwsDelegationState,
     CloudConnection,
     ConnectionStatus,
@@ -38,12 +41,13 @@ from vell_core.models import (
     StaffRole,
     StaffUser,
     SupportTicket,
-    WorkerHeartbeat,
 )
+from vell_core.probe import CHECKS as PROBE_CHECKS
 from vell_core.sandbox.accounts import SANDBOX_CUSTOMERS
 from vell_core.settings import SANDBOX_DEFAULTS
 
 SEED = 20251206
+PROBED_ACTIONS = len(PROBE_CHECKS)  # for the audit detail, as a real validation writes it
 HISTORY_DAYS = 365
 DELEGATION_LAUNCH_DAYS_AGO = 150
 SANDBOX_TEMPLATE_ARNS = {
@@ -180,6 +184,7 @@ class _Generator:
         self.used_accounts = {c.account_id for c in SANDBOX_CUSTOMERS}
         self.used_companies: set[str] = {c.company for c in SANDBOX_CUSTOMERS}
         self.forced_outcome: str | None = None
+        self.cs_ids: list[int] = []
 
     def run(self, session: Session) -> SeedResult:
         staff = self._staff(session)
@@ -188,7 +193,6 @@ class _Generator:
             self._customer_journey(session, reps, index)
         self._live_now(session, reps)
         self._tickets(session)
-        self._heartbeat(session)
         return self.result
 
     # --- staff and customers -------------------------------------------------------------
@@ -200,6 +204,7 @@ class _Generator:
         ]
         session.add_all(users)
         session.flush()
+        self.cs_ids = [u.id for u in users if u.role is StaffRole.CS and u.id is not None]
         self.result.staff = len(users)
         return users
 
@@ -242,7 +247,11 @@ class _Generator:
     def _customer_journey(self, session: Session, reps: list[StaffUser], index: int) -> None:
         # Later customers are denser: the business grows through the year.
         days_ago = int(HISTORY_DAYS * (1 - self.rng.random() ** 0.8))
-        started = self._days_ago(days_ago) + timedelta(minutes=self.rng.randint(8 * 60, 18 * 60))
+        # A working day's hour on the day ``days_ago`` full days before the anchor's (so day 0
+        # is the last 24 hours), never after the anchor itself.
+        started = self._days_ago(days_ago + 1) + timedelta(
+            minutes=self.rng.randint(8 * 60, 18 * 60)
+        )
         rep = self.rng.choice(reps)
         customer = self._new_customer(session, rep, started)
         delegation_era = days_ago < DELEGATION_LAUNCH_DAYS_AGO
@@ -451,7 +460,9 @@ class _Generator:
             approved_at = sent_at + timedelta(seconds=self.rng.randint(40, 900))
             expires_at = approved_at + timedelta(seconds=duration)
             aws_state = AwsDelegationState.FINALIZED
-            status = DelegationStatus.APPROVED if outcome == "active" else DelegationStatus.EXPIRED
+            # "Active" only while the access lasts: a demo sent 6 h ago has already ended.
+            live = outcome == "active" and expires_at > self.anchor
+            status = DelegationStatus.APPROVED if live else DelegationStatus.EXPIRED
         elif outcome == "rejected":
             aws_state, status = AwsDelegationState.REJECTED, DelegationStatus.REJECTED
         elif outcome == "timed_out":
@@ -497,7 +508,7 @@ class _Generator:
             exchange_state=ExchangeState.DONE if approved_at else ExchangeState.NONE,
             credentials_expire_at=expires_at if approved_at else None,
             created_at=sent_at,
-            updated_at=approved_at or sent_at + timedelta(hours=2),
+            updated_at=approved_at or min(sent_at + timedelta(hours=2), self.anchor),
         )
 
     def _outcome(self, sent_at: datetime) -> str:
@@ -562,8 +573,45 @@ class _Generator:
         )
         session.add(connection)
         session.flush()
+        self._validation_history(session, connection, at)
         self.result.connections += 1
         return connection
+
+    def _validation_history(
+        self, session: Session, connection: CloudConnection, created: datetime
+    ) -> None:
+        """Validated at creation, then every week or two by customer success, the last one
+        within the past few days; a few connections' latest check failed (a customer
+        tightened a policy), as they do in real life."""
+        validator = self.cs_ids[self.rng.randrange(len(self.cs_ids))] if self.cs_ids else None
+        last = self.anchor - timedelta(hours=self.rng.randint(2, 96))
+        times = [created]
+        at = created + timedelta(days=self.rng.randint(7, 14))
+        while at < last:
+            times.append(at)
+            at += timedelta(days=self.rng.randint(7, 14))
+        if last > created:
+            times.append(last)
+        failing = len(times) > 2 and self.rng.random() < 0.06
+        for index, moment in enumerate(times):
+            ok = not (failing and index == len(times) - 1)
+            session.add(
+                AuditLog(
+                    at=moment,
+                    staff_user_id=validator,
+                    customer_account_id=connection.aws_account_id,
+                    connection_id=connection.id,
+                    action=VALIDATE_ACTION,
+                    outcome="ok" if ok else "failed",
+                    detail=f"{PROBED_ACTIONS} ok" if ok else f"{PROBED_ACTIONS - 1} ok, 1 denied",
+                )
+            )
+        connection.last_validated_at = times[-1]
+        connection.last_validation_ok = not failing
+        connection.updated_at = times[-1]
+        if failing:
+            connection.status = ConnectionStatus.FAILED
+        session.add(connection)
 
     def _tickets(self, session: Session) -> None:
         """Setup tickets: ~20 a month before delegation, ~9 after; some non-setup noise."""
@@ -589,9 +637,6 @@ class _Generator:
             )
         )
         self.result.tickets += 1
-
-    def _heartbeat(self, session: Session) -> None:
-        session.add(WorkerHeartbeat(worker_id="seed", last_seen_at=self.anchor))
 
     def _event(
         self,
@@ -647,6 +692,7 @@ def fingerprint(engine: Engine) -> str:
             CloudConnection,
             SupportTicket,
             DelegationEvent,
+            AuditLog,
         ):
             for row in session.exec(select(model)).all():
                 digest.update(repr(sorted(row.model_dump().items())).encode())

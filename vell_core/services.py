@@ -8,7 +8,9 @@ and the notification worker thread.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -25,6 +27,8 @@ from vell_core.customer_console import CustomerConsoleService
 from vell_core.db import make_engine
 from vell_core.delegation import DelegationService
 from vell_core.demo_links import DemoLinkService
+from vell_core.exchange import SINGLE_ATTEMPT, RetryPolicy
+from vell_core.faults import FaultHook, kill_self_at, no_faults
 from vell_core.funnel import FunnelRecorder
 from vell_core.ingest import NotificationProcessor
 from vell_core.listing_update import ListingUpdateService
@@ -33,10 +37,11 @@ from vell_core.metrics import MetricsService
 from vell_core.overview import HomeFigures, home_figures
 from vell_core.promotion import PromotionService
 from vell_core.ratelimit import RateLimiter
+from vell_core.session_tokens import SessionTokens
 from vell_core.settings import Settings, load_settings
 from vell_core.sns_verify import SnsVerifier, requests_certificate_fetcher, routed_session
 from vell_core.staff import StaffDirectory
-from vell_core.sync import SyncService
+from vell_core.sync import LIVE_DEMO_SERVICES, SyncService
 from vell_core.tickets import TicketService
 from vell_core.trials import TrialsDeskService, build_production_services
 from vell_core.vault import CredentialVault
@@ -88,6 +93,8 @@ class Services:
     listing_updates: ListingUpdateService
     sandbox: Any | None = None
     background: list[Any] = field(default_factory=list)
+    # Local sign-in sessions run on the wall clock: advancing sandbox time must not sign you out.
+    session_tokens: SessionTokens = field(default_factory=lambda: SessionTokens(SystemClock()))
 
     def new_worker(self) -> NotificationWorker:
         """A worker on the configured queue (not started)."""
@@ -98,6 +105,8 @@ class Services:
             engine=self.engine,
             clock=self.clock,
             wait_seconds=self.settings.vell_worker_wait_seconds,
+            visibility_timeout=self.settings.vell_worker_visibility_timeout,
+            fault_hook=_fault_hook(self.settings),
         )
 
     def start_worker(self) -> NotificationWorker:
@@ -111,6 +120,7 @@ class Services:
         self.sync.close()
         for item in reversed(self.background):
             item.stop()
+        self.audit.close()
         if self.sandbox is not None:
             self.sandbox.stop()
         self.engine.dispose()
@@ -170,10 +180,14 @@ def build_services(
         engine=engine,
         clock=clock,
         verifier=_verifier(settings, sandbox),
-        partner_aws=aws,
+        # One attempt per call: the exchange's own loop retries (and counts, and backs off).
+        partner_aws=aws.with_config(SINGLE_ATTEMPT),
         vault=vault,
         funnel=funnel,
         audit=audit,
+        retry=RetryPolicy(max_attempts=settings.vell_exchange_max_attempts),
+        lease=timedelta(seconds=settings.vell_exchange_lease_seconds),
+        fault_hook=_fault_hook(settings),
     )
     services = Services(
         settings=settings,
@@ -193,7 +207,7 @@ def build_services(
         ),
         rate_limiter=rate_limiter,
         admin=AdminService(settings=settings, engine=engine, clock=clock, aws=aws, staff=staff),
-        audit_query=AuditQuery(engine=engine, staff=staff),
+        audit_query=AuditQuery(engine=engine, staff=staff, audit=audit),
         demo_links=DemoLinkService(
             settings=settings,
             engine=engine,
@@ -216,7 +230,14 @@ def build_services(
     run_worker = settings.is_sandbox and settings.vell_start_worker
     if run_worker if start_background is None else start_background:
         services.start_worker()
+        # Off the first rep's path: load the Marketplace models while nobody waits yet.
+        threading.Thread(target=aws.preload, args=LIVE_DEMO_SERVICES, daemon=True).start()
     return services
+
+
+def _fault_hook(settings: Settings) -> FaultHook:
+    """No faults, unless a test asked this process to die at an exchange step."""
+    return kill_self_at(settings.vell_test_kill_at) if settings.vell_test_kill_at else no_faults
 
 
 def _vault_key(settings: Settings) -> bytes | None:

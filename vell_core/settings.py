@@ -132,6 +132,17 @@ class Settings(BaseSettings):
     vell_worker_wait_seconds: int = Field(
         1, ge=0, le=20, validation_alias=_env("VELL_WORKER_WAIT_SECONDS")
     )
+    vell_worker_visibility_timeout: int = Field(
+        30, ge=0, le=43200, validation_alias=_env("VELL_WORKER_VISIBILITY_TIMEOUT")
+    )
+    vell_exchange_max_attempts: int = Field(
+        5, ge=1, le=20, validation_alias=_env("VELL_EXCHANGE_MAX_ATTEMPTS")
+    )
+    vell_exchange_lease_seconds: int = Field(
+        60, ge=5, le=3600, validation_alias=_env("VELL_EXCHANGE_LEASE_SECONDS")
+    )
+    # Test-only: ``vell worker`` SIGKILLs itself at this exchange step (vell_core.faults).
+    vell_test_kill_at: str | None = Field(None, validation_alias=_env("VELL_TEST_KILL_AT"))
     vell_live_refresh_seconds: float = Field(
         2.0, gt=0, validation_alias=_env("VELL_LIVE_REFRESH_SECONDS")
     )
@@ -148,6 +159,17 @@ class Settings(BaseSettings):
     )
     vell_sandbox_throttling: bool = Field(True, validation_alias=_env("VELL_SANDBOX_THROTTLING"))
     vell_sandbox_seed: int = Field(20261129, validation_alias=_env("VELL_SANDBOX_SEED"))
+    # Where the app itself is reached in the sandbox (``make run`` serves it here), for the
+    # links a rep hands out; AWS's RedirectUrl still uses vell_app_base_url (it allows no port).
+    vell_sandbox_app_url: str = Field(
+        "http://localhost:8501", validation_alias=_env("VELL_SANDBOX_APP_URL")
+    )
+
+    @property
+    def links_base_url(self) -> str:
+        """Base of the desk's own links (demo links): the local app in the sandbox."""
+        base = self.vell_sandbox_app_url if self.is_sandbox else self.vell_app_base_url
+        return base.rstrip("/")
 
     @field_validator("vell_partner_account_id")
     @classmethod
@@ -177,6 +199,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _fill_or_refuse(self) -> Settings:
         """Fill sandbox defaults, or refuse missing and placeholder values in aws mode."""
+        if self.vell_test_kill_at and self.vell_aws_mode is not AwsMode.SANDBOX:
+            raise ConfigurationError("VELL_TEST_KILL_AT is a test setting: sandbox mode only")
         if self.vell_aws_mode is AwsMode.SANDBOX:
             for field_name, value in SANDBOX_DEFAULTS.items():
                 if getattr(self, field_name) in (None, ""):

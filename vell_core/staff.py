@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
+from vell_core.db import read_session
 from vell_core.errors import PermissionDenied
 from vell_core.models import StaffRole, StaffUser
 
@@ -61,7 +62,7 @@ class StaffDirectory:
 
     def list_active(self) -> list[StaffMember]:
         """Every active staff member, by role then name."""
-        with Session(self._engine) as session:
+        with read_session(self._engine) as session:  # no write lock: staff reads are hot
             rows = session.exec(
                 select(StaffUser)
                 .where(col(StaffUser.active))
@@ -71,7 +72,7 @@ class StaffDirectory:
 
     def by_email(self, email: str) -> StaffMember | None:
         """The active staff member with this email (case-insensitive), if any."""
-        with Session(self._engine) as session:
+        with read_session(self._engine) as session:  # no write lock: staff reads are hot
             row = session.exec(
                 select(StaffUser).where(col(StaffUser.email) == email.strip().lower())
             ).first()
@@ -79,7 +80,7 @@ class StaffDirectory:
 
     def by_id(self, user_id: int) -> StaffMember | None:
         """The active staff member with this id, if any."""
-        with Session(self._engine) as session:
+        with read_session(self._engine) as session:  # no write lock: staff reads are hot
             row = session.get(StaffUser, user_id)
         return _member(row) if row is not None and row.active else None
 

@@ -66,6 +66,7 @@ from vell_core.staff import StaffMember
 log = logging.getLogger(__name__)
 
 CATALOG = "AWSMarketplace"
+LIVE_DEMO_SERVICES = ("marketplace-catalog", "marketplace-agreement")  # the clients a sync uses
 # Documented per-account quotas, requests per second (reference §1.3 and §2.5).
 DOCUMENTED_RATES: dict[str, float] = {
     "ListEntities": 10.0,
@@ -80,7 +81,8 @@ DOCUMENTED_RATES: dict[str, float] = {
 }
 # BatchDescribeEntities has no quota of its own; charge it to DescribeEntity (conservative).
 BUCKET_OF: dict[str, str] = {"BatchDescribeEntities": "DescribeEntity"}
-RATE_MARGIN = 0.95  # stay a little under the quota so network jitter does not trip it
+RATE_MARGIN = 0.98  # stay a little under the quota so network jitter does not trip it
+BURST_CUSHION = 0.5  # tokens of AWS's one-second burst left unused, for the same reason
 PAGE_SIZE = {"ListEntities": 50, "ListChangeSets": 20, "SearchAgreements": 50}
 BATCH_SIZE = 20  # BatchDescribeEntities takes at most 20 entities
 MAX_PAGES = 2000  # a runaway-pagination guard far above any real seller (100k agreements)
@@ -206,10 +208,10 @@ class AccountLimits:
 
 
 def _capacity(rate: float) -> float:
-    # AWS's bucket holds about one second of tokens. Bursting only half of that leaves AWS's
-    # bucket half full afterwards, so requests that arrive bunched up (network and thread
-    # scheduling jitter) still find tokens there.
-    return max(1.0, math.floor(rate / 2))
+    # AWS's bucket holds about one second of tokens and starts full: use that burst (a small
+    # seller's ten agreements are mostly burst), less half a token, so a request that reaches
+    # AWS a little early (network and thread-scheduling jitter) still finds a token there.
+    return max(1.0, rate - BURST_CUSHION)
 
 
 # -- progress and state -------------------------------------------------------------------------
@@ -241,6 +243,7 @@ class SyncStats:
     listed: dict[str, int]  # items received per listing, counting any duplicate twice
     first_screen_seconds: float | None
     full_seconds: float | None
+    demo_ready_seconds: float | None = None  # products, offers, change sets, active agreements
 
 
 @dataclass(frozen=True)
@@ -289,6 +292,16 @@ class DemoState:
         return write_refusal(self.delegation)
 
 
+@dataclass(frozen=True)
+class LiveHeader:
+    """The live demo's header: sync progress and the access countdown (no customer data)."""
+
+    progress: SyncProgress
+    now: datetime
+    expires_at: datetime
+    writable: bool
+
+
 def write_refusal(view: DelegationView) -> str | None:
     """Why listing updates are refused for this delegation, or None when allowed."""
     if view.path is DelegationPath.TRIAL:
@@ -307,6 +320,7 @@ class DelegationChoice:
     label: str
     live: bool
     expires_at: datetime | None
+    renewable: bool = False
 
 
 # -- the job ------------------------------------------------------------------------------------
@@ -354,6 +368,7 @@ class SyncJob:
         self.clients = clients
         self.limits = limits
         self.expires_at = clients.expires_at
+        self.first_sync_noted = False  # set once SyncService has recorded the first screen
         self._max_workers = max_workers
         self._on_first_screen = on_first_screen
         self._lock = threading.Condition()
@@ -370,6 +385,8 @@ class SyncJob:
         self._started = time.monotonic()
         self._first_screen_seconds: float | None = None
         self._full_seconds: float | None = None
+        self._demo_ready_seconds: float | None = None
+        self._demo_outstanding = 0  # queued or running tasks a demo needs (not ended agreements)
         self._calls: dict[str, int] = {}
         self._listed: dict[str, int] = {}
         self._retries = 0
@@ -420,6 +437,7 @@ class SyncJob:
             return
         with self._lock:
             heapq.heappush(self._queue, _Task((level, order, next(self._seq)), run, name))
+            self._demo_outstanding += level < OTHER_AGREEMENT
             self._lock.notify()
 
     def _work(self) -> None:
@@ -437,7 +455,17 @@ class SyncJob:
             finally:
                 with self._lock:
                     self._in_flight -= 1
+                    self._demo_task_done(task)
                     self._lock.notify_all()
+
+    def _demo_task_done(self, task: _Task) -> None:
+        """Demo-ready: everything but the ended agreements is in (caller holds the lock)."""
+        if task.priority[0] >= OTHER_AGREEMENT:
+            return
+        self._demo_outstanding -= 1
+        ready = self._demo_outstanding == 0 and self._first_screen.is_set()
+        if ready and self._demo_ready_seconds is None and self._error is None:
+            self._demo_ready_seconds = time.monotonic() - self._started
 
     def _finish_if_idle(self) -> None:
         if not self._queue and not self._in_flight and not self._finished.is_set():
@@ -582,7 +610,10 @@ class SyncJob:
         self._queue_details()
         if self._executor is not None:
             for _ in range(max(0, self._max_workers - len(PRODUCT_TYPES))):
-                self._executor.submit(self._work)
+                try:
+                    self._executor.submit(self._work)
+                except RuntimeError:  # stopped meanwhile (Refresh, expiry): nothing to start
+                    return
 
     def _queue_details(self) -> None:
         with self._lock:
@@ -728,9 +759,15 @@ class SyncJob:
             target[entity_id] = _entity_detail(answer)
 
     def fetch_agreement(self, agreement_id: str) -> None:
-        """DescribeAgreement and GetAgreementTerms now, ahead of the queue."""
-        self._describe_agreement(agreement_id, ON_DEMAND)
-        self._agreement_terms(agreement_id, ON_DEMAND)
+        """DescribeAgreement and GetAgreementTerms now, ahead of the queue, side by side.
+
+        The two draw from different quotas, so running them concurrently puts the agreement on
+        screen in one round trip instead of two.
+        """
+        with ThreadPoolExecutor(1, thread_name_prefix="vell-open") as pool:
+            terms = pool.submit(self._agreement_terms, agreement_id, ON_DEMAND)
+            self._describe_agreement(agreement_id, ON_DEMAND)
+            terms.result()
 
     @requires("sync.describe_change_set")
     def describe_change_set(self, change_set_id: str) -> dict[str, Any]:
@@ -803,6 +840,7 @@ class SyncJob:
                 listed=dict(self._listed),
                 first_screen_seconds=self._first_screen_seconds,
                 full_seconds=self._full_seconds,
+                demo_ready_seconds=self._demo_ready_seconds,
             )
             state = "failed" if self._error else ("done" if done else "running")
             return SyncProgress(
@@ -884,10 +922,11 @@ class SyncService:
     def choices(
         self, member: StaffMember | None, include: int | None = None
     ) -> list[DelegationChoice]:
-        """The member's own delegations with live credentials (plus ``include``, if theirs).
+        """The member's own delegations that released access: live ones first, then ended ones.
 
-        ``include`` keeps the delegation the rep was browsing in the list after its access
-        ends, so the page can say so and offer renewal instead of silently switching.
+        Ended ones stay listed (as expired, with when access ended) so the rep sees what
+        happened and can renew, instead of a delegation silently vanishing from the picker.
+        ``include`` is kept for callers that name the one being browsed.
         """
         if member is None:  # checked before ``member.id`` is read: a permission error, not a crash
             raise PermissionDenied("Please sign in first.")
@@ -899,10 +938,10 @@ class SyncService:
                 label=f"{v.company} · {v.aws_account_id} · {v.path.value} (#{v.id})",
                 live=v.credentials_live(now),
                 expires_at=v.credentials_expire_at,
+                renewable=v.renewable,
             )
             for v in views
-            if v.exchange_state is ExchangeState.DONE
-            and (v.credentials_live(now) or v.id == include)
+            if v.exchange_state is ExchangeState.DONE or v.id == include
         ]
         return sorted(found, key=lambda c: (not c.live, -c.delegation_id))
 
@@ -914,8 +953,24 @@ class SyncService:
         return self._state(job)
 
     def state(self, member: StaffMember, delegation_id: int) -> DemoState:
-        """The current state without waiting (progress fragment)."""
+        """The current state without waiting."""
         return self._state(self._job(member, delegation_id))
+
+    def header(self, member: StaffMember, delegation_id: int) -> LiveHeader:
+        """What the live header shows, without copying the snapshot (the 2-second fragment).
+
+        Access is re-checked as on every call; nothing else touches the store.
+        """
+        job = self._job(member, delegation_id)
+        progress = job.progress()
+        now = self._clock.now()
+        self._note_first_screen(job, progress, now)
+        return LiveHeader(
+            progress=progress,
+            now=now,
+            expires_at=job.expires_at,
+            writable=job.clients.delegation.path is DelegationPath.TRIAL,
+        )
 
     def product(self, member: StaffMember, delegation_id: int, product_id: str) -> DemoState:
         """Make sure one product's detail is in, fetching it now if the queue has not."""
@@ -1006,8 +1061,7 @@ class SyncService:
     def _state(self, job: SyncJob) -> DemoState:
         now = self._clock.now()
         progress = job.progress()
-        if progress.first_screen_ready:
-            self._record_first_sync(job.clients.delegation, now)
+        self._note_first_screen(job, progress, now)
         return DemoState(
             delegation=job.clients.delegation,
             snapshot=job.snapshot(now),
@@ -1015,6 +1069,12 @@ class SyncService:
             now=now,
             expires_at=job.expires_at,
         )
+
+    def _note_first_screen(self, job: SyncJob, progress: SyncProgress, now: datetime) -> None:
+        """Record approval → first listings once per job (it was an UPDATE on every tick)."""
+        if progress.first_screen_ready and not job.first_sync_noted:
+            job.first_sync_noted = True
+            self._record_first_sync(job.clients.delegation, now)
 
     def _record_first_sync(self, view: DelegationView, now: datetime) -> None:
         """Approval → first listings on screen, once per delegation (whoever looks first)."""

@@ -9,7 +9,9 @@ Who is signed in:
   verified email is mapped to an active staff member in *our* store (default deny);
 * in the sandbox only, the sign-in page can pick a seeded staff member
   (``StaffDirectory.local_sign_in`` refuses this in ``aws`` mode, and ``current_user`` ignores
-  a local sign-in outside the sandbox even if session state says otherwise).
+  a local sign-in outside the sandbox even if session state says otherwise). That sign-in is
+  also kept in a signed, expiring cookie (``session_tokens``), so a reload or a second tab
+  stays signed in; signing out revokes it and clears every per-user value in session state.
 
 ``st.user`` is read from the identity cookie only when a session starts, so the role is re-read
 from the store on every run here and again by every service call (``StaffDirectory.require``).
@@ -18,29 +20,52 @@ from the store on every run here and again by every service call (``StaffDirecto
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import streamlit as st
+import streamlit.components.v1 as components
 from streamlit.errors import StreamlitAuthError
 
 from vell_core.errors import ConfigurationError, VellError
 from vell_core.services import Services, build_services
+from vell_core.session_tokens import COOKIE_NAME, SESSION_HOURS
 from vell_core.staff import StaffMember, can
 from vell_core.ui_text import plain
 
 log = logging.getLogger(__name__)
 
 SIGNED_IN_KEY = "vell_signed_in_user_id"
+SESSION_TOKEN_KEY = "vell_session_token"
+SIGNED_OUT_KEY = "vell_signed_out"
 DEMO_LINK_PARAM = "demo_link"  # same as vell_core.demo_links.QUERY_PARAM
 OIDC_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
+
+
+_PROCESS_SERVICES: Services | None = None
+_PROCESS_LOCK = threading.Lock()
+
+
+def start_services() -> Services:
+    """Build this process's service graph once (sandbox, worker, engine), then reuse it.
+
+    ``vell run`` (what ``make run`` serves) calls this before the server opens its port, so the
+    sandbox AWS listens and the first page needs no build; a bare ``streamlit run Home.py``
+    builds on the first page instead.
+    """
+    global _PROCESS_SERVICES  # one graph per process, by design
+    with _PROCESS_LOCK:
+        if _PROCESS_SERVICES is None:
+            _PROCESS_SERVICES = build_services()
+        return _PROCESS_SERVICES
 
 
 @st.cache_resource(show_spinner="Starting Vell Delegation Desk…")
 def get_services() -> Services:
     """The process-wide service graph (shared by all sessions; holds no per-user data)."""
-    return build_services()
+    return start_services()
 
 
 def current_user() -> StaffMember | None:
@@ -50,10 +75,47 @@ def current_user() -> StaffMember | None:
     if identity is not None:
         email, verified = identity
         return services.staff.from_identity(email, email_verified=verified)
-    user_id = st.session_state.get(SIGNED_IN_KEY)
-    if user_id is None or not services.settings.is_sandbox:
+    if not services.settings.is_sandbox:
         return None
-    return services.staff.by_id(int(user_id))
+    user_id = st.session_state.get(SIGNED_IN_KEY)
+    if user_id is None:
+        user_id = _resume_from_cookie(services)
+    return None if user_id is None else services.staff.by_id(int(user_id))
+
+
+def _resume_from_cookie(services: Services) -> int | None:
+    """A reloaded tab: take the sign-in from the session cookie, if it is still valid."""
+    if st.session_state.get(SIGNED_OUT_KEY):
+        return None  # this browser session signed out; its old cookie must not sign it back in
+    token = st.context.cookies.get(COOKIE_NAME)
+    verified = services.session_tokens.verify(token)
+    if verified is None:
+        return None
+    st.session_state[SIGNED_IN_KEY] = verified.staff_id
+    st.session_state[SESSION_TOKEN_KEY] = token
+    return verified.staff_id
+
+
+def keep_session_cookie() -> None:
+    """Write (or, after sign-out, delete) the session cookie in the browser.
+
+    Streamlit has no API to set a cookie, so a zero-height component runs one line of script;
+    its iframe shares the app's origin. Rendered on every run so it survives reruns; the same
+    content is not reloaded by the browser.
+    """
+    token = st.session_state.get(SESSION_TOKEN_KEY)
+    if token and st.context.cookies.get(COOKIE_NAME) != token:
+        value, max_age = token, SESSION_HOURS * 3600
+    elif st.session_state.get(SIGNED_OUT_KEY) and st.context.cookies.get(COOKIE_NAME):
+        value, max_age = "", 0
+    else:
+        return
+    script = (
+        "<script>window.parent.document.cookie = "
+        f'"{COOKIE_NAME}={value}; Max-Age={max_age}; Path=/; SameSite=Strict";</script>'
+    )
+    with st.sidebar:
+        components.html(script, height=0)
 
 
 def oidc_configured() -> bool:
@@ -101,13 +163,25 @@ def sign_in_sandbox(user_id: int) -> StaffMember:
     """Sandbox-only local sign-in; the staff directory refuses it in aws mode."""
     services = get_services()
     member = services.staff.local_sign_in(user_id, sandbox=services.settings.is_sandbox)
+    for key in list(st.session_state):  # nothing of a previous user survives a sign-in
+        del st.session_state[key]
     st.session_state[SIGNED_IN_KEY] = member.id
+    st.session_state[SESSION_TOKEN_KEY] = services.session_tokens.issue(member.id or 0)
     return member
 
 
 def sign_out() -> None:
-    """Forget the local sign-in (and log out of OIDC when used)."""
-    st.session_state.pop(SIGNED_IN_KEY, None)
+    """Forget the sign-in and every per-user value (wizard, pickers, filters); log out of OIDC.
+
+    Session state holds only UI values of the signed-in member, so all of it goes: the next
+    person to sign in on this browser starts clean.
+    """
+    services = get_services()
+    services.session_tokens.revoke(st.session_state.get(SESSION_TOKEN_KEY))
+    services.session_tokens.revoke(st.context.cookies.get(COOKIE_NAME))
+    for key in list(st.session_state):
+        del st.session_state[key]
+    st.session_state[SIGNED_OUT_KEY] = True
     if _oidc_identity() is not None:
         st.logout()
 

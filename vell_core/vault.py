@@ -18,11 +18,11 @@ from datetime import datetime
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.engine import Engine
-from sqlmodel import col, delete
+from sqlmodel import Session, col, delete
 
 from vell_core.aws import StaticCredentials
 from vell_core.clock import Clock
-from vell_core.db import session_scope
+from vell_core.db import read_session, session_scope
 from vell_core.logging_setup import forget_secret, register_secret
 from vell_core.models import SealedCredential
 
@@ -73,11 +73,28 @@ class CredentialVault:
 
     def put(self, delegation_id: int, credentials: DelegatedCredentials) -> None:
         """Keep ``credentials`` until they expire, and seal a copy for other processes."""
+        self.remember(delegation_id, credentials)
+        with session_scope(self._engine) as session:
+            self.seal_in(session, delegation_id, credentials)
+
+    def remember(self, delegation_id: int, credentials: DelegatedCredentials) -> None:
+        """Keep ``credentials`` in this process's memory only (after ``seal_in`` committed)."""
         for secret in credentials.secrets():
             register_secret(secret)
         with self._lock:
             self._entries[delegation_id] = credentials
-        self._seal(delegation_id, credentials)
+
+    def seal_in(
+        self, session: Session, delegation_id: int, credentials: DelegatedCredentials
+    ) -> None:
+        """Write the sealed copy inside the caller's transaction.
+
+        The token exchange records its outcome in the same transaction, so the credentials
+        are stored exactly when the exchange is recorded as done, and never otherwise.
+        """
+        for secret in credentials.secrets():
+            register_secret(secret)
+        self._seal(session, delegation_id, credentials)
 
     def get(self, delegation_id: int) -> DelegatedCredentials | None:
         """Live credentials for this delegation, or None (expired, or never exchanged)."""
@@ -116,7 +133,9 @@ class CredentialVault:
             session.execute(delete(SealedCredential).where(col(SealedCredential.expires_at) <= now))
         return len(expired)
 
-    def _seal(self, delegation_id: int, credentials: DelegatedCredentials) -> None:
+    def _seal(
+        self, session: Session, delegation_id: int, credentials: DelegatedCredentials
+    ) -> None:
         payload = json.dumps(
             {
                 "a": credentials.access_key_id,
@@ -127,22 +146,21 @@ class CredentialVault:
             }
         ).encode()
         ciphertext = self._fernet.encrypt(payload).decode()
-        with session_scope(self._engine) as session:
-            existing = session.get(SealedCredential, delegation_id)
-            if existing is not None:
-                session.delete(existing)
-                session.flush()
-            session.add(
-                SealedCredential(
-                    delegation_id=delegation_id,
-                    ciphertext=ciphertext,
-                    expires_at=credentials.expiration,
-                    assumed_principal=credentials.assumed_principal,
-                )
+        existing = session.get(SealedCredential, delegation_id)
+        if existing is not None:
+            session.delete(existing)
+            session.flush()
+        session.add(
+            SealedCredential(
+                delegation_id=delegation_id,
+                ciphertext=ciphertext,
+                expires_at=credentials.expiration,
+                assumed_principal=credentials.assumed_principal,
             )
+        )
 
     def _unseal(self, delegation_id: int) -> DelegatedCredentials | None:
-        with session_scope(self._engine) as session:
+        with read_session(self._engine) as session:
             sealed = session.get(SealedCredential, delegation_id)
             if sealed is None:
                 return None

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from vell_core.clock import Clock
 from vell_core.db import session_scope
+from vell_core.faults import BEFORE_DELETE, FaultHook, no_faults
 from vell_core.ingest import NotificationProcessor, Outcome
 from vell_core.models import WorkerHeartbeat
 
@@ -47,7 +48,11 @@ class NotificationWorker:
         clock: Clock,
         wait_seconds: int = 1,
         worker_id: str | None = None,
+        visibility_timeout: int = 30,
+        fault_hook: FaultHook = no_faults,
     ) -> None:
+        self._visibility_timeout = visibility_timeout
+        self._fault_hook = fault_hook
         self._sqs = sqs
         self._queue_url = queue_url
         self._processor = processor
@@ -65,7 +70,9 @@ class NotificationWorker:
             QueueUrl=self._queue_url,
             MaxNumberOfMessages=10,
             WaitTimeSeconds=self._wait_seconds if wait_seconds is None else wait_seconds,
-            VisibilityTimeout=30,
+            # How long a received message stays hidden: a worker that dies holding it lets SQS
+            # deliver it again after this (the exchange lease decides who may then proceed).
+            VisibilityTimeout=self._visibility_timeout,
         )
         result = BatchResult()
         for message in response.get("Messages", []):
@@ -87,6 +94,7 @@ class NotificationWorker:
                 "Notification %s not processed: %s", message.get("MessageId"), type(exc).__name__
             )
             return None
+        self._fault_hook(BEFORE_DELETE)
         self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
         self._processed += 1
         return outcome

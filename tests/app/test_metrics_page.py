@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -87,3 +88,26 @@ def test_sales_cannot_open_the_page(metrics_page: Callable[..., AppTest]) -> Non
     at = metrics_page("pages/metrics.py", as_email="maya.chen@vell.ai").run()
     assert any("do not have access" in error.value for error in at.error)
     assert not at.metric
+
+
+def test_a_cached_rerun_builds_no_altair_chart(
+    metrics_page: Callable[..., AppTest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13: chart specs are cached with the dashboard, so a rerun skips Altair."""
+    import altair as alt
+
+    at = metrics_page("pages/metrics.py", as_email=LEADER).run()
+    charts = len(at.get("vega_lite_chart"))
+    built: list[str] = []
+    for cls in (alt.Chart, alt.LayerChart):
+        original = cls.to_dict
+
+        def counting(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            built.append(type(self).__name__)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "to_dict", counting)
+    at.run()
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) == charts
+    assert built == []

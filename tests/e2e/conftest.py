@@ -47,7 +47,7 @@ def chromium_executable() -> Path:
     return CHROMIUM
 
 
-def app_environment(database_url: str, sandbox_port: int) -> dict[str, str]:
+def app_environment(database_url: str, sandbox_port: int, app_url: str = "") -> dict[str, str]:
     """The server's environment: sandbox AWS, this store, a private sandbox port, fast refresh."""
     env = {
         name: value
@@ -67,6 +67,8 @@ def app_environment(database_url: str, sandbox_port: int) -> dict[str, str]:
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         }
     )
+    if app_url:  # demo links must point at this server, as they point at make run's
+        env["VELL_SANDBOX_APP_URL"] = app_url
     return env
 
 
@@ -118,9 +120,9 @@ def app_url(chromium_executable: Path, tmp_path_factory: pytest.TempPathFactory)
     sandbox_port = free_port()
     while sandbox_port == port:
         sandbox_port = free_port()
-    env = app_environment(f"sqlite:///{store}", sandbox_port)
-    bootstrap_store(env)
     url = f"http://127.0.0.1:{port}"
+    env = app_environment(f"sqlite:///{store}", sandbox_port, url)
+    bootstrap_store(env)
     RESULTS.mkdir(exist_ok=True)
     with SERVER_LOG.open("wb") as log:
         process = subprocess.Popen(

@@ -309,3 +309,43 @@ def require_page_link(page: Page, title: str) -> None:
 def scroll_to(target: Locator) -> None:
     """Scroll so that ``target`` is at the top of the view (for a screenshot of that part)."""
     target.evaluate("element => element.scrollIntoView({block: 'start'})")
+
+
+def sidebar_click(page: Page, name: str) -> None:
+    """Click the sidebar button labelled ``name`` and wait for the rerun to finish."""
+    target = page.get_by_test_id("stSidebar").get_by_role("button", name=name, exact=True)
+    rerun_after(page, target.click)
+
+
+def deny_in_console(page: Page, company: str, reason: str, path: str = "") -> None:
+    """Customer console: open the company's request as owner, then deny it as admin."""
+    open_in_console(page, company, path)
+    act_as(page, "admin")
+    fill(page, "Note (for forwarding to an admin, or the reason for denying)", reason)
+    click(page, "Deny")
+
+
+def advance_sandbox_time(page: Page) -> None:
+    """Customer console's sidebar: advance sandbox time by the slider's default (1 h)."""
+    open_page(page, "Customer console")
+    sidebar_click(page, "Advance time")
+
+
+def set_slider_to_minimum(page: Page, label: str) -> None:
+    """Move the body slider labelled ``label`` to its lowest value (keyboard Home)."""
+    thumb = main(page).get_by_role("slider", name=label)
+    rerun_after(page, lambda: thumb.press("Home"))
+
+
+def select_table_row(page: Page, table: Locator, row: int = 0) -> None:
+    """Tick the selection box of ``row`` in a selectable ``st.dataframe``.
+
+    The grid is drawn on a canvas, so its cells are not elements: click the row marker where
+    a person would, one header row plus ``row`` rows below the top.
+    """
+    box = table.bounding_box()
+    assert box is not None, "the table is not on screen"
+    row_height = 35  # Streamlit's default row (and header) height
+    x = box["x"] + 18
+    y = box["y"] + row_height * (row + 1) + row_height / 2
+    rerun_after(page, lambda: page.mouse.click(x, y))

@@ -53,41 +53,100 @@ class FakeVerifier:
         )
 
 
+# HTTP status AWS answers each scripted error code with (the retry classifier reads it).
+STATUS_FOR = {"ServiceUnavailable": 503, "InternalFailure": 500, "Throttling": 400}
+
+
+def client_error(code: str, operation: str = "GetDelegatedAccessToken") -> ClientError:
+    """A ClientError shaped as botocore raises it for ``code``."""
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": "x"},
+            "ResponseMetadata": {"HTTPStatusCode": STATUS_FOR.get(code, 400)},
+        },
+        operation,
+    )
+
+
 class CountingSts:
-    """GetDelegatedAccessToken that counts calls and can be told to fail."""
+    """GetDelegatedAccessToken that counts calls and can be told to fail.
+
+    ``fail_with`` fails every call; ``fail_next`` fails the next calls in order (an error code
+    or an exception instance each). Each token belongs to ``token_accounts[token]`` (default
+    ``ACCOUNT``): the credentials it mints answer GetCallerIdentity with that account.
+    """
 
     def __init__(self) -> None:
         self.calls = 0
         self.fail_with: str | None = None
+        self.fail_next: list[str | Exception] = []
+        self.token_accounts: dict[str, str] = {}
+        self.identity_failures: list[str | Exception] = []
+        self.identities: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def get_delegated_access_token(self, *, TradeInToken: str) -> dict[str, Any]:
         with self._lock:
             self.calls += 1
+            scripted = self.fail_next.pop(0) if self.fail_next else None
+        if scripted is not None:
+            raise client_error(scripted) if isinstance(scripted, str) else scripted
         if self.fail_with:
-            raise ClientError(
-                {"Error": {"Code": self.fail_with, "Message": "x"}}, "GetDelegatedAccessToken"
-            )
+            raise client_error(self.fail_with)
+        key = "ASIAFAKE" + uuid.uuid4().hex[:12].upper()
+        account = self.token_accounts.get(TradeInToken, ACCOUNT)
+        self.identities[key] = account
         return {
             "Credentials": {
-                "AccessKeyId": "ASIAFAKE" + uuid.uuid4().hex[:12].upper(),
+                "AccessKeyId": key,
                 "SecretAccessKey": "fake-secret-" + TradeInToken[-6:],
                 "SessionToken": "fake-session",
                 "Expiration": T0 + timedelta(hours=4),
             },
-            "AssumedPrincipal": f"arn:aws:iam::{ACCOUNT}:user/customer-admin",
+            "AssumedPrincipal": f"arn:aws:iam::{account}:user/customer-admin",
+        }
+
+    def caller_identity(self, access_key_id: str) -> dict[str, Any]:
+        """What GetCallerIdentity answers for credentials this fake minted."""
+        if self.identity_failures:
+            scripted = self.identity_failures.pop(0)
+            raise (
+                client_error(scripted, "GetCallerIdentity")
+                if isinstance(scripted, str)
+                else scripted
+            )
+        account = self.identities[access_key_id]
+        return {
+            "Account": account,
+            "Arn": f"arn:aws:iam::{account}:user/customer-admin",
+            "UserId": access_key_id,
         }
 
 
-class FakeFactory:
-    """Stands in for the partner ClientFactory."""
+class _DelegatedSts:
+    """The STS client built from delegated credentials (GetCallerIdentity only)."""
 
-    def __init__(self, sts: CountingSts) -> None:
+    def __init__(self, sts: CountingSts, access_key_id: str) -> None:
+        self._sts = sts
+        self._key = access_key_id
+
+    def get_caller_identity(self) -> dict[str, Any]:
+        return self._sts.caller_identity(self._key)
+
+
+class FakeFactory:
+    """Stands in for the partner ClientFactory (and its ``with_credentials`` siblings)."""
+
+    def __init__(self, sts: CountingSts, access_key_id: str | None = None) -> None:
         self.sts = sts
+        self._key = access_key_id
 
     def client(self, service: str) -> Any:
         assert service == "sts"
-        return self.sts
+        return self.sts if self._key is None else _DelegatedSts(self.sts, self._key)
+
+    def with_credentials(self, credentials: Any, client_hook: Any = None) -> FakeFactory:
+        return FakeFactory(self.sts, credentials.access_key_id)
 
 
 def envelope(inner: dict[str, Any], message_id: str | None = None) -> str:

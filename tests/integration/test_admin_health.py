@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from vell_core.admin import (
@@ -30,6 +31,7 @@ from vell_core.models import (
     StaffUser,
     WorkerHeartbeat,
 )
+from vell_core.sandbox.sns_topic_attributes import report_real_topic_attributes
 from vell_core.settings import SANDBOX_DEFAULTS, load_settings
 from vell_core.staff import StaffDirectory, StaffMember
 
@@ -123,6 +125,7 @@ def admin_member(engine: Engine) -> StaffMember:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Moto with Vell's topic, queue and dead-letter queue as onboarding leaves them."""
     monkeypatch.setenv("MOTO_ACCOUNT_ID", "253265132499")  # the partner account in the ARNs
+    report_real_topic_attributes()  # as the sandbox does: moto omits SignatureVersion
     with mock_aws():
         sns = boto3.client("sns", region_name="us-east-1")
         sqs = boto3.client("sqs", region_name="us-east-1")
@@ -159,7 +162,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
                 )
             },
         )["QueueUrl"]
-        yield {"sns": sns, "sqs": sqs, "queue_url": queue_url, "dlq_url": dlq_url}
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        yield {"sns": sns, "sqs": sqs, "queue_url": queue_url, "dlq_url": dlq_url, "topic": topic}
 
 
 def _service(engine: Engine, clock: FrozenClock, policies_dir: Path | None = None) -> AdminService:
@@ -205,6 +212,8 @@ def test_healthy_when_queue_dlq_and_worker_are_fine(
     assert health.verdict_ok
     assert health.topic.ok
     assert health.topic.iam_may_publish
+    assert health.topic.signature_version_ok
+    assert health.topic.subscriptions_confirmed == 1
     assert (health.queue.depth, health.queue.in_flight, health.queue.dlq_depth) == (0, 0, 0)
     assert health.queue.dlq_url is not None
     assert health.last_notification_at == NOW - timedelta(minutes=5)
@@ -238,6 +247,25 @@ def test_reports_depth_dlq_stale_worker_and_quarantine_without_consuming(
     # Reading health twice must not hide or consume anything.
     again = service.health(admin_member)
     assert (again.queue.depth, again.queue.in_flight) == (2, 0)
+
+
+def test_signature_version_one_and_no_subscription_are_problems(
+    engine: Engine, admin_member: StaffMember, aws: dict[str, Any]
+) -> None:
+    sns = aws["sns"]
+    sns.set_topic_attributes(
+        TopicArn=aws["topic"], AttributeName="SignatureVersion", AttributeValue="1"
+    )
+    for subscription in sns.list_subscriptions_by_topic(TopicArn=aws["topic"])["Subscriptions"]:
+        sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+    _heartbeat(engine, "worker-a", NOW - timedelta(seconds=30))
+    health = _service(engine, FrozenClock(NOW)).health(admin_member)
+    assert not health.topic.signature_version_ok
+    assert health.topic.signature_version_text == "signature version 1: Vell requires 2"
+    assert health.topic.subscriptions_confirmed == 0
+    assert any("SignatureVersion 1" in reason for reason in health.reasons)
+    assert any("no confirmed subscription" in reason for reason in health.reasons)
+    assert not health.verdict_ok
 
 
 def test_missing_queue_and_topic_are_reported_not_raised(
@@ -299,3 +327,48 @@ def test_policy_files_are_read_lazily_and_missing_ones_flagged(
     assert by_path["trust-policy.json"].mime == "application/json"
     empty = _service(engine, FrozenClock(NOW), tmp_path / "absent").policy_files(admin_member)
     assert all(f.missing for f in empty)
+
+
+def _delegation(engine: Engine, user_id: int, index: int, exchange_state: str, **values: Any):
+    """A finalized request whose exchange is in ``exchange_state``."""
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO delegation_requests (user_id, company, aws_account_id, "
+                "requestor_workflow_id, type, status, aws_state, expires_at, "
+                "create_persistent_role, session_duration, template_name, template_arn, "
+                "exchange_state, exchange_error_code, exchange_token_expires_at, "
+                "exchange_attempts, created_at, updated_at) VALUES (:u, :c, '602341187520', "
+                ":wf, 'demo', 'approved', 'FINALIZED', :exp, false, 14400, 'read-only', 'arn', "
+                ":s, :code, :tok, 2, :t, :t)"
+            ),
+            {
+                "u": user_id,
+                "c": f"Company {index}",
+                "wf": f"vell-{index:032d}",
+                "exp": NOW + timedelta(hours=4),
+                "s": exchange_state,
+                "code": values.get("code"),
+                "tok": values.get("token_expires_at", NOW + timedelta(hours=4)),
+                "t": values.get("at", NOW - timedelta(hours=1)),
+            },
+        )
+
+
+def test_final_exchange_failures_are_counted_and_turn_the_verdict(
+    engine: Engine, admin_member: StaffMember, aws: dict[str, Any]
+) -> None:
+    clock = FrozenClock(NOW)
+    _heartbeat(engine, "worker-a", NOW - timedelta(seconds=30))
+    _delegation(engine, admin_member.id, 1, "failed", code="ExpiredTradeInTokenException")
+    _delegation(engine, admin_member.id, 2, "retrying", code="ServiceUnavailable")
+    # Still "retrying", but its token expired: no retry can succeed any more.
+    _delegation(engine, admin_member.id, 3, "retrying", token_expires_at=NOW - timedelta(1))
+    _delegation(engine, admin_member.id, 4, "failed", at=NOW - timedelta(days=8))  # too old
+    _delegation(engine, admin_member.id, 5, "done")
+    health = _service(engine, clock).health(admin_member)
+    assert (health.exchanges.failed_7d, health.exchanges.retrying) == (2, 1)
+    assert {f.company for f in health.exchanges.failures} == {"Company 1", "Company 3"}
+    assert all(f.message.startswith("AWS would not exchange") for f in health.exchanges.failures)
+    assert not health.verdict_ok
+    assert any("2 token exchange(s) failed for good" in r for r in health.reasons)

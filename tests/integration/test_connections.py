@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from tests.integration.test_cloudformation_path import create_stack, start
 from tests.integration.test_promotion import Harness, harness, onboarding_ready, sandbox
+from vell_core.audit import flush_all
 from vell_core.csv_export import records_csv
 from vell_core.db import session_scope
 from vell_core.delegation import new_launch_token
@@ -60,6 +61,7 @@ def test_assume_role_uses_the_stored_external_id_and_names_the_staff_member(
     assert sent[0]["ExternalId"] == view.external_id
     assert sent[0]["RoleSessionName"] == f"vell-validate-staff-{h.member().id}"
     assert sent[0]["DurationSeconds"] == 900
+    flush_all()  # audit rows are written by a batching thread
     with session_scope(h.engine) as session:
         outcomes = session.exec(
             select(AuditLog.outcome).where(

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import private_channel
 from vell_core import migrate, seed
 from vell_core.delegation import LaunchRequest, create_request_kwargs, new_launch_token
-from vell_core.errors import AwsConflict, CredentialsUnavailable, PermissionDenied
+from vell_core.errors import AwsConflict, CredentialsUnavailable, NotFound, PermissionDenied
 from vell_core.models import AwsDelegationState, DelegationPath, DelegationStatus, ExchangeState
 from vell_core.services import Services, build_services
 from vell_core.settings import load_settings
@@ -191,3 +191,24 @@ def test_another_rep_cannot_use_my_demo(services: Services) -> None:
     view = launch(services)
     with pytest.raises(PermissionDenied):
         services.customer_access.for_delegation(rep(services, "diego.alvarez@vell.ai"), view.id)
+
+
+def test_change_token_moves_exactly_when_the_request_changes(services: Services) -> None:
+    """The wizard's live view re-reads only when this token moves (issue 13)."""
+    view = launch(services)
+    member = rep(services)
+    before = services.delegations.change_token(member, view.id)
+    assert services.delegations.change_token(member, view.id) == before
+    customer_iam(services, "owner").associate_delegation_request(
+        DelegationRequestId=view.delegation_request_id
+    )
+    drain(services)
+    after = services.delegations.change_token(member, view.id)
+    assert after != before
+    assert services.delegations.get(member, view.id).aws_state is AwsDelegationState.ASSIGNED
+
+
+def test_change_token_is_refused_for_another_reps_request(services: Services) -> None:
+    view = launch(services)
+    with pytest.raises(NotFound):
+        services.delegations.change_token(rep(services, "diego.alvarez@vell.ai"), view.id)

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from sqlmodel import select
 
 from vell_core import migrate
-from vell_core.audit import AuditRecorder
+from vell_core.audit import AuditRecorder, flush_all
 from vell_core.aws import ClientFactory, StaticCredentials
 from vell_core.customer_access import CustomerAccess
 from vell_core.db import make_engine, session_scope
@@ -300,6 +300,7 @@ def test_onboarding_promotion_creates_a_bounded_role_and_a_connection(harness: H
     assert row.status is DelegationStatus.CONVERTED
     assert row.persistent_role_arn == view.role_arn
     assert row.cloud_connection_id == connection.id
+    flush_all()  # audit rows are written by a batching thread
     with session_scope(h.engine) as session:
         steps = session.exec(
             select(FunnelEvent.step).where(FunnelEvent.delegation_id == delegation_id)

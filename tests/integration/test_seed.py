@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from vell_core import migrate, seed
 from vell_core.db import make_engine
@@ -18,6 +18,7 @@ from vell_core.models import (
     StaffRole,
     StaffUser,
     SupportTicket,
+    UtcDateTime,
 )
 from vell_core.overview import home_figures
 
@@ -83,3 +84,66 @@ def test_reset_empties_the_store(tmp_path) -> None:
     assert not seed.is_empty(engine)
     seed.reset(engine)
     assert seed.is_empty(engine)
+
+
+# Columns that name a moment still to come (when access or a state ends): the only ones allowed
+# after the seeding moment.
+FUTURE_COLUMNS = {"expires_at", "credentials_expire_at", "aws_state_expires_at"}
+
+
+def test_nothing_is_dated_after_the_seeding_moment(tmp_path) -> None:
+    engine = _seeded(f"sqlite:///{tmp_path / 'a.db'}")
+    late: list[str] = []
+    with Session(engine) as session:
+        for table in SQLModel.metadata.sorted_tables:
+            for column in table.columns:
+                if column.name in FUTURE_COLUMNS or not isinstance(column.type, UtcDateTime):
+                    continue
+                newest = session.execute(select(func.max(column))).scalar()
+                if newest is not None and newest > NOW:
+                    late.append(f"{table.name}.{column.name} = {newest}")
+    assert late == []
+
+
+def test_live_demos_end_within_four_hours_of_seeding(tmp_path) -> None:
+    engine = _seeded(f"sqlite:///{tmp_path / 'a.db'}")
+    with Session(engine) as session:
+        live = session.exec(
+            select(DelegationRequest)
+            .where(DelegationRequest.status == DelegationStatus.APPROVED)
+            .where(DelegationRequest.type == DelegationPath.DEMO)
+        ).all()
+    assert live
+    for row in live:
+        assert NOW < row.credentials_expire_at <= NOW + timedelta(hours=4)
+
+
+def test_seeded_connections_have_a_realistic_validation_history(tmp_path) -> None:
+    engine = _seeded(f"sqlite:///{tmp_path / 'a.db'}")
+    from vell_core.connections import VALIDATE_ACTION
+    from vell_core.models import AuditLog, CloudConnection, ConnectionStatus
+
+    with Session(engine) as session:
+        connections = session.exec(select(CloudConnection)).all()
+        validated = set(
+            session.exec(
+                select(AuditLog.connection_id)
+                .where(AuditLog.action == VALIDATE_ACTION)
+                .where(AuditLog.outcome == "ok")
+            ).all()
+        )
+    assert connections
+    assert {c.id for c in connections} <= validated  # every one has worked at least once
+    healthy = [c for c in connections if c.last_validation_ok]
+    assert len(healthy) >= 0.85 * len(connections)
+    for row in healthy:
+        assert NOW - timedelta(days=5) <= row.last_validated_at <= NOW
+        assert row.status is ConnectionStatus.ACTIVE
+
+
+def test_no_worker_heartbeat_is_invented(tmp_path) -> None:
+    engine = _seeded(f"sqlite:///{tmp_path / 'a.db'}")
+    from vell_core.models import WorkerHeartbeat
+
+    with Session(engine) as session:
+        assert session.exec(select(WorkerHeartbeat)).all() == []

@@ -6,6 +6,7 @@ owner and admin approve with plain boto3, then the worker exchanges the token.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from tests.conftest import private_channel
@@ -211,6 +213,30 @@ def test_first_screen_comes_before_details_and_details_follow(services: Services
     sync.close()
 
 
+def test_stopping_during_the_first_screen_is_not_a_failure(services: Services) -> None:
+    delegation_id = connect(services, SMALL)
+    services.sandbox.control.set_config(latency_ms=300)  # the listings are still in flight
+    job = new_sync(services).job_for(rep(services), delegation_id)
+    job.stop()
+    assert job.wait_first_screen(10)  # the listings in flight finish after the stop
+    job.wait_done(10)
+    services.sandbox.control.set_config(latency_ms=0)
+    assert job.progress().error is None
+
+
+def test_demo_ready_comes_with_every_active_agreement(services: Services) -> None:
+    delegation_id = connect(services, SMALL)
+    job = new_sync(services).job_for(rep(services), delegation_id)
+    assert job.wait_done(60)
+    stats = job.progress().stats
+    assert stats.demo_ready_seconds is not None
+    assert stats.full_seconds is not None
+    assert stats.first_screen_seconds <= stats.demo_ready_seconds <= stats.full_seconds
+    active = [a for a, s in job.agreements.items() if s["status"] == "ACTIVE"]
+    assert active
+    assert all(a in job.agreement_terms for a in active)
+
+
 def test_opening_an_agreement_fetches_it_ahead_of_the_queue(services: Services) -> None:
     delegation_id = connect(services, TYPICAL)
     sync = new_sync(services)
@@ -326,4 +352,31 @@ def test_trial_updates_a_listing_and_the_change_set_succeeds(services: Services)
     assert description["ShortDescription"] == text.strip()
     assert description["Highlights"] == ["Fast"]
     assert first.change_set_id in {cs["ChangeSetId"] for cs in state.snapshot.change_sets}
+    sync.close()
+
+
+def test_live_header_ticks_neither_write_nor_take_the_write_lock(services: Services) -> None:
+    """The 2-second header fragment: no UPDATE per tick, no BEGIN IMMEDIATE (issue 13)."""
+    delegation_id = connect(services, SMALL)
+    sync = new_sync(services)
+    member = rep(services)
+    sync.open(member, delegation_id, wait=5)
+    statements: list[str] = []
+    me = threading.get_ident()  # the sync's own threads keep auditing their AWS calls
+
+    def remember(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if threading.get_ident() == me:
+            statements.append(statement.strip().split()[0].upper() + " " + statement[:40])
+
+    event.listen(services.engine, "before_cursor_execute", remember)
+    try:
+        for _ in range(5):
+            header = sync.header(member, delegation_id)
+    finally:
+        event.remove(services.engine, "before_cursor_execute", remember)
+    assert header.progress.first_screen_ready
+    assert not header.writable
+    writes = [s for s in statements if s.split()[0] in {"UPDATE", "INSERT", "DELETE"}]
+    assert writes == []
+    assert not [s for s in statements if "IMMEDIATE" in s]
     sync.close()

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from vell_core.audit import AuditRecorder
+from vell_core.audit import AuditRecorder, flush_all
 from vell_core.clock import FrozenClock
 from vell_core.db import session_scope
 from vell_core.demo_links import (
@@ -237,7 +237,8 @@ def test_link_launches_one_read_only_demo_attributed_to_the_rep(
 ) -> None:
     maya = _maya(staff)
     issued = links.create(maya, "Acme Analytics")
-    assert issued.url.startswith("https://desk.vell.ai/demo_request?demo_link=")
+    # The sandbox app runs locally: the link points at it, not at the production desk.
+    assert issued.url.startswith("http://localhost:8501/demo_request?demo_link=")
     landing = links.inspect(issued.token)
     assert (landing.company, landing.rep_name) == ("Acme Analytics", "Maya Chen")
 
@@ -248,6 +249,7 @@ def test_link_launches_one_read_only_demo_attributed_to_the_rep(
     assert request.path is DelegationPath.DEMO
     assert (request.company, request.aws_account_id) == ("Acme Analytics", ACCOUNT)
     assert request.launch_token == launch_token_for(issued.link_id)
+    flush_all()  # audit rows are written by a batching thread
     with Session(engine) as session:
         actions = {row.action for row in session.exec(select(AuditLog)).all()}
     assert {"demo_link.create", "demo_link.redeem"} <= actions

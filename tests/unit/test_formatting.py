@@ -20,3 +20,16 @@ def test_countdown() -> None:
     assert countdown(NOW + timedelta(hours=4), NOW) == "4 h 00 min"
     assert countdown(NOW - timedelta(seconds=1), NOW) == "expired"
     assert countdown(None, NOW) == "—"
+
+
+def test_hours_read_as_days_and_hours_never_as_fractions() -> None:
+    from vell_core.formatting import hours_text
+
+    assert [hours_text(h) for h in (1, 4, 12, 24, 48, 24 * 7 + 1)] == [
+        "1 h",
+        "4 h",
+        "12 h",
+        "1 day",
+        "2 days",
+        "7 days 1 h",
+    ]

@@ -96,3 +96,13 @@ def test_nothing_else_reads_the_environment() -> None:
         if pattern.search(Path(path).read_text(encoding="utf-8")):
             offenders.append(path.name)
     assert offenders == []
+
+
+def test_links_point_at_the_local_app_in_the_sandbox_and_at_the_desk_on_aws() -> None:
+    from vell_core.settings import load_settings as load
+
+    assert load().links_base_url == "http://localhost:8501"
+    assert load(vell_sandbox_app_url="http://127.0.0.1:9000/").links_base_url == (
+        "http://127.0.0.1:9000"
+    )
+    assert load().vell_app_base_url == "https://desk.vell.ai"  # AWS's RedirectUrl: no port

@@ -21,3 +21,11 @@ def test_config_is_hardened() -> None:
 def test_secrets_file_is_never_committed() -> None:
     ignored = (PROJECT_ROOT / ".gitignore").read_text().splitlines()
     assert ".streamlit/secrets.toml" in ignored
+
+
+def test_server_neither_watches_files_nor_forces_a_full_gc_per_run() -> None:
+    """Issue 13: the watcher (whole repo, .venv and the SQLite WAL) and Streamlit's forced
+    ``gc.collect(2)`` after every fragment tick held a core with a tab open."""
+    config = tomllib.loads((PROJECT_ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["fileWatcherType"] == "none"
+    assert config["runner"]["postScriptGC"] is False

@@ -19,6 +19,7 @@ from __future__ import annotations
 from vell_core.metrics.charts import (
     completion_trend_chart,
     customer_funnel_chart,
+    dashboard_chart_specs,
     sync_histogram_chart,
     sync_trend_chart,
     tickets_chart,
@@ -157,6 +158,7 @@ __all__ = [
     "customer_funnel",
     "customer_funnel_chart",
     "customers_query",
+    "dashboard_chart_specs",
     "data_version_query",
     "day_start",
     "default_baseline",

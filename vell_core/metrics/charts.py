@@ -284,3 +284,30 @@ def tickets_chart(trend: pd.DataFrame, grain: str) -> alt.LayerChart:
         )
     )
     return alt.layer(bars, lines).properties(height=280)
+
+
+def dashboard_chart_specs(dashboard: Any, grain: str) -> dict[str, dict[str, Any]]:
+    """Every chart of the Leadership page as a finished Vega-Lite spec, built and validated once.
+
+    Building and validating the Altair objects was over half of a cached rerun (issue 13); the
+    page caches these specs by the same key as the dashboard (filters and data version) and
+    hands them to ``st.vega_lite_chart``, which skips Altair entirely.
+    """
+    specs: dict[str, dict[str, Any]] = {
+        "wizard_funnel": wizard_funnel_chart(dashboard.wizard_funnel).to_dict(),
+        "customer_funnel": customer_funnel_chart(dashboard.customer_funnel).to_dict(),
+    }
+    if not dashboard.completion_trend.empty:
+        specs["completion_trend"] = completion_trend_chart(
+            dashboard.completion_trend, grain
+        ).to_dict()
+    stats = dashboard.sync_stats
+    if stats["n"]:
+        median = stats["median_s"] / 60 if stats["median_s"] is not None else None
+        specs["sync_histogram"] = sync_histogram_chart(dashboard.sync_histogram, median).to_dict()
+        specs["sync_trend"] = sync_trend_chart(dashboard.sync_trend, grain).to_dict()
+    if not dashboard.trial_trend.empty:
+        specs["trial_trend"] = trial_trend_chart(dashboard.trial_trend, grain).to_dict()
+    if dashboard.baseline.start is not None:
+        specs["tickets"] = tickets_chart(dashboard.tickets, grain).to_dict()
+    return specs

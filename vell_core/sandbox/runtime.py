@@ -78,7 +78,7 @@ class RemoteClock:
         """Sandbox now."""
         with self._lock:
             if time.monotonic() - self._fetched > 1.0:
-                answer = self._control._call("GET", "/_sandbox/clock")
+                answer = self._control._call("GET", "clock")  # _call adds the /_sandbox/ prefix
                 self._offset = timedelta(seconds=float(answer["offset_seconds"]))
                 self._fetched = time.monotonic()
             offset = self._offset

@@ -65,6 +65,7 @@ from vell_core.sandbox.identity import (
     iam_backend,
 )
 from vell_core.sandbox.notifications import Notifier
+from vell_core.sandbox.sns_topic_attributes import report_real_topic_attributes
 from vell_core.sandbox.sts_exchange import DelegatedTokenExchange, TokenVault, build_sts_backend
 from vell_core.sandbox.wire import (
     WireRequest,
@@ -285,6 +286,7 @@ def _managed_policy_document(arn: str) -> dict[str, Any] | None:
 
 def bootstrap(state: SandboxState) -> None:
     """Partner user + key, the notification topic, its SQS queue and dead-letter queue."""
+    report_real_topic_attributes()
     config = state.config
     state.identities.ensure_user_key(
         config.partner_account_id, PARTNER_USER, pinned=state.partner_credentials
