@@ -3,8 +3,13 @@
 Three shapes of navigation, decided before anything else renders:
 
 * a customer who opened a demo link (``?demo_link=…``) gets that one page and nothing else;
-* anyone not signed in gets only the sign-in page;
+* anyone not signed in gets only the sign-in page, served at every staff page's address, so a
+  deep link (``/demo_browser?delegation=92``) shows the sign-in there and, once signed in, the
+  same address (query included) opens the page it names;
 * a signed-in staff member gets the pages their role allows (``navigation.pages_for``).
+
+Streamlit serves the default page at ``/`` only, so a page that must also answer at its own
+address (the customer's ``/demo_request``) is listed a second time, hidden, under that path.
 """
 
 from __future__ import annotations
@@ -18,8 +23,17 @@ from vell_core.navigation import (
     SIGN_IN_PAGE,
     PageSpec,
     pages_for,
+    staff_url_paths,
+    url_path_of,
 )
-from vell_core.ui_bridge import current_user, demo_link_token, get_services, sign_out
+from vell_core.ui_bridge import (
+    current_user,
+    demo_link_token,
+    follow_return_to,
+    get_services,
+    keep_session_cookie,
+    sign_out,
+)
 from vell_core.ui_text import plain
 
 st.set_page_config(page_title="Vell Delegation Desk", page_icon=":material/key:", layout="wide")
@@ -30,16 +44,29 @@ except ConfigurationError as exc:
     st.stop()
 
 
-def _page(spec: PageSpec, url_path: str | None = None) -> st.Page:
+def _page(spec: PageSpec, url_path: str | None = None, *, default: bool | None = None) -> st.Page:
     return st.Page(
-        spec.path, title=spec.title, icon=spec.icon, default=spec.default, url_path=url_path
+        spec.path,
+        title=spec.title,
+        icon=spec.icon,
+        default=spec.default if default is None else default,
+        url_path=url_path,
     )
+
+
+def _at_addresses(spec: PageSpec, url_paths: list[str]) -> list[st.Page]:
+    """``spec`` as the default page and again, hidden, at each of ``url_paths``.
+
+    The default page gets its own unused path: two pages may not share a pathname.
+    """
+    aliases = [_page(spec, url_path=path, default=False) for path in url_paths]
+    return [_page(spec, url_path=f"{url_path_of(spec)}_home"), *aliases]
 
 
 def _customer_navigation() -> st.Page:
     # No staff sidebar, badge or sign-out: the customer sees the demo page only.
-    page = _page(DEMO_REQUEST_PAGE, url_path=DEMO_REQUEST_URL_PATH)
-    return st.navigation([page], position="hidden")
+    pages = _at_addresses(DEMO_REQUEST_PAGE, [DEMO_REQUEST_URL_PATH])
+    return st.navigation(pages, position="hidden")
 
 
 def _staff_navigation() -> st.Page:
@@ -47,8 +74,10 @@ def _staff_navigation() -> st.Page:
     if services.settings.is_sandbox:
         st.sidebar.markdown(":orange-badge[:material/science: SANDBOX] not real AWS")
     member = current_user()
+    keep_session_cookie()
     if member is None:
-        return st.navigation([_page(SIGN_IN_PAGE)], position="hidden")
+        pages = _at_addresses(SIGN_IN_PAGE, staff_url_paths())
+        return st.navigation(pages, position="hidden")
     groups = pages_for(member, sandbox=services.settings.is_sandbox)
     navigation = st.navigation(
         {group: [_page(spec) for spec in specs] for group, specs in groups.items()},
@@ -58,6 +87,7 @@ def _staff_navigation() -> st.Page:
     if st.sidebar.button("Sign out", key="sign_out"):
         sign_out()
         st.rerun()
+    follow_return_to()
     return navigation
 
 

@@ -85,7 +85,8 @@ def render_expired(choice: DelegationChoice) -> None:
     renew, other = st.columns([1, 4])
     if choice.renewable and renew.button("Renew", type="primary", key="demo_renew"):
         st.switch_page("pages/wizard.py", query_params={"renew": str(choice.delegation_id)})
-    other.page_link("pages/delegations.py", label="All delegations", icon=":material/list_alt:")
+    if other.button("All delegations", key="demo_all_delegations"):
+        st.switch_page("pages/delegations.py")
     st.caption(
         "Renew asks the customer to approve a new request for the same access; you check it "
         "in the preview before it is sent."

@@ -8,6 +8,7 @@ from vell_core.ui_bridge import (
     friendly_errors,
     get_services,
     oidc_configured,
+    return_after_sign_in,
     sign_in_sandbox,
     sign_in_with_oidc,
     signed_in_but_unknown,
@@ -49,4 +50,4 @@ if services.settings.is_sandbox:
         if st.button("Sign in (sandbox)", key="sandbox_sign_in"):
             with friendly_errors("sandbox sign-in"):
                 sign_in_sandbox(labels[choice])
-                st.rerun()
+                return_after_sign_in()

@@ -358,14 +358,11 @@ def connected_step() -> None:
         now = services.clock.now()
         if view.display_status(now) is DelegationStatus.EXPIRED:
             st.warning(
-                f"Access to {plain(view.company)} (AWS account {plain(view.aws_account_id)}) "
-                f"ended at "
+                f"Access to {plain(view.company)} (AWS account {view.aws_account_id}) ended at "
                 f"{when(view.ended_at(now))}."
             )
         else:
-            st.success(
-                f"Connected to {plain(view.company)} (AWS account {plain(view.aws_account_id)})."
-            )
+            st.success(f"Connected to {plain(view.company)} (AWS account {view.aws_account_id}).")
         cols = st.columns(3)
         cols[0].metric("Access ends in", countdown(view.credentials_expire_at, now))
         cols[1].metric("Approved by", (view.approver_id or "—").split(":")[-1])

@@ -133,13 +133,19 @@ def worker() -> None:
 
 
 @app.command("sandbox")
-def sandbox(port: int = typer.Option(4599, help="Port to serve the sandbox AWS on.")) -> None:
-    """Serve the sandbox AWS alone (for scripts), until interrupted."""
-    from vell_core.sandbox.runtime import ensure_sandbox
+def sandbox(
+    port: int | None = typer.Option(
+        None, help="Port to serve the sandbox AWS on (default: VELL_SANDBOX_PORT, 4599)."
+    ),
+) -> None:
+    """Serve the whole sandbox AWS alone (for scripts, workers, app replicas), until stopped."""
+    from vell_core.sandbox.runtime import start_local_sandbox
 
-    settings = load_settings(vell_sandbox_port=port)
+    overrides = {} if port is None else {"vell_sandbox_port": port}
+    settings = load_settings(**overrides)
     configure_logging(settings.vell_log_level)
-    running = ensure_sandbox(settings)
+    # Start, never join: a second sandbox on a busy port fails loudly instead of idling.
+    running = start_local_sandbox(settings)
     typer.echo(f"Sandbox AWS on {running.endpoint}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

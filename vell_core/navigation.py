@@ -133,3 +133,13 @@ def pages_for(member: StaffMember, *, sandbox: bool) -> dict[str, list[PageSpec]
             continue
         grouped[page.group].append(page)
     return {group: pages for group, pages in grouped.items() if pages}
+
+
+def url_path_of(page: PageSpec) -> str:
+    """The address Streamlit gives a page file (``pages/demo_browser.py`` → ``demo_browser``)."""
+    return page.path.rsplit("/", 1)[-1].removesuffix(".py")
+
+
+def staff_url_paths() -> list[str]:
+    """Every staff page's address except the home page's (which is ``/``)."""
+    return [url_path_of(page) for page in PAGES if not page.default]

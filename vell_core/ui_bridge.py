@@ -24,12 +24,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlparse
 
 import streamlit as st
 import streamlit.components.v1 as components
 from streamlit.errors import StreamlitAuthError
 
 from vell_core.errors import ConfigurationError, VellError
+from vell_core.navigation import staff_url_paths
 from vell_core.services import Services, build_services
 from vell_core.session_tokens import COOKIE_NAME, SESSION_HOURS
 from vell_core.staff import StaffMember, can
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 SIGNED_IN_KEY = "vell_signed_in_user_id"
 SESSION_TOKEN_KEY = "vell_session_token"
 SIGNED_OUT_KEY = "vell_signed_out"
+RETURN_TO_KEY = "vell_return_to"
 DEMO_LINK_PARAM = "demo_link"  # same as vell_core.demo_links.QUERY_PARAM
 OIDC_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
 
@@ -163,8 +166,11 @@ def sign_in_sandbox(user_id: int) -> StaffMember:
     """Sandbox-only local sign-in; the staff directory refuses it in aws mode."""
     services = get_services()
     member = services.staff.local_sign_in(user_id, sandbox=services.settings.is_sandbox)
+    return_to = st.session_state.get(RETURN_TO_KEY)
     for key in list(st.session_state):  # nothing of a previous user survives a sign-in
         del st.session_state[key]
+    if return_to is not None:
+        st.session_state[RETURN_TO_KEY] = return_to
     st.session_state[SIGNED_IN_KEY] = member.id
     st.session_state[SESSION_TOKEN_KEY] = services.session_tokens.issue(member.id or 0)
     return member
@@ -205,12 +211,40 @@ def require_page(action: str) -> StaffMember:
     """
     member = current_user()
     if member is None:
+        _bounce_to_sign_in()
         st.error("Please sign in to use the Vell Delegation Desk.")
         st.stop()
     if not can(member, action):
         st.error("You do not have access to this page.")
         st.stop()
     return member
+
+
+def _bounce_to_sign_in() -> None:
+    """A page ran without Home.py's navigation (the first browser session after the server
+    starts, opened on a deep link, runs ``pages/<name>.py`` directly): remember where it was
+    going and go through Home.py's sign-in, which comes back here afterwards."""
+    if st.session_state.get(RETURN_TO_KEY) is not None:
+        return
+    name = urlparse(st.context.url or "").path.rstrip("/").rsplit("/", 1)[-1]
+    if name not in staff_url_paths():
+        return
+    st.session_state[RETURN_TO_KEY] = (f"pages/{name}.py", dict(st.query_params.to_dict()))
+    st.switch_page("Home.py")
+
+
+def return_after_sign_in() -> None:
+    """After a sign-in: rerun, so Home.py builds the member's navigation (and then
+    ``follow_return_to`` opens the deep link that led to the sign-in, if any)."""
+    st.rerun()
+
+
+def follow_return_to() -> None:
+    """Call after ``st.navigation``: go to the page a signed-out deep link asked for."""
+    target = st.session_state.pop(RETURN_TO_KEY, None)
+    if target is not None:
+        path, query = target
+        st.switch_page(path, query_params=query)
 
 
 @contextmanager

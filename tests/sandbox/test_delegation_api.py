@@ -136,10 +136,10 @@ def test_rendered_policy_and_boundary_restriction(partner_iam: Any, owner_iam: A
 def test_create_enforces_model_constraints(
     partner_iam: Any, overrides: dict[str, Any], fragment: str
 ) -> None:
-    """botocore lets these through; the service refuses them with InvalidInput."""
+    """botocore lets these through; IAM refuses them with ValidationError (model constraints)."""
     with pytest.raises(ClientError) as error:
         partner_iam.create_delegation_request(**create_kwargs(**overrides))
-    assert _code(error) == "InvalidInput"
+    assert _code(error) == "ValidationError"
     assert _status(error) == 400
     assert fragment in error.value.response["Error"]["Message"]
 
@@ -233,15 +233,18 @@ def test_open_request_quota(sandbox: Any, partner_iam: Any) -> None:
 
 @pytest.mark.parametrize("bad_id", ["short", "x" * 129, "has space in it!!!"])
 def test_malformed_ids(partner_iam: Any, owner_iam: Any, bad_id: str) -> None:
-    """Ops declaring InvalidInput say so; Get and Accept (no InvalidInput) say NoSuchEntity."""
+    """An id breaking the model's length or pattern is a ValidationError on every operation
+    (validated before any lookup, as IAM does); a well-formed unknown id is NoSuchEntity."""
+    for call in (
+        owner_iam.get_delegation_request,
+        owner_iam.accept_delegation_request,
+        owner_iam.associate_delegation_request,
+    ):
+        with pytest.raises(ClientError) as error:
+            call(DelegationRequestId=bad_id.ljust(16, "!") + "x" * 16)
+        assert _code(error) == "ValidationError"
     with pytest.raises(owner_iam.exceptions.NoSuchEntityException):
-        owner_iam.get_delegation_request(DelegationRequestId=bad_id + "x" * 16)
-    with pytest.raises(ClientError) as error:
-        owner_iam.accept_delegation_request(DelegationRequestId=bad_id.ljust(16, "!"))
-    assert _code(error) == "NoSuchEntity"
-    with pytest.raises(ClientError) as error:
-        owner_iam.associate_delegation_request(DelegationRequestId=bad_id.ljust(16, "!"))
-    assert _code(error) == "InvalidInput"
+        owner_iam.get_delegation_request(DelegationRequestId="a" * 32)
 
 
 def test_unknown_id_is_no_such_entity(owner_iam: Any) -> None:
@@ -308,7 +311,7 @@ def test_notes_limit(partner_iam: Any, owner_iam: Any) -> None:
     owner_iam.associate_delegation_request(DelegationRequestId=request_id)
     with pytest.raises(ClientError) as error:
         owner_iam.update_delegation_request(DelegationRequestId=request_id, Notes="n" * 501)
-    assert _code(error) == "InvalidInput"
+    assert _code(error) == "ValidationError"
 
 
 def test_only_owner_may_forward(partner_iam: Any, owner_iam: Any, admin_iam: Any) -> None:
@@ -367,4 +370,4 @@ def test_list_pages_with_marker_and_hides_unowned(partner_iam: Any, owner_iam: A
     assert _code(error) == "InvalidInput"
     with pytest.raises(ClientError) as error:
         owner_iam.list_delegation_requests(MaxItems=1001)
-    assert _code(error) == "InvalidInput"
+    assert _code(error) == "ValidationError"

@@ -129,6 +129,7 @@ class SandboxControl:
         self.timeout = timeout
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """``method`` the control endpoint ``/_sandbox/<path>`` (``path`` without the prefix)."""
         response = requests.request(
             method, f"{self.endpoint}/_sandbox/{path}", json=body, timeout=self.timeout
         )
@@ -143,9 +144,13 @@ class SandboxControl:
         """Wipe all sandbox state (the partner's credentials stay the same)."""
         self._call("POST", "reset")
 
+    def clock(self) -> dict[str, Any]:
+        """``{"now": iso, "offset_seconds": n}``: the sandbox clock and its offset."""
+        return dict(self._call("GET", "clock"))
+
     def now(self) -> str:
         """The sandbox clock, ISO-8601."""
-        return str(self._call("GET", "clock")["now"])
+        return str(self.clock()["now"])
 
     def advance(self, seconds: float) -> str:
         """Move the sandbox clock forward and run due timers; returns the new time."""

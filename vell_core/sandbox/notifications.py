@@ -4,8 +4,9 @@ Publishing through moto's own SNS backend (not a hand-built SQS message) means m
 envelope like real SNS and delivers it to every subscription of the partner's topic, so the
 app's SQS worker and signature check run unchanged. As AWS does, IAM publishes only when the
 topic policy lets ``iam.amazonaws.com`` call ``SNS:Publish``; otherwise messages are dropped
-silently. The two FINALIZED messages go out in a random (seeded) order, and each message can be
-published twice to exercise at-least-once delivery (``duplicate_notifications``).
+silently (the evaluator in ``topic_policy.py`` also guards every ``Publish`` over HTTP). The two
+FINALIZED messages go out in a random (seeded) order, and each message can be published twice
+to exercise at-least-once delivery (``duplicate_notifications``).
 """
 
 from __future__ import annotations
@@ -14,45 +15,18 @@ import json
 import logging
 import random
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from moto.sns.models import sns_backends
+from moto.sqs.models import sqs_backends
 
-from vell_core.sandbox.authz import as_list, wildcard_match
+from vell_core.sandbox.topic_policy import IAM_SERVICE_PRINCIPAL, Publisher, decide_publish
 from vell_core.sandbox.wire import iso8601
 
 logger = logging.getLogger(__name__)
-
-IAM_SERVICE_PRINCIPAL = "iam.amazonaws.com"
-
-
-def topic_grants_iam_publish(policy: dict[str, Any], topic_arn: str) -> bool:
-    """True when the topic policy allows ``iam.amazonaws.com`` to ``SNS:Publish`` the topic."""
-    allowed = False
-    for statement in as_list(policy.get("Statement")):
-        if not _names_iam(statement.get("Principal")):
-            continue
-        actions = as_list(statement.get("Action"))
-        if not any(wildcard_match(a, "SNS:Publish", case_sensitive=False) for a in actions):
-            continue
-        resources = as_list(statement.get("Resource")) or ["*"]
-        if not any(wildcard_match(r, topic_arn) for r in resources):
-            continue
-        if statement.get("Effect") == "Deny":
-            return False
-        allowed = True
-    return allowed
-
-
-def _names_iam(principal: Any) -> bool:
-    if principal == "*":
-        return True
-    if isinstance(principal, dict):
-        services = as_list(principal.get("Service"))
-        return IAM_SERVICE_PRINCIPAL in services or "*" in as_list(principal.get("AWS"))
-    return False
 
 
 class Notifier:
@@ -86,8 +60,7 @@ class Notifier:
     def _publish_all(self, topic_arn: str, messages: list[str]) -> None:
         copies = 2 if self._duplicates() else 1
         for message in messages:
-            for _ in range(copies):
-                publish(topic_arn, message)
+            publish(topic_arn, message, copies=copies)
 
 
 def _message(kind: str, fields: dict[str, Any]) -> str:
@@ -95,8 +68,12 @@ def _message(kind: str, fields: dict[str, Any]) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
-def publish(topic_arn: str, message: str) -> bool:
-    """Publish as ``iam.amazonaws.com``; False (and nothing sent) when the topic refuses IAM."""
+def publish(topic_arn: str, message: str, *, copies: int = 1) -> bool:
+    """Publish as ``iam.amazonaws.com``; False (and nothing sent) when the topic refuses IAM.
+
+    IAM is held to the topic policy like any publisher (``topic_policy.decide_publish``), as
+    the service principal, with the partner's account as ``aws:SourceAccount``.
+    """
     parts = topic_arn.split(":")
     if len(parts) != 6 or parts[2] != "sns":
         return False
@@ -106,8 +83,42 @@ def publish(topic_arn: str, message: str) -> bool:
     if topic is None:
         logger.warning("Delegation notification dropped: topic %s does not exist", topic_arn)
         return False
-    if not topic_grants_iam_publish(json.loads(topic.policy), topic_arn):
+    iam = Publisher.of_service(IAM_SERVICE_PRINCIPAL, **{"aws:SourceAccount": account})
+    if not decide_publish(json.loads(topic.policy), iam, topic_arn).allowed:
         logger.warning("Delegation notification dropped: %s does not allow IAM", topic_arn)
         return False
-    backend.publish(message=message, arn=topic_arn)
+    if copies == 1:
+        backend.publish(message=message, arn=topic_arn)
+    else:
+        _redeliver(backend, topic, message, copies)
     return True
+
+
+def _redeliver(backend: Any, topic: Any, message: str, copies: int) -> None:
+    """One publish delivered ``copies`` times, as SNS's at-least-once redelivery does.
+
+    A redelivery is the same notification again: same ``MessageId`` and the very same signed
+    envelope. moto's ``Topic.publish`` signs afresh per delivery (new id, timestamp and
+    certificate), so the SQS envelope is built once here with moto's own ``get_post_data`` and
+    sent ``copies`` times, exactly as moto's SQS delivery would send it. Other subscriptions
+    (raw delivery, filter policies, HTTP) get moto's delivery ``copies`` times with one id.
+    """
+    message_id = str(uuid.uuid4())
+    subscriptions, _ = backend.list_subscriptions_by_topic(topic_arn=topic.arn)
+    for subscription in subscriptions:
+        envelope_to_sqs = (
+            subscription.protocol == "sqs"
+            and not subscription.attributes.get("RawMessageDelivery")
+            and getattr(subscription, "_filter_policy_matcher", None) is None
+        )
+        if not envelope_to_sqs:
+            for _ in range(copies):
+                subscription.publish(message, message_id)
+            continue
+        envelope = subscription.get_post_data(message, message_id, None)
+        # moto's own layout of the SQS body, so both copies are byte-identical to a delivery.
+        body = json.dumps(envelope, sort_keys=True, indent=2, separators=(",", ": "))
+        _, _, _, region, _, queue_name = subscription.endpoint.split(":")
+        for _ in range(copies):
+            sqs_backends[subscription.account_id][region].send_message(queue_name, body)
+    topic.sent_notifications.append((message_id, message, None, None, None))

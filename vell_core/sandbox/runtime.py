@@ -78,7 +78,7 @@ class RemoteClock:
         """Sandbox now."""
         with self._lock:
             if time.monotonic() - self._fetched > 1.0:
-                answer = self._control._call("GET", "clock")  # _call adds the /_sandbox/ prefix
+                answer = self._control.clock()
                 self._offset = timedelta(seconds=float(answer["offset_seconds"]))
                 self._fetched = time.monotonic()
             offset = self._offset
@@ -123,6 +123,15 @@ def ensure_sandbox(settings: Settings) -> LocalSandbox | RemoteSandbox:
         if _answers(endpoint):
             log.info("Joining the sandbox AWS already serving on %s", endpoint)
             return RemoteSandbox(endpoint)
+    return start_local_sandbox(settings)
+
+
+def start_local_sandbox(settings: Settings) -> LocalSandbox:
+    """Start the whole sandbox AWS here: moto, IAM/STS delegation and Marketplace.
+
+    The one way a sandbox is started, whether inside the app or alone (``vell sandbox`` and
+    ``python -m vell_core.sandbox``), so every process sees the same APIs.
+    """
     running = start_sandbox(SandboxConfig.from_settings(settings))
     backends = _marketplace_backends(settings, running.state.clock)
     for backend in backends:

@@ -67,6 +67,8 @@ from vell_core.sandbox.identity import (
 from vell_core.sandbox.notifications import Notifier
 from vell_core.sandbox.sns_topic_attributes import report_real_topic_attributes
 from vell_core.sandbox.sts_exchange import DelegatedTokenExchange, TokenVault, build_sts_backend
+from vell_core.sandbox.topic_policy import Publisher, check_publish
+from vell_core.sandbox.validation import internal_error, validate_input
 from vell_core.sandbox.wire import (
     WireRequest,
     WireResponse,
@@ -439,6 +441,8 @@ class SandboxApp:
             ("sts", "GetCallerIdentity"): SandboxApp._get_caller_identity,
             ("iam", "CreateRole"): SandboxApp._create_role,
             ("iam", "PutRolePermissionsBoundary"): SandboxApp._put_role_boundary,
+            ("sns", "Publish"): SandboxApp._publish,
+            ("sns", "PublishBatch"): SandboxApp._publish,
         }
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -447,6 +451,14 @@ class SandboxApp:
         return response(environ, start_response)
 
     def _route(self, request: Request) -> Response:
+        try:
+            return self._answer(request)
+        except Exception as error:  # AWS requests never get here: handle() answers their errors
+            logger.exception("sandbox control request %s failed", request.path)
+            document = {"error": f"internal error: {type(error).__name__}"}
+            return Response(json.dumps(document), 500, mimetype="application/json")
+
+    def _answer(self, request: Request) -> Response:
         if request.path.startswith("/_sandbox/"):
             status, document = handle_control(self.state, request)
             return Response(json.dumps(document, default=str), status, mimetype="application/json")
@@ -479,6 +491,11 @@ class SandboxApp:
             return self._dispatch(exchange)
         except SandboxServiceError as error:
             return self._error(exchange, error)
+        except Exception:
+            # A bug in the sandbox: answer as AWS does for its own failures, never with an HTML
+            # page, and keep the details in the log (not in the answer).
+            logger.exception("sandbox %s.%s failed", exchange.service, exchange.operation)
+            return self._error(exchange, internal_error(exchange.service))
 
     def _error(self, exchange: _Exchange, error: SandboxServiceError) -> WireResponse:
         try:
@@ -513,6 +530,7 @@ class SandboxApp:
         now = self.state.clock.now()
         _check_expiry(exchange.service, exchange.caller, now)
         operation, params = parse_request(exchange.service, exchange.request)
+        validate_input(exchange.service, operation, params)  # before any business logic
         call = SandboxCall(
             service=exchange.service,
             operation=operation,
@@ -572,6 +590,7 @@ class SandboxApp:
                 self._authorize(exchange, action, resources, context)
             interceptor = self._interceptors.get((exchange.service, exchange.operation))
             if interceptor is not None:
+                validate_input(exchange.service, exchange.operation, exchange.params)
                 return interceptor(self, exchange)
         return self.forward_to_moto(exchange.signature, exchange.request)
 
@@ -685,6 +704,25 @@ class SandboxApp:
             "PermissionsBoundaryArn": str(boundary),
         }
         return serialize_response("iam", "CreateRole", parsed, exchange.request_id)
+
+    def _publish(self, exchange: _Exchange) -> WireResponse:
+        """``sns:Publish``/``PublishBatch`` under the topic policy (moto enforces none)."""
+        topic_arn = exchange.params.get("TopicArn") or exchange.params.get("TargetArn")
+        if exchange.identity is not None and isinstance(topic_arn, str):
+            identity = exchange.identity
+            publisher = Publisher(
+                arn=identity.caller.arn,
+                account_id=identity.caller.account_id,
+                other_arns=(identity.role_arn,) if identity.role_arn else (),
+                context={
+                    "aws:PrincipalAccount": identity.caller.account_id,
+                    "aws:PrincipalArn": identity.caller.arn,
+                    "aws:SourceOwner": identity.caller.account_id,
+                    "aws:SourceAccount": identity.caller.account_id,
+                },
+            )
+            check_publish(publisher, topic_arn)
+        return self.forward_to_moto(exchange.signature, exchange.request)
 
     def _put_role_boundary(self, exchange: _Exchange) -> WireResponse:
         boundary = exchange.params.get("PermissionsBoundary")
@@ -955,21 +993,11 @@ def start_sandbox(
     return running
 
 
-def serve_from_settings(settings: Settings) -> None:
-    """Run the sandbox in the foreground on the configured host/port (``python -m``)."""
-    running = start_sandbox(SandboxConfig.from_settings(settings))
-    logger.info("Partner credentials: GET %s/_sandbox/partner-credentials", running.endpoint)
-    try:
-        running.thread.join()
-    except KeyboardInterrupt:
-        running.stop()
-
-
-if __name__ == "__main__":  # pragma: no cover - manual entry point
-    from vell_core.settings import load_settings
-
-    logging.basicConfig(level=logging.INFO)
-    serve_from_settings(load_settings())
+if __name__ == "__main__":  # pragma: no cover - the old entry point, kept as a signpost
+    raise SystemExit(
+        "Run the sandbox alone with `vell sandbox` or `python -m vell_core.sandbox` "
+        "(this module serves no Marketplace API on its own)."
+    )
 
 
 __all__ = [
@@ -980,6 +1008,5 @@ __all__ = [
     "bootstrap",
     "iso8601",
     "parse_authorization",
-    "serve_from_settings",
     "start_sandbox",
 ]

@@ -29,7 +29,8 @@ from vell_core.sandbox.contract import Caller
 from vell_core.sandbox.iam import exceptions as exc
 from vell_core.sandbox.notifications import Notifier
 from vell_core.sandbox.sts_exchange import TokenGrant, TokenVault
-from vell_core.sandbox.wire import constraint_violations, iso8601, validation_message
+from vell_core.sandbox.validation import input_violations, validation_message
+from vell_core.sandbox.wire import iso8601
 
 UNASSIGNED_TTL = timedelta(days=1)
 STATE_TTL = timedelta(days=7)
@@ -207,9 +208,7 @@ class DelegationBackend:
     def _find(self, request_id: Any, now: datetime, *, strict_id: bool) -> DelegationRequest:
         """The live request, applying timers first. Malformed ids are InvalidInput or missing."""
         text = str(request_id or "")
-        problems = constraint_violations(
-            "iam", "GetDelegationRequest", {"DelegationRequestId": text}
-        )
+        problems = input_violations("iam", "GetDelegationRequest", {"DelegationRequestId": text})
         if problems:
             raise (
                 exc.invalid_input(validation_message(problems))
@@ -231,7 +230,7 @@ class DelegationBackend:
             )
 
     def _validate(self, operation: str, params: dict[str, Any]) -> None:
-        problems = constraint_violations("iam", operation, params)
+        problems = input_violations("iam", operation, params)
         if problems:
             raise exc.invalid_input(validation_message(problems))
 
