@@ -3,6 +3,7 @@ AWS setup page counts the failures."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 
@@ -16,6 +17,11 @@ from vell_core.models import DelegationPath
 from vell_core.services import Services
 
 CUSTOMER = "418295730164"
+
+
+def shown(body: str) -> str:
+    """What a reader sees: messages quoting customer text are Markdown-escaped (ui_text.plain)."""
+    return re.sub(r"\\(.)", r"\1", body)
 
 
 @pytest.fixture(autouse=True)
@@ -71,7 +77,7 @@ def test_wizard_shows_a_final_failure_and_starts_a_new_request(
     )
     at = waiting_wizard(page, row_id)
     assert not at.exception
-    errors = [e.value for e in at.error]
+    errors = [shown(e.value) for e in at.error]
     assert any(
         e.startswith("AWS would not exchange the token: the token had expired")
         and f"Start a new request for {company}" in e
@@ -89,7 +95,7 @@ def test_wizard_says_it_is_retrying(page: Callable[..., AppTest], app_services: 
     at = waiting_wizard(page, row_id)
     assert not at.exception
     assert any(
-        "Approved — fetching credentials (retrying: 3 attempts so far" in w.value
+        "Approved — fetching credentials (retrying: 3 attempts so far" in shown(w.value)
         for w in at.warning
     )
     assert not at.error
@@ -109,7 +115,7 @@ def test_delegations_page_shows_the_failure_with_a_new_request_link(
     at.session_state["dl_table"] = {"selection": {"rows": [0], "columns": []}}
     at.run()
     assert not at.exception
-    assert any("was not allowed to redeem it (AccessDenied)" in e.value for e in at.error)
+    assert any("was not allowed to redeem it (AccessDenied)" in shown(e.value) for e in at.error)
     at.button(key="dl_exchange_restart").click().run()
     wizard = at.session_state["wizard_state"]
     assert (wizard["step"], wizard["company"], wizard["account"]) == (2, company, CUSTOMER)
@@ -129,4 +135,4 @@ def test_aws_setup_counts_failed_exchanges(
         frame.value for frame in at.dataframe if "What the rep sees" in frame.value.columns
     )
     assert company in list(failures["Company"])
-    assert any("token exchange(s) failed for good" in e.value for e in at.error)
+    assert any("token exchange(s) failed for good" in shown(e.value) for e in at.error)
