@@ -79,7 +79,7 @@ def render_expired(choice: DelegationChoice) -> None:
     """After expiry: say so (and when), and offer renewal right here."""
     ended = f" at {when(choice.expires_at)}" if choice.expires_at else ""
     st.warning(
-        f"Expired: the temporary access for **{choice.label}** ended{ended}, so Vell can no "
+        f"Expired: the temporary access for **{plain(choice.label)}** ended{ended}, so Vell can no "
         "longer read this customer's Marketplace data. Nothing was kept after expiry."
     )
     renew, other = st.columns([1, 4])
