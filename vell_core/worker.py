@@ -122,6 +122,12 @@ class NotificationWorker:
             self._thread.join(timeout=self._wait_seconds + 5)
 
     def _loop(self) -> None:
+        # Announce ourselves before the first long poll (up to 20 s), so the health page does
+        # not call a worker that just started "missing".
+        try:
+            self._heartbeat(BatchResult())
+        except Exception as exc:
+            log.error("Worker heartbeat failed: %s", type(exc).__name__)
         while not self._stop.is_set():
             try:
                 self.run_once()
