@@ -15,9 +15,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.helpers import (
     CHROMIUM,
@@ -157,14 +158,13 @@ def app_url(chromium_executable: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture(scope="session")
-def browser(chromium_executable: Path) -> Iterator[Browser]:
+def browser(chromium_executable: Path, playwright_driver: Any) -> Iterator[Browser]:
     """Headless Debian Chromium driven by Playwright (a fresh profile per launch)."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(chromium_executable), args=list(CHROMIUM_FLAGS)
-        )
-        yield chromium
-        chromium.close()
+    chromium = playwright_driver.chromium.launch(
+        executable_path=str(chromium_executable), args=list(CHROMIUM_FLAGS)
+    )
+    yield chromium
+    chromium.close()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -26,7 +26,7 @@ from typing import Any
 import boto3
 import pytest
 from cryptography.fernet import Fernet
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import text
 
 from tests.e2e.conftest import app_environment, bootstrap_store, wait_until_healthy
@@ -121,14 +121,13 @@ def topology(postgres_url: str) -> Iterator[Topology]:
 
 
 @pytest.fixture
-def browser() -> Iterator[Browser]:
-    """Headless Debian Chromium (the e2e suite's flags)."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=list(CHROMIUM_FLAGS)
-        )
-        yield chromium
-        chromium.close()
+def browser(playwright_driver: Any) -> Iterator[Browser]:
+    """Headless Debian Chromium (the e2e suite's flags), on the run's one Playwright driver."""
+    chromium = playwright_driver.chromium.launch(
+        executable_path=str(CHROMIUM), args=list(CHROMIUM_FLAGS)
+    )
+    yield chromium
+    chromium.close()
 
 
 def _page(browser: Browser, base_url: str) -> Page:
