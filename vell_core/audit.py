@@ -76,17 +76,16 @@ class AuditRecorder:
         aws_request_id: str | None = None,
     ) -> None:
         """Queue one row (stamped now); it is in the store after the next :meth:`flush`."""
-        row = {
-            "at": self._clock.now(),
-            "staff_user_id": staff_user_id,
-            "customer_account_id": customer_account_id,
-            "delegation_id": delegation_id,
-            "connection_id": connection_id,
-            "action": action[:120],
-            "outcome": outcome[:40],
-            "detail": detail[:500] if detail else None,
-            "aws_request_id": aws_request_id,
-        }
+        row = self._fields(
+            action=action,
+            outcome=outcome,
+            staff_user_id=staff_user_id,
+            customer_account_id=customer_account_id,
+            delegation_id=delegation_id,
+            connection_id=connection_id,
+            detail=detail,
+            aws_request_id=aws_request_id,
+        )
         with self._done:
             self._queued += 1
         if self._inline:
@@ -112,16 +111,42 @@ class AuditRecorder:
         Such a row bypasses the queue (it commits or rolls back with the caller's state change).
         """
         return AuditLog(
-            at=self._clock.now(),
-            staff_user_id=staff_user_id,
-            customer_account_id=customer_account_id,
-            delegation_id=delegation_id,
-            connection_id=connection_id,
-            action=action[:120],
-            outcome=outcome[:40],
-            detail=detail[:500] if detail else None,
-            aws_request_id=aws_request_id,
+            **self._fields(
+                action=action,
+                outcome=outcome,
+                staff_user_id=staff_user_id,
+                customer_account_id=customer_account_id,
+                delegation_id=delegation_id,
+                connection_id=connection_id,
+                detail=detail,
+                aws_request_id=aws_request_id,
+            )
         )
+
+    def _fields(
+        self,
+        *,
+        action: str,
+        outcome: str,
+        staff_user_id: int | None,
+        customer_account_id: str | None,
+        delegation_id: int | None,
+        connection_id: int | None,
+        detail: str | None,
+        aws_request_id: str | None,
+    ) -> dict[str, Any]:
+        """One row's columns, stamped now and cut to the columns' sizes."""
+        return {
+            "at": self._clock.now(),
+            "staff_user_id": staff_user_id,
+            "customer_account_id": customer_account_id,
+            "delegation_id": delegation_id,
+            "connection_id": connection_id,
+            "action": action[:120],
+            "outcome": outcome[:40],
+            "detail": detail[:500] if detail else None,
+            "aws_request_id": aws_request_id,
+        }
 
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Wait until every row queued so far is written; False if ``timeout`` ran out."""

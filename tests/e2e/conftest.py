@@ -27,6 +27,7 @@ from tests.e2e.helpers import (
     SCREENSHOTS,
     VIEWPORT,
     free_port,
+    streamlit_command,
     watch_runs,
 )
 
@@ -127,23 +128,7 @@ def app_url(chromium_executable: Path, tmp_path_factory: pytest.TempPathFactory)
     RESULTS.mkdir(exist_ok=True)
     with SERVER_LOG.open("wb") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "Home.py",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--server.fileWatcherType",
-                "none",  # engineers editing the repo must not reload the app mid-run
-                "--browser.gatherUsageStats",
-                "false",
-            ],
+            streamlit_command(port),
             cwd=REPO_ROOT,
             env=env,
             stdout=log,

@@ -12,6 +12,7 @@ import csv
 import io
 import re
 import socket
+import sys
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -349,3 +350,24 @@ def select_table_row(page: Page, table: Locator, row: int = 0) -> None:
     x = box["x"] + 18
     y = box["y"] + row_height * (row + 1) + row_height / 2
     rerun_after(page, lambda: page.mouse.click(x, y))
+
+
+def streamlit_command(port: int) -> list[str]:
+    """``streamlit run Home.py`` on ``port`` as the browser tests run it."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "Home.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",  # engineers editing the repo must not reload the app mid-run
+        "--browser.gatherUsageStats",
+        "false",
+    ]

@@ -17,13 +17,11 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 from cryptography.fernet import Fernet
 from playwright.sync_api import Browser, Page, expect
@@ -40,12 +38,12 @@ from tests.e2e.helpers import (
     launch,
     main,
     sign_in,
+    streamlit_command,
     watch_runs,
 )
 from tests.e2e.test_demo_browser import metric, open_live_demo, open_tab
-from tests.sandbox.processes import VELL, sandbox_process, spawn, stop
+from tests.sandbox.processes import VELL, customer_approves, sandbox_process, spawn, stop
 from vell_core.db import make_engine
-from vell_core.sandbox.control import SandboxControl
 
 pytestmark = pytest.mark.e2e
 
@@ -68,24 +66,7 @@ class Topology:
 
 
 def _streamlit(port: int, env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "Home.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    return spawn(command, env, log)
+    return spawn(streamlit_command(port), env, log)
 
 
 @pytest.fixture
@@ -155,25 +136,6 @@ def _launched_request_id(database_url: str) -> str:
         engine.dispose()
 
 
-def _customer_approves(endpoint: str, request_id: str) -> None:
-    """The customer's owner and admin associate, accept and release the token (plain boto3)."""
-    personas = SandboxControl(endpoint).personas(ACCOUNT)
-
-    def iam(persona: str) -> Any:
-        creds = personas[persona]
-        return boto3.client(
-            "iam",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-        )
-
-    iam("owner").associate_delegation_request(DelegationRequestId=request_id)
-    iam("admin").accept_delegation_request(DelegationRequestId=request_id)
-    iam("owner").send_delegation_token(DelegationRequestId=request_id)
-
-
 def _row(database_url: str, request_id: str) -> dict[str, Any]:
     """The delegation row, its sealed credentials and its exchange audit, read from PG."""
     engine = make_engine(database_url)
@@ -225,7 +187,7 @@ def test_two_replicas_and_a_separate_worker_survive_a_killed_exchange(
     worker: subprocess.Popen[bytes] | None = None
     try:
         request_id = _launched_request_id(topology.database_url)
-        _customer_approves(topology.sandbox, request_id)
+        customer_approves(topology.sandbox, ACCOUNT, request_id)
         _wait_for(lambda: doomed.poll() is not None, f"the worker to die at {KILL_STEP}")
         assert doomed.returncode == -signal.SIGKILL
         killed = _row(topology.database_url, request_id)

@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from sqlalchemy import event
 from sqlmodel import Session, select
 
 from tests.conftest import private_channel
+from tests.integration.exchange_sandbox_helpers import customer_iam
 from vell_core import migrate, seed
 from vell_core.delegation import LaunchRequest, new_launch_token
 from vell_core.errors import AwsAccessDenied, CredentialsUnavailable, PermissionDenied
@@ -45,17 +45,6 @@ def rep(services: Services, email: str = "maya.chen@vell.ai") -> StaffMember:
     member = services.staff.by_email(email)
     assert member is not None
     return member
-
-
-def customer_iam(services: Services, account: str, persona: str) -> Any:
-    creds = services.sandbox.persona_credentials(account, persona)
-    return boto3.client(
-        "iam",
-        endpoint_url=services.sandbox.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-    )
 
 
 def connect(

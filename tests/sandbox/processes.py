@@ -15,10 +15,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import boto3
 import requests
 
 from tests.e2e.helpers import REPO_ROOT, free_port
+from vell_core.sandbox.control import SandboxControl
 
 RESULTS = REPO_ROOT / "test-results"
 STARTUP_TIMEOUT_S = 60.0
@@ -112,3 +115,22 @@ def sandbox_process(
         yield endpoint
     finally:
         stop(process)
+
+
+def customer_approves(endpoint: str, account: str, request_id: str) -> None:
+    """The customer's owner and admin associate, accept and release the token (plain boto3)."""
+    personas = SandboxControl(endpoint).personas(account)
+
+    def iam(persona: str) -> Any:
+        creds = personas[persona]
+        return boto3.client(
+            "iam",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+        )
+
+    iam("owner").associate_delegation_request(DelegationRequestId=request_id)
+    iam("admin").accept_delegation_request(DelegationRequestId=request_id)
+    iam("owner").send_delegation_token(DelegationRequestId=request_id)

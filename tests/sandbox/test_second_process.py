@@ -11,11 +11,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.sandbox.processes import VELL, clean_environment, sandbox_process, spawn, stop
+from tests.sandbox.processes import (
+    VELL,
+    clean_environment,
+    customer_approves,
+    sandbox_process,
+    spawn,
+    stop,
+)
 from vell_core import migrate, seed
 from vell_core.delegation import LaunchRequest, new_launch_token
 from vell_core.models import DelegationPath, ExchangeState
@@ -67,25 +73,6 @@ def app_services(endpoint: str, tmp_path: Path) -> Iterator[tuple[Services, dict
     services.close()
 
 
-def _approve(endpoint: str, request_id: str) -> None:
-    personas = SandboxControl(endpoint).personas(CUSTOMER)
-
-    def iam(persona: str) -> object:
-        creds = personas[persona]
-        return boto3.client(
-            "iam",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-        )
-
-    owner, admin = iam("owner"), iam("admin")
-    owner.associate_delegation_request(DelegationRequestId=request_id)  # type: ignore[attr-defined]
-    admin.accept_delegation_request(DelegationRequestId=request_id)  # type: ignore[attr-defined]
-    owner.send_delegation_token(DelegationRequestId=request_id)  # type: ignore[attr-defined]
-
-
 def test_a_separate_vell_worker_exchanges_the_token(
     endpoint: str, app_services: tuple[Services, dict[str, str]]
 ) -> None:
@@ -104,7 +91,7 @@ def test_a_separate_vell_worker_exchanges_the_token(
     )
     worker = spawn([*VELL, "worker"], clean_environment(**env), "second-process-worker.log")
     try:
-        _approve(endpoint, view.delegation_request_id)
+        customer_approves(endpoint, CUSTOMER, view.delegation_request_id)
         deadline = time.monotonic() + EXCHANGE_TIMEOUT_S
         current = services.delegations.get(rep, view.id)
         while current.exchange_state is not ExchangeState.DONE and time.monotonic() < deadline:
