@@ -102,6 +102,8 @@ def phase(progress: SyncProgress) -> tuple:
 @st.fragment(run_every=REFRESH)
 def live_header(delegation_id: int) -> None:
     """Countdown and sync progress, refreshed on their own."""
+    if st.session_state.get(PICK) != delegation_id:
+        return  # a tick queued before the rep picked another customer: draw nothing stale
     try:
         state = sync.header(member, delegation_id)
     except CredentialsUnavailable:
@@ -394,6 +396,9 @@ if not choices:
     )
     st.stop()
 choice = pick_delegation(choices)
+# The header fragment always owns this slot, so a refresh tick that was already queued when
+# the page changed (another customer, or expiry) can never draw over the message below it.
+header_slot = st.container()
 try:
     state = sync.open(member, choice.delegation_id, wait=2.0)
 except CredentialsUnavailable:
@@ -404,7 +409,8 @@ except VellError as error:
     st.stop()
 st.session_state[PHASE] = phase(state.progress)
 st.session_state[FULL_RUN] = True
-live_header(choice.delegation_id)
+with header_slot:
+    live_header(choice.delegation_id)
 if st.button("Refresh tables", key="demo_refresh"):
     st.rerun()
 tabs = st.tabs(["Listings", "Offers", "Agreements", "Change sets"])
