@@ -16,6 +16,7 @@ from vell_core.metrics import (
     Dashboard,
     MetricsFilter,
     dashboard_chart_specs,
+    dashboard_tables,
     frames_for_download,
     period_presets,
 )
@@ -53,6 +54,17 @@ def load(
 def chart_specs(key: tuple[Any, ...], _dashboard: Dashboard) -> dict[str, dict[str, Any]]:
     """The page's charts as Vega-Lite specs, cached by the dashboard's own key."""
     return dashboard_chart_specs(_dashboard, key[5])
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=64)
+def tables(key: tuple[Any, ...], _dashboard: Dashboard) -> dict[str, Any]:
+    """The page's tables as text people read, cached by the dashboard's own key."""
+    return dashboard_tables(_dashboard)
+
+
+def table(shown: Any, key: str) -> None:
+    """One cached, already formatted table."""
+    st.dataframe(shown, hide_index=True, key=key, placeholder="—")
 
 
 def chart(specs: dict[str, dict[str, Any]], name: str) -> None:
@@ -113,6 +125,7 @@ with friendly_errors("load the metrics"):
     )
     dashboard = load(*key, member)
     specs = chart_specs(key, dashboard)
+    shown = tables(key, dashboard)
     st.caption(
         f"{start:%d %b %Y} – {end:%d %b %Y}, compared with the {(end - start).days + 1} days "
         "before. " + " ".join(dashboard.notes)
@@ -127,7 +140,7 @@ with friendly_errors("load the metrics"):
     st.subheader("Wizard funnel")
     st.caption(DEFINITIONS["completion"])
     chart(specs, "wizard_funnel")
-    st.dataframe(dashboard.wizard_funnel, hide_index=True, key="metrics_funnel_table")
+    table(shown["wizard_funnel"], "metrics_funnel_table")
     download("wizard funnel", frames["wizard_funnel"], "wizard-funnel")
     if dashboard.completion_trend.empty:
         st.info("No wizard sessions started in this period.")
@@ -149,7 +162,7 @@ with friendly_errors("load the metrics"):
     st.subheader("Demo → trial → production (customers)")
     st.caption(DEFINITIONS["customers"])
     chart(specs, "customer_funnel")
-    st.dataframe(dashboard.customer_funnel, hide_index=True, key="metrics_customer_table")
+    table(shown["customer_funnel"], "metrics_customer_table")
     download("customer funnel", frames["customer_funnel"], "customer-funnel")
 
     st.subheader("Trial → production by cohort")
@@ -180,5 +193,5 @@ with friendly_errors("load the metrics"):
         download("tickets vs baseline", frames["tickets"], "tickets")
 
     st.subheader("By rep")
-    st.dataframe(dashboard.reps, hide_index=True, key="metrics_reps_table")
+    table(shown["reps"], "metrics_reps_table")
     download("rep breakdown", frames["reps"], "reps")

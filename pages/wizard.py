@@ -8,7 +8,7 @@ from datetime import datetime
 import streamlit as st
 
 from vell_core.delegation import DelegationView, LaunchRequest, new_launch_token
-from vell_core.formatting import countdown, when
+from vell_core.formatting import countdown, principal_name, when
 from vell_core.live_views import reuse_unless_changed
 from vell_core.models import (
     AwsDelegationState,
@@ -365,7 +365,9 @@ def connected_step() -> None:
             st.success(f"Connected to {plain(view.company)} (AWS account {view.aws_account_id}).")
         cols = st.columns(3)
         cols[0].metric("Access ends in", countdown(view.credentials_expire_at, now))
-        cols[1].metric("Approved by", (view.approver_id or "—").split(":")[-1])
+        cols[1].metric("Approved by", principal_name(view.approver_id))
+        if view.approver_id:
+            cols[1].caption(plain(view.approver_id))  # the full principal, for the record
         cols[2].metric("Path", view.path.value)
         in_production = services.delegations.in_production(view.aws_account_id)
         if in_production:

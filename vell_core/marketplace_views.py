@@ -22,6 +22,20 @@ from typing import Any
 import pandas as pd
 
 from vell_core.clock import ensure_utc
+from vell_core.formatting import (
+    count,
+    day,
+    display_frame,
+    iso_duration_text,
+    minutes_text,
+    money,
+    percent,
+    text,
+    unique_labels,
+    when_minute,
+    words,
+    yes_no,
+)
 from vell_core.listing_health import HealthReport, check_product
 
 PRODUCT_TYPES: tuple[str, ...] = (
@@ -36,6 +50,7 @@ RENEWAL_BUCKETS: tuple[tuple[str, int, int], ...] = (
     ("31–60 days", 31, 60),
     ("61–90 days", 61, 90),
 )
+RENEWAL_BUCKET_LABELS: tuple[str, ...] = tuple(label for label, _, _ in RENEWAL_BUCKETS)
 EXPIRING_DAYS = 90  # AMMP's derived "Expiring": ACTIVE with under 90 days left
 DAYS_PER_YEAR = Decimal("365.25")
 MIN_CONTRACT_YEARS = Decimal(1) / Decimal(12)  # ACV floors the contract length at one month
@@ -83,23 +98,9 @@ def decimal_or_none(value: Any) -> Decimal | None:
         return None
 
 
-def money(value: Decimal | None, currency: str = "USD") -> str:
-    """``$84,000.00`` / ``EUR 1,200.00``; an em dash when unknown."""
-    if value is None:
-        return "—"
-    text = f"{value.quantize(Decimal('0.01')):,}"
-    return f"${text}" if currency == "USD" else f"{currency} {text}"
-
-
-def _months(duration: str | None) -> str:
-    """``P12M`` → ``12 mo``; ``P30D`` → ``30 days``; anything else unchanged."""
-    if not duration:
-        return ""
-    if duration.startswith("P") and duration.endswith("M"):
-        return f"{duration[1:-1]} mo"
-    if duration.startswith("P") and duration.endswith("D"):
-        return f"{duration[1:-1]} days"
-    return duration
+def _duration(duration: str | None) -> str:
+    """An ISO duration in words for a one-line summary (empty when there is none)."""
+    return iso_duration_text(duration) if duration else ""
 
 
 # -- products -----------------------------------------------------------------------------------
@@ -307,7 +308,7 @@ def _term_summary(term: dict[str, Any]) -> str | None:
     currency = term.get("CurrencyCode", "USD")
     if kind == "ConfigurableUpfrontPricingTerm":
         cards = term.get("RateCards") or []
-        durations = [_months((c.get("Selector") or {}).get("Value")) for c in cards]
+        durations = [_duration((c.get("Selector") or {}).get("Value")) for c in cards]
         prices = [
             decimal_or_none(item.get("Price")) for c in cards for item in c.get("RateCard") or ()
         ]
@@ -336,7 +337,7 @@ def _term_summary(term: dict[str, Any]) -> str | None:
         price = money(decimal_or_none(term.get("Price")), currency)
         return f"{term.get('BillingPeriod', 'Monthly')} {price}"
     if kind == "FreeTrialPricingTerm":
-        return f"Free trial {_months(term.get('Duration'))}".strip()
+        return f"Free trial {_duration(term.get('Duration'))}".strip()
     if kind == "ByolPricingTerm":
         return "BYOL"
     return None
@@ -573,6 +574,7 @@ def status_counts(agreements: pd.DataFrame) -> pd.DataFrame:
     if agreements.empty:
         return pd.DataFrame(columns=["Status", "Agreements"])
     counts = agreements.groupby("Status").size().reset_index(name="Agreements")
+    counts["Status"] = counts["Status"].map(status_text)  # a chart reads "Active", not "ACTIVE"
     return counts.sort_values("Agreements", ascending=False, ignore_index=True)
 
 
@@ -640,8 +642,21 @@ def renewal_buckets(renewals: pd.DataFrame) -> pd.DataFrame:
 
 
 def by_product(agreements: pd.DataFrame) -> pd.DataFrame:
-    """Per product and currency: agreements, active ones, TCV and active ACV."""
-    columns = ["Product", "Product id", "Currency", "Agreements", "Active", "TCV", "Active ACV"]
+    """Per product and currency: agreements, active ones, active TCV and ACV, all-time TCV.
+
+    Active TCV sums exactly the agreements the *Active TCV* headline sums, so the per-product
+    figures add up to it; the all-time TCV (every status) is a separate, named column.
+    """
+    columns = [
+        "Product",
+        "Product id",
+        "Currency",
+        "Agreements",
+        "Active",
+        "Active TCV",
+        "Active ACV",
+        "All-time TCV",
+    ]
     if agreements.empty:
         return pd.DataFrame(columns=columns)
     rows = []
@@ -655,12 +670,13 @@ def by_product(agreements: pd.DataFrame) -> pd.DataFrame:
                 "Currency": currency,
                 "Agreements": len(group),
                 "Active": len(active),
-                "TCV": _decimal_sum(group["TCV"]),
+                "Active TCV": _decimal_sum(active["TCV"]),
                 "Active ACV": _decimal_sum(active["ACV"]),
+                "All-time TCV": _decimal_sum(group["TCV"]),
             }
         )
     frame = pd.DataFrame(rows, columns=columns)
-    return frame.sort_values("TCV", ascending=False, ignore_index=True)
+    return frame.sort_values(["Active TCV", "All-time TCV"], ascending=False, ignore_index=True)
 
 
 def chart_frame(frame: pd.DataFrame, *money_columns: str) -> pd.DataFrame:
@@ -777,6 +793,7 @@ def change_set_status_counts(change_sets: pd.DataFrame) -> pd.DataFrame:
     if change_sets.empty:
         return pd.DataFrame(columns=["Status", "Change sets"])
     counts = change_sets.groupby("Status").size().reset_index(name="Change sets")
+    counts["Status"] = counts["Status"].map(status_text)
     return counts.sort_values("Change sets", ascending=False, ignore_index=True)
 
 
@@ -811,3 +828,341 @@ def offer_terms_frame(detail: dict[str, Any] | None) -> pd.DataFrame:
         for path, value in _leaves(body) or [("—", "")]:
             rows.append({"Term": name, "Field": path, "Value": str(value)})
     return pd.DataFrame(rows, columns=["Term", "Field", "Value"])
+
+
+# -- what a person reads: tables and pickers ----------------------------------------------------
+#
+# The frames above are the data (and the CSV downloads): numbers stay numbers, ids are kept.
+# The functions below turn them into the text on screen with the shared formatting helpers:
+# human headers, money with its currency, shares as percentages, dates as days, ids last, and
+# an em dash wherever a value is missing or has not streamed in yet.
+
+PRODUCT_TYPE_WORDS = {
+    "SaaSProduct": "SaaS",
+    "AmiProduct": "AMI",
+    "ContainerProduct": "Container",
+    "DataProduct": "Data",
+    "MachineLearningProduct": "Machine learning",
+}
+# Words for path segments whose generic spelling would read oddly ("Rate card 1 · Rate card 2").
+FIELD_WORDS = {"ratecard": "Rate", "schedule": "Payment"}
+PRICE_FIELDS = {"price", "chargeamount", "amount"}
+
+
+def status_text(status: Any) -> str:
+    """``ACTIVE`` → ``Active``; other words kept as written (``Expiring``)."""
+    value = text(status)
+    return value.capitalize() if value.isupper() else value
+
+
+def product_type_text(entity_type: Any) -> str:
+    """``SaaSProduct`` → ``SaaS``."""
+    return PRODUCT_TYPE_WORDS.get(str(entity_type), text(entity_type))
+
+
+def _format_money(
+    frame: pd.DataFrame, columns: Sequence[str], currency_column: str | None = "Currency"
+) -> pd.DataFrame:
+    """A copy whose money ``columns`` are text in each row's currency."""
+    copy = frame.copy()
+    currencies = (
+        copy[currency_column].tolist()
+        if currency_column and currency_column in copy.columns
+        else ["USD"] * len(copy)
+    )
+    for column in columns:
+        copy[column] = [
+            # "—": no value has streamed in for this group yet, so there is no sum to show
+            money(value, currency) if currency not in (None, "—") else text(None)
+            for value, currency in zip(copy[column].tolist(), currencies, strict=True)
+        ]
+    return copy
+
+
+def products_table(products: pd.DataFrame) -> pd.DataFrame:
+    """The products as shown: title first, type in words, the product id last."""
+    return display_frame(
+        products,
+        {"Type": product_type_text, "Last change": day, "Offers": count, "Issues": count},
+        columns=[
+            "Title",
+            "Type",
+            "Visibility",
+            "Last change",
+            "Offers",
+            "Health score",
+            "Issues",
+            "Product id",
+        ],
+        rename={"Health score": "Health (of 100)"},
+    )
+
+
+def offers_table(offers: pd.DataFrame) -> pd.DataFrame:
+    """The offers as shown: name, product, who it is for, status, pricing; ids last."""
+    return display_frame(
+        offers,
+        {"Released": day, "Available until": day, "Agreements": count},
+        columns=[
+            "Name",
+            "Product",
+            "Audience",
+            "Status",
+            "Pricing",
+            "Agreements",
+            "Available until",
+            "Targeting",
+            "Released",
+            "Offer id",
+        ],
+    )
+
+
+AGREEMENT_TABLE_COLUMNS = [
+    "Product",
+    "Buyer account",
+    "Derived status",
+    "Start",
+    "End",
+    "TCV",
+    "ACV",
+    "Pricing model",
+    "Auto-renew",
+    "Accepted",
+    "Offer id",
+    "Agreement id",
+]
+
+
+RENEWAL_TABLE_COLUMNS = [
+    "Bucket",
+    "Product",
+    "Buyer account",
+    "End",
+    "TCV",
+    "ACV",
+    "Auto-renew",
+    "Pricing model",
+    "Agreement id",
+]
+
+
+def agreements_table(agreements: pd.DataFrame, *, bucket: bool = False) -> pd.DataFrame:
+    """Agreements as shown: product and buyer first, money in its currency, ids last.
+
+    With ``bucket`` (renewals due) only what matters for a renewal: when, what, how much.
+    """
+    columns = RENEWAL_TABLE_COLUMNS if bucket else AGREEMENT_TABLE_COLUMNS
+    return display_frame(
+        _format_money(agreements, ["TCV", "ACV"]),
+        {
+            "Derived status": status_text,
+            "Start": day,
+            "End": day,
+            "Accepted": day,
+            "Auto-renew": yes_no,
+        },
+        columns=columns,
+        rename={"Derived status": "Status", "Bucket": "Due in"},
+    )
+
+
+def pipeline_table(pipeline: pd.DataFrame) -> pd.DataFrame:
+    """Agreements and TCV per status, as shown."""
+    return display_frame(
+        _format_money(pipeline, ["TCV"]),
+        {"Status": status_text, "Agreements": count, "Described": count},
+        rename={"Described": "With a value"},
+    )
+
+
+def totals_table(totals: pd.DataFrame) -> pd.DataFrame:
+    """Contract value per currency, as shown."""
+    return display_frame(
+        _format_money(totals, ["Active TCV", "Active ACV", "All-time TCV"]),
+        {"Active agreements": count},
+    )
+
+
+def buckets_table(buckets: pd.DataFrame) -> pd.DataFrame:
+    """Renewals due per bucket, as shown (auto-renew as a percentage)."""
+    return display_frame(
+        _format_money(buckets, ["TCV (USD)"], None),
+        {"Agreements": count, "Auto-renew share": percent},
+        rename={"Bucket": "Due in"},
+    )
+
+
+def by_product_table(products: pd.DataFrame) -> pd.DataFrame:
+    """Per product, as shown: active TCV beside the all-time TCV, the product id last."""
+    return display_frame(
+        _format_money(products, ["Active TCV", "Active ACV", "All-time TCV"]),
+        {"Agreements": count, "Active": count},
+        columns=[
+            "Product",
+            "Agreements",
+            "Active",
+            "Active TCV",
+            "Active ACV",
+            "All-time TCV",
+            "Product id",
+        ],
+        rename={"Active": "Active agreements"},
+    )
+
+
+def change_sets_table(history: pd.DataFrame) -> pd.DataFrame:
+    """Change-set history, as shown: name and status first, how long it took, the id last."""
+    return display_frame(
+        history,
+        {
+            "Status": status_text,
+            "Started": when_minute,
+            "Ended": when_minute,
+            "Minutes": minutes_text,
+        },
+        columns=[
+            "Name",
+            "Status",
+            "Started",
+            "Ended",
+            "Minutes",
+            "Entities",
+            "Failure",
+            "Change set id",
+        ],
+        rename={"Minutes": "Took"},
+    )
+
+
+def changes_table(changes: pd.DataFrame) -> pd.DataFrame:
+    """The changes of one change set, as shown."""
+    return display_frame(changes, {"Change type": lambda v: words(str(v)) if v else text(v)})
+
+
+def term_name(name: str) -> str:
+    """``FixedUpfrontPricingTerm`` → ``Fixed upfront pricing``; ``AvailabilityRule`` kept whole."""
+    spoken = words(name)
+    return spoken[: -len(" term")] if spoken.endswith(" term") else spoken
+
+
+def field_label(path: str) -> str:
+    """``Documents[1].Type`` → ``Document 1 · type``; ``rateCards[1].rateCard[2].price`` →
+    ``Rate card 1 · rate 2 · price``."""
+    if path in ("", "—"):
+        return text(path)
+    parts = []
+    for segment in path.split("."):
+        name, _, index = segment.partition("[")
+        spoken = FIELD_WORDS.get(name.lower()) if index else None
+        if spoken is None:
+            spoken = words(name)
+            if index and spoken.endswith("s") and not spoken.endswith("ss"):
+                spoken = spoken[:-1]
+        label = f"{spoken} {index.rstrip(']')}" if index else spoken
+        parts.append(label if not parts else label[:1].lower() + label[1:])
+    return " · ".join(parts)
+
+
+def term_value(field: str, value: Any, currency: str | None) -> str:
+    """One term value in words: durations spelled out, prices as money, booleans Yes/No."""
+    raw = text(value)
+    last = field.rsplit(".", 1)[-1].split("[", 1)[0].lower()
+    if raw in ("True", "False"):
+        return yes_no(raw == "True")
+    if last in PRICE_FIELDS and decimal_or_none(raw) is not None:
+        return money(decimal_or_none(raw), currency or "USD")
+    if raw.startswith("P") and iso_duration_text(raw) != raw:
+        return iso_duration_text(raw)
+    if len(raw) >= 20 and raw[4:5] == "-" and raw[10:11] == "T":
+        try:
+            return when_minute(catalog_time(raw))
+        except ValueError:
+            return raw
+    return raw
+
+
+def terms_table(terms: pd.DataFrame) -> pd.DataFrame:
+    """Agreement or offer terms as shown: term and field in words, the value beside them.
+
+    A term's id (about 60 characters) goes last, so it never pushes the value off screen.
+    """
+    rows = []
+    group_key = ["Term", "Term id"] if "Term id" in terms.columns else ["Term"]
+    currencies: dict[tuple[Any, ...], str] = {}
+    for record in terms.to_dict("records"):
+        if str(record["Field"]).rsplit(".", 1)[-1].lower() == "currencycode":
+            currencies[tuple(record[k] for k in group_key)] = str(record["Value"])
+    for record in terms.to_dict("records"):
+        currency = currencies.get(tuple(record[k] for k in group_key))
+        row = {
+            "Term": term_name(str(record["Term"])),
+            "Field": field_label(str(record["Field"])),
+            "Value": term_value(str(record["Field"]), record["Value"], currency),
+        }
+        if "Term id" in terms.columns:
+            row["Term id"] = text(record["Term id"])
+        rows.append(row)
+    columns = ["Term", "Field", "Value"] + (["Term id"] if "Term id" in terms.columns else [])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def product_choices(products: pd.DataFrame) -> dict[str, str]:
+    """Product id → its title (made unique with the id where two titles match)."""
+    labels = dict(zip(products["Product id"], products["Title"], strict=True))
+    return unique_labels(labels, {key: key for key in labels})
+
+
+def offer_choices(offers: pd.DataFrame) -> dict[str, str]:
+    """Offer id → name · product · audience · status · pricing · availability, unique."""
+    labels = {}
+    for row in offers.to_dict("records"):
+        until = row["Available until"]
+        parts = [
+            row["Name"],
+            row["Product"],
+            f"{row['Audience']} · {row['Status']}",
+            row["Pricing"] or "",
+            f"until {day(until)}" if until is not None and not pd.isna(until) else "",
+        ]
+        labels[row["Offer id"]] = " · ".join(p for p in parts if p)
+    return unique_labels(labels, {key: key for key in labels})
+
+
+def agreement_choices(agreements: pd.DataFrame) -> dict[str, str]:
+    """Agreement id → product · buyer · status · value · dates, unique."""
+    labels = {}
+    for row in agreements.to_dict("records"):
+        tcv = row["TCV"]
+        value = money(tcv, row["Currency"] or "USD") if isinstance(tcv, Decimal) else ""
+        dates = f"{day(row['Start'])} → {day(row['End'])}"
+        parts = [
+            row["Product"] or row["Product id"],
+            f"buyer {row['Buyer account']}",
+            status_text(row["Derived status"]),
+            value,
+            dates,
+        ]
+        labels[row["Agreement id"]] = " · ".join(p for p in parts if p)
+    return unique_labels(labels, {key: key for key in labels})
+
+
+def agreement_title(row: Mapping[str, Any]) -> str:
+    """The heading of one agreement: what was bought, by whom (the id goes in the caption)."""
+    product = row.get("Product") or row.get("Product id") or "Agreement"
+    buyer = row.get("Buyer account")
+    return f"{product} — buyer {buyer}" if buyer else str(product)
+
+
+def change_set_choices(history: pd.DataFrame) -> dict[str, str]:
+    """Change-set id → name · status · when it started · what it touched, unique."""
+    labels = {}
+    for row in history.to_dict("records"):
+        parts = [
+            row["Name"] or "Unnamed change set",
+            status_text(row["Status"]),
+            f"started {when_minute(row['Started'])}",
+            row["Entities"],
+        ]
+        labels[row["Change set id"]] = " · ".join(p for p in parts if p)
+    return unique_labels(labels, {key: key for key in labels})
