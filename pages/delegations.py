@@ -7,7 +7,7 @@ import uuid
 import pandas as pd
 import streamlit as st
 
-from vell_core.csv_export import frame_csv
+from vell_core.csv_export import frame_csv_later
 from vell_core.delegation import DelegationFilter
 from vell_core.formatting import countdown, when, when_minute
 from vell_core.models import DelegationPath, DelegationStatus
@@ -75,7 +75,7 @@ with friendly_errors("list delegations"):
         placeholder="—",
     )
     st.download_button(
-        "Download CSV", frame_csv(table), "delegations.csv", "text/csv", key="dl_csv"
+        "Download CSV", frame_csv_later(table), "delegations.csv", "text/csv", key="dl_csv"
     )
     chosen = selection.selection.rows if selection and selection.selection else []
     if chosen:

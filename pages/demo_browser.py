@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from vell_core import marketplace_views as views
-from vell_core.csv_export import frame_csv
+from vell_core.csv_export import frame_csv_later
 from vell_core.demo_charts import bar_spec
 from vell_core.errors import CredentialsUnavailable, VellError
 from vell_core.formatting import countdown, day, display_frame, duration_text, when
@@ -38,7 +38,7 @@ st.title("Live demo")
 
 def csv_button(frame: pd.DataFrame, name: str, key: str) -> None:
     """CSV download of the data behind a table (same rows and headers, values unformatted)."""
-    st.download_button("Download CSV", frame_csv(frame), f"{name}.csv", "text/csv", key=key)
+    st.download_button("Download CSV", frame_csv_later(frame), f"{name}.csv", "text/csv", key=key)
 
 
 # Terms: the value gets the room; a term's long id stays in the table, narrow, last.

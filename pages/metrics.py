@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from vell_core.csv_export import frame_csv
+from vell_core.csv_export import frame_csv_later
 from vell_core.metrics import (
     DEFINITIONS,
     GRAINS,
@@ -75,7 +75,11 @@ def chart(specs: dict[str, dict[str, Any]], name: str) -> None:
 def download(name: str, frame: Any, key: str) -> None:
     """A CSV download button for one chart's or table's data."""
     st.download_button(
-        f"Download {name} (CSV)", frame_csv(frame), f"vell-{key}.csv", "text/csv", key=f"dl_{key}"
+        f"Download {name} (CSV)",
+        frame_csv_later(frame),  # built on click, not on every rerun
+        f"vell-{key}.csv",
+        "text/csv",
+        key=f"dl_{key}",
     )
 
 

@@ -225,6 +225,7 @@ def display_frame(
         },
         columns=chosen,
         index=range(len(frame)),
+        dtype=object,  # plain text: skips pandas' string inference, a cost on every rerun
     )
     return shown.rename(columns=dict(rename or {}))
 

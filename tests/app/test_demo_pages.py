@@ -250,9 +250,10 @@ def chart_specs(at: AppTest) -> dict[str, dict]:
 
 
 def chart_data(at: AppTest, title: str) -> pd.DataFrame:
-    """The rows a chart draws (Streamlit sends inline values as an Arrow table)."""
+    """The rows a chart draws (sent to the browser as an Arrow table)."""
     chart = next(c for c in at.get("vega_lite_chart") if json.loads(c.proto.spec)["title"] == title)
-    return pa.ipc.open_stream(chart.proto.data.data).read_pandas()
+    [dataset] = chart.proto.datasets  # one named dataset, already Arrow bytes
+    return pa.ipc.open_stream(dataset.data.data).read_pandas()
 
 
 def open_everything(at: AppTest) -> None:

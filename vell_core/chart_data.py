@@ -1,0 +1,39 @@
+"""Chart data as Arrow IPC bytes, once, instead of on every rerun.
+
+``st.vega_lite_chart`` turns every dataset of a spec into Arrow IPC bytes each time it draws,
+through pandas: on the Leadership page that was most of a cached rerun (issue 13). A dataset
+that already *is* bytes is passed through untouched, so charts whose specs are built once
+(and cached) carry their datasets as bytes. The serialisation is the one Streamlit itself
+uses (a pandas frame, ``pyarrow.Table.from_pandas``, an IPC stream).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+
+def arrow_ipc(values: Sequence[Mapping[str, Any]] | pd.DataFrame) -> bytes:
+    """Rows (or a frame) as the Arrow IPC stream a Vega-Lite chart's dataset is sent as."""
+    frame = values if isinstance(values, pd.DataFrame) else pd.DataFrame(list(values))
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    with pa.RecordBatchStreamWriter(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def with_arrow_datasets(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a Vega-Lite spec whose named datasets are Arrow IPC bytes."""
+    out = copy.copy(dict(spec))
+    datasets = out.get("datasets")
+    if datasets:
+        out["datasets"] = {
+            name: rows if isinstance(rows, bytes) else arrow_ipc(rows)
+            for name, rows in datasets.items()
+        }
+    return out
