@@ -4,7 +4,7 @@
 through pandas: on the Leadership page that was most of a cached rerun (issue 13). A dataset
 that already *is* bytes is passed through untouched, so charts whose specs are built once
 (and cached) carry their datasets as bytes. The serialisation is the one Streamlit itself
-uses (a pandas frame, ``pyarrow.Table.from_pandas``, an IPC stream).
+uses (an Arrow table, written as an IPC stream).
 """
 
 from __future__ import annotations
@@ -17,10 +17,20 @@ import pandas as pd
 import pyarrow as pa
 
 
+def _table(values: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pa.Table:
+    if isinstance(values, pd.DataFrame):
+        return pa.Table.from_pandas(values, preserve_index=False)
+    rows = list(values)
+    try:
+        return pa.Table.from_pylist(rows)  # plain rows: no pandas round trip
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # Mixed types in one column: let pandas settle them, as Streamlit would.
+        return pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False)
+
+
 def arrow_ipc(values: Sequence[Mapping[str, Any]] | pd.DataFrame) -> bytes:
     """Rows (or a frame) as the Arrow IPC stream a Vega-Lite chart's dataset is sent as."""
-    frame = values if isinstance(values, pd.DataFrame) else pd.DataFrame(list(values))
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = _table(values)
     sink = pa.BufferOutputStream()
     with pa.RecordBatchStreamWriter(sink, table.schema) as writer:
         writer.write_table(table)

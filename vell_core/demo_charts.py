@@ -34,9 +34,9 @@ def _plain(value: Any) -> Any:
 
 
 def _values(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
+    lists = {column: frame[column].tolist() for column in columns}
     return [
-        {column: _plain(value) for column, value in zip(columns, row, strict=True)}
-        for row in frame[list(columns)].itertuples(index=False, name=None)
+        {column: _plain(lists[column][index]) for column in columns} for index in range(len(frame))
     ]
 
 

@@ -218,16 +218,16 @@ def display_frame(
     """
     chosen = list(columns) if columns is not None else list(frame.columns)
     formats = formats or {}
-    shown = pd.DataFrame(
+    names = {column: (rename or {}).get(column, column) for column in chosen}
+    return pd.DataFrame(
         {
-            column: [formats.get(column, text)(value) for value in frame[column].tolist()]
+            names[column]: [formats.get(column, text)(value) for value in frame[column].tolist()]
             for column in chosen
         },
-        columns=chosen,
+        columns=list(names.values()),
         index=range(len(frame)),
         dtype=object,  # plain text: skips pandas' string inference, a cost on every rerun
     )
-    return shown.rename(columns=dict(rename or {}))
 
 
 def _missing(value: Any) -> bool:
