@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from vell_core import marketplace_views as views
+from vell_core.chart_data import text_table
 from vell_core.csv_export import frame_csv_later
 from vell_core.demo_charts import bar_spec
 from vell_core.errors import CredentialsUnavailable, VellError
@@ -51,7 +52,12 @@ TERM_COLUMNS = {
 def table(shown: pd.DataFrame, key: str | None = None, columns: Any = None) -> None:
     """A table of text already formatted for people (``marketplace_views.*_table``)."""
     st.dataframe(
-        shown, hide_index=True, width="stretch", key=key, placeholder=NONE, column_config=columns
+        text_table(shown),
+        hide_index=True,
+        width="stretch",
+        key=key,
+        placeholder=NONE,
+        column_config=columns,
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from vell_core.chart_data import text_table
 from vell_core.csv_export import frame_csv_later
 from vell_core.metrics import (
     DEFINITIONS,
@@ -58,8 +59,8 @@ def chart_specs(key: tuple[Any, ...], _dashboard: Dashboard) -> dict[str, dict[s
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=64)
 def tables(key: tuple[Any, ...], _dashboard: Dashboard) -> dict[str, Any]:
-    """The page's tables as text people read, cached by the dashboard's own key."""
-    return dashboard_tables(_dashboard)
+    """The page's tables as text people read (Arrow, sent as is), cached by the dashboard's key."""
+    return {name: text_table(shown) for name, shown in dashboard_tables(_dashboard).items()}
 
 
 def table(shown: Any, key: str) -> None:

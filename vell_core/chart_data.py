@@ -1,4 +1,4 @@
-"""Chart data as Arrow IPC bytes, once, instead of on every rerun.
+"""Chart and table data in Arrow form, built once, instead of converted on every rerun.
 
 ``st.vega_lite_chart`` turns every dataset of a spec into Arrow IPC bytes each time it draws,
 through pandas: on the Leadership page that was most of a cached rerun (issue 13). A dataset
@@ -47,3 +47,14 @@ def with_arrow_datasets(spec: Mapping[str, Any]) -> dict[str, Any]:
             for name, rows in datasets.items()
         }
     return out
+
+
+def text_table(shown: pd.DataFrame) -> pa.Table:
+    """A table of display text (``formatting.display_frame``) as an Arrow table.
+
+    ``st.dataframe`` converts a pandas frame to Arrow on every rerun (a few milliseconds per
+    table, a dozen tables on the live demo); an Arrow table of strings goes out as it is.
+    """
+    return pa.Table.from_pydict(
+        {str(column): [str(value) for value in shown[column].tolist()] for column in shown.columns}
+    )
