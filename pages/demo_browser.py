@@ -17,7 +17,14 @@ from vell_core.chart_data import text_table
 from vell_core.csv_export import frame_csv_later
 from vell_core.demo_charts import bar_spec
 from vell_core.errors import CredentialsUnavailable, VellError
-from vell_core.formatting import countdown, day, display_frame, duration_text, when
+from vell_core.formatting import (
+    countdown,
+    day,
+    display_frame,
+    duration_text,
+    numeric_columns,
+    when,
+)
 from vell_core.listing_update import ListingEdit, new_request_token
 from vell_core.sync import DelegationChoice, DemoState, SyncProgress
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
@@ -49,15 +56,19 @@ TERM_COLUMNS = {
 }
 
 
+RIGHT = st.column_config.TextColumn(alignment="right")  # figures line up
+
+
 def table(shown: pd.DataFrame, key: str | None = None, columns: Any = None) -> None:
     """A table of text already formatted for people (``marketplace_views.*_table``)."""
+    config = dict.fromkeys(numeric_columns(shown), RIGHT) | (columns or {})
     st.dataframe(
         text_table(shown),
         hide_index=True,
         width="stretch",
         key=key,
         placeholder=NONE,
-        column_config=columns,
+        column_config=config,
     )
 
 

@@ -9,6 +9,7 @@ import streamlit as st
 
 from vell_core.chart_data import text_table
 from vell_core.csv_export import frame_csv_later
+from vell_core.formatting import numeric_columns
 from vell_core.metrics import (
     DEFINITIONS,
     GRAINS,
@@ -59,13 +60,20 @@ def chart_specs(key: tuple[Any, ...], _dashboard: Dashboard) -> dict[str, dict[s
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=64)
 def tables(key: tuple[Any, ...], _dashboard: Dashboard) -> dict[str, Any]:
-    """The page's tables as text people read (Arrow, sent as is), cached by the dashboard's key."""
-    return {name: text_table(shown) for name, shown in dashboard_tables(_dashboard).items()}
+    """The page's tables as text people read (Arrow, sent as is) with their figure columns,
+    cached by the dashboard's key."""
+    return {
+        name: (text_table(shown), numeric_columns(shown))
+        for name, shown in dashboard_tables(_dashboard).items()
+    }
 
 
-def table(shown: Any, key: str) -> None:
-    """One cached, already formatted table."""
-    st.dataframe(shown, hide_index=True, key=key, placeholder="—")
+def table(cached: Any, key: str) -> None:
+    """One cached, already formatted table; figures right-aligned."""
+    shown, figures = cached
+    right = st.column_config.TextColumn(alignment="right")
+    config = dict.fromkeys(figures, right)
+    st.dataframe(shown, hide_index=True, key=key, placeholder="—", column_config=config)
 
 
 def chart(specs: dict[str, dict[str, Any]], name: str) -> None:

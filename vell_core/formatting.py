@@ -240,3 +240,19 @@ def _missing(value: Any) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
+
+
+_NUMBER_TEXT = re.compile(r"^(?:[A-Z]{3} |\$)?-?[\d,]+(?:\.\d+)?%?$")
+
+
+def numeric_columns(shown: pd.DataFrame) -> list[str]:
+    """Columns of display text that hold only numbers, money or percentages (or dashes):
+    the ones a table right-aligns, so figures line up."""
+    return [
+        str(column)
+        for column in shown.columns
+        if any(value != MISSING for value in shown[column].tolist())
+        and all(
+            value == MISSING or _NUMBER_TEXT.match(str(value)) for value in shown[column].tolist()
+        )
+    ]

@@ -97,3 +97,21 @@ def test_unique_labels_break_ties_only_where_needed() -> None:
 
     labels = unique_labels({1: "Same", 2: "Same", 3: "Other"}, {1: "#1", 2: "#2", 3: "#3"})
     assert labels == {1: "Same · #1", 2: "Same · #2", 3: "Other"}
+
+
+def test_numeric_columns_are_the_figures_a_table_right_aligns() -> None:
+    import pandas as pd
+
+    from vell_core.formatting import numeric_columns
+
+    shown = pd.DataFrame(
+        {
+            "Product": ["Trace", "Metrics"],
+            "TCV": ["$48,000.00", "EUR 9,000.00"],
+            "Share": ["95%", "—"],
+            "Agreements": ["3", "12"],
+            "Empty": ["—", "—"],
+            "Id": ["agmt-1", "agmt-2"],
+        }
+    )
+    assert numeric_columns(shown) == ["TCV", "Share", "Agreements"]
