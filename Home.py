@@ -16,8 +16,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from vell_core.errors import ConfigurationError
-from vell_core.navigation import (
+from vell_core.domain.errors import ConfigurationError
+from vell_core.ui.bridge import (
+    current_user,
+    demo_link_token,
+    follow_return_to,
+    get_services,
+    keep_session_cookie,
+    sign_out,
+)
+from vell_core.ui.navigation import (
     DEMO_REQUEST_PAGE,
     DEMO_REQUEST_URL_PATH,
     SIGN_IN_PAGE,
@@ -26,15 +34,7 @@ from vell_core.navigation import (
     staff_url_paths,
     url_path_of,
 )
-from vell_core.ui_bridge import (
-    current_user,
-    demo_link_token,
-    follow_return_to,
-    get_services,
-    keep_session_cookie,
-    sign_out,
-)
-from vell_core.ui_text import plain
+from vell_core.views.text import plain
 
 st.set_page_config(page_title="Vell Delegation Desk", page_icon=":material/key:", layout="wide")
 try:

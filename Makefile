@@ -21,9 +21,12 @@ run: bootstrap
 	$(BIN)/vell run
 
 test: bootstrap
-	$(BIN)/ruff check --no-cache .
-	$(BIN)/ruff format --check --no-cache .
-	$(BIN)/pytest
+	@start=$$(date +%s); \
+	$(BIN)/ruff check --no-cache . && \
+	$(BIN)/ruff format --check --no-cache . && \
+	$(BIN)/mypy && \
+	$(BIN)/pytest; status=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s wall"; exit $$status
 
 format: install
 	$(BIN)/ruff format .

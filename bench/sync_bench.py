@@ -52,16 +52,15 @@ import boto3
 import requests
 from benchlib import Report, load_average, parser
 
-from vell_core import migrate, seed
-from vell_core.customer_access import CustomerAccess, CustomerClients
-from vell_core.delegation import LaunchRequest, new_launch_token
-from vell_core.marketplace_views import PRODUCT_TYPES
-from vell_core.models import DelegationPath
+from vell_core.app import Services, build_services
+from vell_core.config.settings import load_settings
+from vell_core.domain.models import DelegationPath
 from vell_core.sandbox.control import SandboxControl
-from vell_core.services import Services, build_services
-from vell_core.settings import load_settings
-from vell_core.staff import StaffMember
-from vell_core.sync import (
+from vell_core.services import seed
+from vell_core.services.customer_access import CustomerAccess, CustomerClients
+from vell_core.services.delegation import LaunchRequest, new_launch_token
+from vell_core.services.staff import StaffMember
+from vell_core.services.sync import (
     BATCH_SIZE,
     DOCUMENTED_RATES,
     LIVE_DEMO_SERVICES,
@@ -72,6 +71,8 @@ from vell_core.sync import (
     _entity_detail,
     _list_kwargs,
 )
+from vell_core.store import migrate
+from vell_core.views.marketplace import PRODUCT_TYPES
 
 SELLERS = {"small": "602341187520", "typical": "418295730164", "large": "739104552816"}
 REP = "maya.chen@vell.ai"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from vell_core.formatting import duration_text, when
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
-from vell_core.ui_text import plain
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.views.formatting import duration_text, when
+from vell_core.views.text import plain
 
 member = require_page("settings.read")
 services = get_services()

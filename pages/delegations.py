@@ -7,13 +7,13 @@ import uuid
 import pandas as pd
 import streamlit as st
 
-from vell_core.csv_export import frame_csv
-from vell_core.delegation import DelegationFilter
-from vell_core.formatting import countdown, when
-from vell_core.models import DelegationPath, DelegationStatus
-from vell_core.staff import can
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
-from vell_core.ui_text import plain
+from vell_core.domain.models import DelegationPath, DelegationStatus
+from vell_core.services.delegation import DelegationFilter
+from vell_core.services.staff import can
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.views.csv_export import frame_csv
+from vell_core.views.formatting import countdown, when
+from vell_core.views.text import plain
 
 member = require_page("delegation.read_own")
 services = get_services()

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import streamlit as st
 
-from vell_core.formatting import when
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
-from vell_core.ui_text import plain
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.views.formatting import when
+from vell_core.views.text import plain
 
 member = require_page("delegation.create")
 services = get_services()

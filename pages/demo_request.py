@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from vell_core.formatting import when
-from vell_core.ui_bridge import demo_link_token, friendly_errors, get_services
-from vell_core.ui_text import plain
+from vell_core.ui.bridge import demo_link_token, friendly_errors, get_services
+from vell_core.views.formatting import when
+from vell_core.views.text import plain
 
 RESULT_KEY = "demo_request_result"  # plain values only, tied to the token that produced them
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
-from vell_core.ui_text import plain
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.views.text import plain
 
 member = require_page("connection.manage")
 services = get_services()

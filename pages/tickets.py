@@ -6,9 +6,9 @@ from datetime import UTC, datetime, time
 
 import streamlit as st
 
-from vell_core.tickets import TEMPLATE_CSV, TicketInput
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
-from vell_core.ui_text import plain
+from vell_core.services.tickets import TEMPLATE_CSV, TicketInput
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.views.text import plain
 
 ADDED = "tickets_added_message"
 MANUAL_KEYS = (

@@ -7,12 +7,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from vell_core.csv_export import records_csv
-from vell_core.delegation import new_launch_token
-from vell_core.promotion import StepOutcome, StepState
-from vell_core.trials import TrialFilter
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
-from vell_core.ui_text import plain
+from vell_core.services.delegation import new_launch_token
+from vell_core.services.promotion import StepOutcome, StepState
+from vell_core.services.trials import TrialFilter
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.views.csv_export import records_csv
+from vell_core.views.text import plain
 
 member = require_page("promotion.run")
 services = get_services()

@@ -7,17 +7,17 @@ from datetime import datetime
 
 import streamlit as st
 
-from vell_core.delegation import DelegationView, LaunchRequest, new_launch_token
-from vell_core.formatting import countdown, when
-from vell_core.live_views import reuse_unless_changed
-from vell_core.models import (
+from vell_core.domain.models import (
     AwsDelegationState,
     DelegationPath,
     DelegationStatus,
     FunnelStep,
 )
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
-from vell_core.ui_text import plain
+from vell_core.services.delegation import DelegationView, LaunchRequest, new_launch_token
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.ui.live_views import reuse_unless_changed
+from vell_core.views.formatting import countdown, when
+from vell_core.views.text import plain
 
 member = require_page("delegation.create")
 services = get_services()

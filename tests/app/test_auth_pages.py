@@ -16,15 +16,15 @@ import pytest
 from sqlalchemy import event
 from streamlit.testing.v1 import AppTest
 
-from vell_core import ui_bridge
-from vell_core.admin import AdminService
-from vell_core.audit_query import AuditQuery
-from vell_core.demo_links import DemoLinkService
-from vell_core.errors import PermissionDenied
-from vell_core.navigation import PAGES
-from vell_core.ratelimit import RateLimiter
-from vell_core.services import Services
-from vell_core.settings import load_settings
+from vell_core.app import Services
+from vell_core.config.settings import load_settings
+from vell_core.domain.errors import PermissionDenied
+from vell_core.services.action_limits import RateLimiter
+from vell_core.services.admin import AdminService
+from vell_core.services.audit_query import AuditQuery
+from vell_core.services.demo_links import DemoLinkService
+from vell_core.ui import bridge as ui_bridge
+from vell_core.ui.navigation import PAGES
 
 MY_PAGES = ("pages/audit.py", "pages/aws_setup.py", "pages/demo_links.py")
 ALL_PAGES = sorted({spec.path for spec in PAGES} | set(MY_PAGES))

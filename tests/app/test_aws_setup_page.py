@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.test_auth_pages import ensure_wired
-from vell_core.services import Services
+from vell_core.app import Services
 
 
 @pytest.fixture(autouse=True)

@@ -8,9 +8,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.test_auth_pages import ensure_wired
-from vell_core.sandbox.accounts import SANDBOX_CUSTOMERS
-from vell_core.services import Services
-from vell_core.staff import StaffMember
+from vell_core.app import Services
+from vell_core.config.sandbox_accounts import SANDBOX_CUSTOMERS
+from vell_core.services.staff import StaffMember
 
 ACCOUNT = SANDBOX_CUSTOMERS[0].account_id
 COMPANY = SANDBOX_CUSTOMERS[0].company

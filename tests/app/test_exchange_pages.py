@@ -11,9 +11,9 @@ from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
 from tests.app.test_auth_pages import ensure_wired
-from vell_core.delegation import LaunchRequest, new_launch_token
-from vell_core.models import DelegationPath
-from vell_core.services import Services
+from vell_core.app import Services
+from vell_core.domain.models import DelegationPath
+from vell_core.services.delegation import LaunchRequest, new_launch_token
 
 CUSTOMER = "418295730164"
 

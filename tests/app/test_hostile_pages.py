@@ -17,10 +17,10 @@ from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from tests.hostile import MARKDOWN, hostile_text, unicode_digit_accounts
-from vell_core.csv_export import FORMULA_PREFIXES
-from vell_core.delegation import LaunchRequest, new_launch_token
-from vell_core.models import DelegationPath
-from vell_core.services import Services
+from vell_core.app import Services
+from vell_core.domain.models import DelegationPath
+from vell_core.services.delegation import LaunchRequest, new_launch_token
+from vell_core.views.csv_export import FORMULA_PREFIXES
 
 PAYLOAD = "**Bold** :red[Evil] [link](https://evil.example)"
 FORMULA = '=HYPERLINK("https://evil.example","Click")'

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from vell_core.metrics import MetricsService
-from vell_core.services import Services
+from vell_core.app import Services
+from vell_core.services.metrics import MetricsService
 
 LEADER = "rachel.kim@vell.ai"
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from vell_core.services import Services
-from vell_core.tickets import TicketService
+from vell_core.app import Services
+from vell_core.services.tickets import TicketService
 
 
 @pytest.fixture

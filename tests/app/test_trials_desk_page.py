@@ -7,10 +7,10 @@ from collections.abc import Callable
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from vell_core.delegation import LaunchRequest, new_launch_token
-from vell_core.models import DelegationPath
-from vell_core.services import Services
-from vell_core.trials import build_production_services
+from vell_core.app import Services
+from vell_core.domain.models import DelegationPath
+from vell_core.services.delegation import LaunchRequest, new_launch_token
+from vell_core.services.trials import build_production_services
 
 PAGE = "pages/trials_desk.py"
 CS = "lena.fischer@vell.ai"

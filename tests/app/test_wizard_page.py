@@ -8,7 +8,7 @@ from collections.abc import Callable
 import boto3
 from streamlit.testing.v1 import AppTest
 
-from vell_core.services import Services
+from vell_core.app import Services
 
 CUSTOMER = "418295730164"
 

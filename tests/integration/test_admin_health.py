@@ -13,18 +13,11 @@ from moto import mock_aws
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from vell_core.admin import (
-    AdminService,
-    check_arn,
-    check_settings,
-    dlq_url_for,
-    render_questionnaire,
-)
-from vell_core.aws import ClientFactory
-from vell_core.clock import FrozenClock
-from vell_core.db import session_scope
-from vell_core.errors import ValidationFailed
-from vell_core.models import (
+from vell_core.aws.clients import ClientFactory
+from vell_core.config.settings import SANDBOX_DEFAULTS, load_settings
+from vell_core.domain.clock import FrozenClock
+from vell_core.domain.errors import ValidationFailed
+from vell_core.domain.models import (
     InboxStatus,
     NotificationInbox,
     StaffRole,
@@ -32,8 +25,15 @@ from vell_core.models import (
     WorkerHeartbeat,
 )
 from vell_core.sandbox.sns_topic_attributes import report_real_topic_attributes
-from vell_core.settings import SANDBOX_DEFAULTS, load_settings
-from vell_core.staff import StaffDirectory, StaffMember
+from vell_core.services.admin import (
+    AdminService,
+    check_arn,
+    check_settings,
+    dlq_url_for,
+    render_questionnaire,
+)
+from vell_core.services.staff import StaffDirectory, StaffMember
+from vell_core.store.engine import session_scope
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 TOPIC_ARN = SANDBOX_DEFAULTS["aws_delegation_sns_topic_arn"]

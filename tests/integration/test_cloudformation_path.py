@@ -10,10 +10,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.integration.test_promotion import Harness, harness, onboarding_ready, sandbox
-from vell_core.cloudformation import STACK_NAME, new_external_id, quick_create_url
-from vell_core.errors import ValidationFailed
-from vell_core.models import ConnectionStatus, ConnectionVia, DelegationPath, DelegationStatus
-from vell_core.policies import policy_path
+from vell_core.domain.errors import ValidationFailed
+from vell_core.domain.models import (
+    ConnectionStatus,
+    ConnectionVia,
+    DelegationPath,
+    DelegationStatus,
+)
+from vell_core.domain.policies import policy_path
+from vell_core.services.cloudformation import STACK_NAME, quick_create_url
+from vell_core.services.connection_identity import new_external_id
 
 __all__ = ["harness", "sandbox"]  # fixtures used here
 

@@ -8,13 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
-from vell_core import migrate
-from vell_core.clock import FrozenClock
-from vell_core.db import make_engine, session_scope
-from vell_core.errors import PermissionDenied
-from vell_core.funnel import insert_event
-from vell_core.metrics import Dashboard, MetricsFilter, MetricsService
-from vell_core.models import (
+from vell_core.domain.clock import FrozenClock
+from vell_core.domain.errors import PermissionDenied
+from vell_core.domain.metrics import Dashboard, MetricsFilter
+from vell_core.domain.models import (
     DelegationPath,
     DelegationRequest,
     DelegationStatus,
@@ -23,7 +20,11 @@ from vell_core.models import (
     StaffUser,
     SupportTicket,
 )
-from vell_core.staff import StaffMember
+from vell_core.services.metrics import MetricsService
+from vell_core.services.staff import StaffMember
+from vell_core.store import migrate
+from vell_core.store.engine import make_engine, session_scope
+from vell_core.store.funnel import insert_event
 
 NOW = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
 # Period: March 2026 (31 days); previous period: 29 Jan - 28 Feb.

@@ -17,20 +17,20 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from vell_core.admin import AdminService
-from vell_core.audit import AuditRecorder
-from vell_core.audit_query import AuditFilter, AuditQuery
-from vell_core.clock import FrozenClock
-from vell_core.customer_access import CustomerAccess
-from vell_core.db import session_scope
-from vell_core.delegation import DelegationFilter, DelegationService, LaunchRequest
-from vell_core.demo_links import DemoLinkService, LinkRefused
-from vell_core.errors import NotFound, PermissionDenied, RateLimited
-from vell_core.funnel import FunnelRecorder
-from vell_core.models import DelegationPath, DelegationRequest, StaffRole, StaffUser
-from vell_core.ratelimit import Limit, RateLimiter
-from vell_core.settings import load_settings
-from vell_core.staff import ACTION_ROLES, StaffDirectory, StaffMember
+from vell_core.config.settings import load_settings
+from vell_core.domain.clock import FrozenClock
+from vell_core.domain.errors import NotFound, PermissionDenied, RateLimited
+from vell_core.domain.models import DelegationPath, DelegationRequest, StaffRole, StaffUser
+from vell_core.services.action_limits import Limit, RateLimiter
+from vell_core.services.admin import AdminService
+from vell_core.services.audit import AuditRecorder
+from vell_core.services.audit_query import AuditFilter, AuditQuery
+from vell_core.services.customer_access import CustomerAccess
+from vell_core.services.delegation import DelegationFilter, DelegationService, LaunchRequest
+from vell_core.services.demo_links import DemoLinkService, LinkRefused
+from vell_core.services.staff import ACTION_ROLES, StaffDirectory, StaffMember
+from vell_core.store.engine import session_scope
+from vell_core.store.funnel import FunnelRecorder
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 ACCOUNT = "602341187520"

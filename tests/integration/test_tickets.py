@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from vell_core import migrate
-from vell_core.clock import FrozenClock
-from vell_core.db import make_engine, session_scope
-from vell_core.errors import PermissionDenied, ValidationFailed
-from vell_core.models import StaffRole, StaffUser, SupportTicket
-from vell_core.staff import StaffMember
-from vell_core.tickets import TicketInput, TicketService
+from vell_core.domain.clock import FrozenClock
+from vell_core.domain.errors import PermissionDenied, ValidationFailed
+from vell_core.domain.models import StaffRole, StaffUser, SupportTicket
+from vell_core.services.staff import StaffMember
+from vell_core.services.tickets import TicketInput, TicketService
+from vell_core.store import migrate
+from vell_core.store.engine import make_engine, session_scope
 
 NOW = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
 CS = StaffMember(id=1, name="Lena", email="lena@vell.ai", role=StaffRole.CS)

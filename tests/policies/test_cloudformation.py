@@ -15,9 +15,9 @@ from cfnlint.decode.cfn_yaml import loads as load_cfn_yaml
 from moto import mock_aws
 
 from tests.policies import policy_docs
-from vell_core import iam_permissions
-from vell_core.policies import policy_path
-from vell_core.settings import VELL_PARTNER_ACCOUNT_ID
+from vell_core.config.settings import VELL_PARTNER_ACCOUNT_ID
+from vell_core.domain import iam_actions as iam_permissions
+from vell_core.domain.policies import policy_path
 
 TEMPLATE_TEXT = policy_path(policy_docs.CFN_TEMPLATE).read_text(encoding="utf-8")
 TEMPLATE = json.loads(json.dumps(load_cfn_yaml(TEMPLATE_TEXT)))

@@ -14,9 +14,9 @@ from typing import Any
 import boto3
 import pytest
 
+from vell_core.config.settings import load_settings
 from vell_core.sandbox.control import SandboxControl
 from vell_core.sandbox.server import RunningSandbox, SandboxConfig, start_sandbox
-from vell_core.settings import load_settings
 
 CUSTOMER = "602341187520"
 OTHER_CUSTOMER = "418295730164"

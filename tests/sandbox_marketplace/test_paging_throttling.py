@@ -17,7 +17,7 @@ from tests.sandbox_marketplace.conftest import (
     make_call,
     search_all,
 )
-from vell_core.clock import FrozenClock
+from vell_core.domain.clock import FrozenClock
 from vell_core.sandbox.contract import SandboxServiceError
 from vell_core.sandbox.marketplace import build_marketplace_backends
 from vell_core.sandbox.marketplace.ratelimit import RateLimiter

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from vell_core.formatting import countdown, duration_text
+from vell_core.views.formatting import countdown, duration_text
 
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
 
@@ -23,7 +23,7 @@ def test_countdown() -> None:
 
 
 def test_hours_read_as_days_and_hours_never_as_fractions() -> None:
-    from vell_core.formatting import hours_text
+    from vell_core.views.formatting import hours_text
 
     assert [hours_text(h) for h in (1, 4, 12, 24, 48, 24 * 7 + 1)] == [
         "1 h",

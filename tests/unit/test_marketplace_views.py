@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from vell_core import marketplace_views as views
+from vell_core.views import marketplace as views
 
 NOW = datetime(2026, 9, 10, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

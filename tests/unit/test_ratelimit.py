@@ -7,9 +7,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
-from vell_core.clock import FrozenClock
-from vell_core.errors import RateLimited
-from vell_core.ratelimit import DEFAULT_LIMITS, Limit, RateLimiter, default_store_counters
+from vell_core.domain.clock import FrozenClock
+from vell_core.domain.errors import RateLimited
+from vell_core.services.action_limits import (
+    DEFAULT_LIMITS,
+    Limit,
+    RateLimiter,
+    default_store_counters,
+)
 
 LIMITS = {"delegation.create": Limit(3, timedelta(minutes=10), "delegation requests")}
 

@@ -41,8 +41,7 @@ from tests.security.sns_fixtures import (
     sign,
     sns_time,
 )
-from vell_core.clock import FrozenClock, SystemClock
-from vell_core.sns_verify import (
+from vell_core.aws.sns_verify import (
     UUID_RE,
     SnsVerificationError,
     SnsVerifier,
@@ -52,6 +51,7 @@ from vell_core.sns_verify import (
     routed_session,
     string_to_sign,
 )
+from vell_core.domain.clock import FrozenClock, SystemClock
 
 MESSAGE_ID = "2f1c4b4e-6a1c-4e1f-9c7d-0a1b2c3d4e5f"
 TIMESTAMP = "2026-11-29T12:00:00.000Z"

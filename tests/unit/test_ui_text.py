@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from tests.hostile import MARKDOWN, hostile_text
-from vell_core.ui_text import plain
+from vell_core.views.text import plain
 
 GFM = MarkdownIt("gfm-like")  # tables, strikethrough and bare-URL autolinks, as Streamlit has
 LINE_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\x0b\x0c\x85]")

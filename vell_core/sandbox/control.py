@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import requests
 
+from vell_core.domain.validation import ACCOUNT_ID_RE
 from vell_core.sandbox.wire import iso8601
-from vell_core.validation import ACCOUNT_ID_RE
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request
 
-    from vell_core.sandbox.server import SandboxState
+    from vell_core.sandbox.state import SandboxState
 
 ACCOUNT_RE = ACCOUNT_ID_RE  # ASCII digits, as AWS accepts
 DEFAULT_TIMEOUT = 10.0

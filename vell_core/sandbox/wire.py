@@ -221,7 +221,7 @@ def _query_structure(shape: Shape, form: dict[str, str], prefix: str) -> Any:
     if prefix and not _has_prefix(form, prefix):
         return _MISSING
     out: dict[str, Any] = {}
-    for member_name, member_shape in shape.members.items():  # type: ignore[attr-defined]
+    for member_name, member_shape in shape.members.items():
         wire_name = member_shape.serialization.get("name", member_name)
         value = _query_value(member_shape, form, f"{prefix}.{wire_name}" if prefix else wire_name)
         if value is not _MISSING:
@@ -232,7 +232,7 @@ def _query_structure(shape: Shape, form: dict[str, str], prefix: str) -> Any:
 def _query_list(shape: Shape, form: dict[str, str], prefix: str) -> Any:
     if form.get(prefix) == "":
         return []
-    member = shape.member  # type: ignore[attr-defined]
+    member = shape.member
     if shape.serialization.get("flattened"):
         list_prefix = prefix
         if member.serialization.get("name"):
@@ -249,7 +249,7 @@ def _query_list(shape: Shape, form: dict[str, str], prefix: str) -> Any:
 
 def _query_map(shape: Shape, form: dict[str, str], prefix: str) -> Any:
     base = prefix if shape.serialization.get("flattened") else f"{prefix}.entry"
-    key_shape, value_shape = shape.key, shape.value  # type: ignore[attr-defined]
+    key_shape, value_shape = shape.key, shape.value
     key_name = key_shape.serialization.get("name", "key")
     value_name = value_shape.serialization.get("name", "value")
     out: dict[str, Any] = {}
@@ -291,7 +291,7 @@ def _from_json(shape: Shape, value: Any) -> Any:
         if not isinstance(value, dict):
             raise _malformed(f"Expected an object for {shape.name}.")
         out: dict[str, Any] = {}
-        for member_name, member_shape in shape.members.items():  # type: ignore[attr-defined]
+        for member_name, member_shape in shape.members.items():
             if member_shape.serialization.get("location"):
                 continue
             wire_name = member_shape.serialization.get("name", member_name)
@@ -299,9 +299,9 @@ def _from_json(shape: Shape, value: Any) -> Any:
                 out[member_name] = _from_json(member_shape, value[wire_name])
         return out
     if kind == "list":
-        return [_from_json(shape.member, item) for item in value]  # type: ignore[attr-defined]
+        return [_from_json(shape.member, item) for item in value]
     if kind == "map":
-        return {k: _from_json(shape.value, v) for k, v in value.items()}  # type: ignore[attr-defined]
+        return {k: _from_json(shape.value, v) for k, v in value.items()}
     if kind == "timestamp":
         return _aware(parse_timestamp(value))
     if kind == "blob":
@@ -348,12 +348,12 @@ def _parse_rest_json_params(op_model: OperationModel, request: WireRequest) -> d
     query = _multi_query(request.query_string)
     params: dict[str, Any] = {}
     payload = shape.serialization.get("payload")
-    for member_name, member_shape in shape.members.items():  # type: ignore[attr-defined]
+    for member_name, member_shape in shape.members.items():
         value = _rest_member(member_shape, member_name, labels, query, request)
         if value is not _MISSING:
             params[member_name] = value
     if payload:
-        params[payload] = _from_json(shape.members[payload], _load_json(request.body))  # type: ignore[attr-defined]
+        params[payload] = _from_json(shape.members[payload], _load_json(request.body))
     else:
         params.update(_from_json(shape, _load_json(request.body)))
     return params
@@ -381,7 +381,7 @@ def _rest_member(
         if wire_name not in query:
             return _MISSING
         if shape.type_name == "list":
-            return [_scalar_from_text(shape.member, v) for v in query[wire_name]]  # type: ignore[attr-defined]
+            return [_scalar_from_text(shape.member, v) for v in query[wire_name]]
         return _scalar_from_text(shape, query[wire_name][0])
     if location == "header":
         header = request.header(wire_name)
@@ -486,7 +486,7 @@ def _query_response(
 
 def _xml_members(shape: Shape, value: dict[str, Any]) -> str:
     parts = []
-    for member_name, member_shape in shape.members.items():  # type: ignore[attr-defined]
+    for member_name, member_shape in shape.members.items():
         if value.get(member_name) is None:
             continue
         parts.append(_xml_member(member_shape, member_name, value[member_name]))
@@ -496,8 +496,8 @@ def _xml_members(shape: Shape, value: dict[str, Any]) -> str:
 def _xml_member(shape: Shape, member_name: str, value: Any) -> str:
     """One member as an element (or repeated elements for flattened lists)."""
     if shape.type_name == "list" and shape.serialization.get("flattened"):
-        tag = shape.member.serialization.get("name") or shape.serialization.get("name", member_name)  # type: ignore[attr-defined]
-        return "".join(_xml_element(shape.member, tag, item) for item in value)  # type: ignore[attr-defined]
+        tag = shape.member.serialization.get("name") or shape.serialization.get("name", member_name)
+        return "".join(_xml_element(shape.member, tag, item) for item in value)
     return _xml_element(shape, shape.serialization.get("name", member_name), value)
 
 
@@ -510,13 +510,13 @@ def _xml_content(shape: Shape, value: Any) -> str:
     if kind == "structure":
         return _xml_members(shape, value)
     if kind == "list":
-        tag = shape.member.serialization.get("name", "member")  # type: ignore[attr-defined]
-        return "".join(_xml_element(shape.member, tag, item) for item in value)  # type: ignore[attr-defined]
+        tag = shape.member.serialization.get("name", "member")
+        return "".join(_xml_element(shape.member, tag, item) for item in value)
     if kind == "map":
-        key_tag = shape.key.serialization.get("name", "key")  # type: ignore[attr-defined]
-        value_tag = shape.value.serialization.get("name", "value")  # type: ignore[attr-defined]
+        key_tag = shape.key.serialization.get("name", "key")
+        value_tag = shape.value.serialization.get("name", "value")
         entries = (
-            _xml_element(shape.key, key_tag, k) + _xml_element(shape.value, value_tag, v)  # type: ignore[attr-defined]
+            _xml_element(shape.key, key_tag, k) + _xml_element(shape.value, value_tag, v)
             for k, v in value.items()
         )
         return "".join(f"<entry>{entry}</entry>" for entry in entries)
@@ -558,16 +558,16 @@ def _to_json(shape: Shape | None, value: Any, default_ts: str) -> Any:
         return value  # document types travel as free-form JSON
     if kind == "structure":
         out = {}
-        for member_name, member_shape in shape.members.items():  # type: ignore[attr-defined]
+        for member_name, member_shape in shape.members.items():
             if member_shape.serialization.get("location") or value.get(member_name) is None:
                 continue
             wire_name = member_shape.serialization.get("name", member_name)
             out[wire_name] = _to_json(member_shape, value[member_name], default_ts)
         return out
     if kind == "list":
-        return [_to_json(shape.member, item, default_ts) for item in value]  # type: ignore[attr-defined]
+        return [_to_json(shape.member, item, default_ts) for item in value]
     if kind == "map":
-        return {k: _to_json(shape.value, v, default_ts) for k, v in value.items()}  # type: ignore[attr-defined]
+        return {k: _to_json(shape.value, v, default_ts) for k, v in value.items()}
     if kind == "timestamp":
         return _json_timestamp(shape, value, default_ts)
     if kind == "blob":
@@ -594,7 +594,7 @@ def _rest_json_response(
     if shape is None:
         return WireResponse(int(op_model.http.get("responseCode", 200)), headers, b"{}")
     status = int(op_model.http.get("responseCode", 200))
-    for member_name, member_shape in shape.members.items():  # type: ignore[attr-defined]
+    for member_name, member_shape in shape.members.items():
         location = member_shape.serialization.get("location")
         value = output.get(member_name)
         if value is None:
@@ -607,7 +607,7 @@ def _rest_json_response(
             status = int(value)
     payload = shape.serialization.get("payload")
     if payload:
-        body = _to_json(shape.members[payload], output.get(payload), "unixTimestamp")  # type: ignore[attr-defined]
+        body = _to_json(shape.members[payload], output.get(payload), "unixTimestamp")
     else:
         body = _to_json(shape, output, "unixTimestamp")
     return WireResponse(status, headers, _dump(body if body is not None else {}))
@@ -653,12 +653,12 @@ def _reencode_documents(shape: Shape, value: Any) -> Any:
     if kind == "string" and isinstance(value, dict | list):
         return json.dumps(value)
     if kind == "structure" and isinstance(value, dict):
-        members = shape.members  # type: ignore[attr-defined]
+        members = shape.members
         return {
             k: _reencode_documents(members[k], v) if k in members else v for k, v in value.items()
         }
     if kind == "list" and isinstance(value, list):
-        return [_reencode_documents(shape.member, item) for item in value]  # type: ignore[attr-defined]
+        return [_reencode_documents(shape.member, item) for item in value]
     return value
 
 

@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from vell_core.clock import Clock
-from vell_core.policies import PolicyParameter, TemplateRenderError, render_template
+from vell_core.domain.clock import Clock
+from vell_core.domain.policies import PolicyParameter, TemplateRenderError, render_template
 from vell_core.sandbox import authz
 from vell_core.sandbox.contract import Caller
 from vell_core.sandbox.iam import exceptions as exc

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from vell_core.policies import load_template
+from vell_core.domain.policies import load_template
 from vell_core.sandbox.contract import SandboxCall
 from vell_core.sandbox.iam.models import DelegationBackend, request_arn
 from vell_core.sandbox.wire import WiredServiceBackend
