@@ -55,6 +55,7 @@ from benchlib import Report, load_average, parser
 from vell_core.app import Services, build_services
 from vell_core.config.settings import load_settings
 from vell_core.domain.models import DelegationPath
+from vell_core.domain.quotas import MARKETPLACE_RATES
 from vell_core.sandbox.control import SandboxControl
 from vell_core.services import seed
 from vell_core.services.customer_access import CustomerAccess, CustomerClients
@@ -62,7 +63,6 @@ from vell_core.services.delegation import LaunchRequest, new_launch_token
 from vell_core.services.staff import StaffMember
 from vell_core.services.sync import (
     BATCH_SIZE,
-    DOCUMENTED_RATES,
     LIVE_DEMO_SERVICES,
     PAGE_SIZE,
     PROPOSER_FILTERS,
@@ -471,7 +471,7 @@ def full_bound(needed: Need, rtt: float, rates: dict[str, float]) -> tuple[float
 
 def bench_seller(name: str, services: Services, args: Any, report: Report, *, opens: bool) -> None:
     account = SELLERS[name]
-    rates = {op: rate * args.factor for op, rate in DOCUMENTED_RATES.items()}
+    rates = {op: rate * args.factor for op, rate in MARKETPLACE_RATES.items()}
     services.sandbox.control.set_config(latency_ms=0)  # fast set-up
     delegation_id = connect(services, account)
     warm = cold_access(services).for_delegation(rep(services), delegation_id)

@@ -23,7 +23,7 @@ from vell_core.config.logs import configure_logging
 from vell_core.config.settings import Settings, load_settings
 from vell_core.domain.clock import Clock, OffsetClock, SystemClock
 from vell_core.domain.signed_tokens import SessionTokens
-from vell_core.services.action_limits import RateLimiter
+from vell_core.services.action_limits import ActionLimiter
 from vell_core.services.admin import AdminService
 from vell_core.services.audit import AuditRecorder
 from vell_core.services.audit_query import AuditQuery
@@ -79,7 +79,7 @@ class Services:
     customer_access: CustomerAccess
     processor: NotificationProcessor
     customer_console: CustomerConsoleService
-    rate_limiter: RateLimiter
+    rate_limiter: ActionLimiter
     admin: AdminService
     audit_query: AuditQuery
     demo_links: DemoLinkService
@@ -144,7 +144,7 @@ def build_services(
     funnel = FunnelRecorder(engine, clock)
     audit = AuditRecorder(engine, clock)
     vault = CredentialVault(engine=engine, clock=clock, key=_vault_key(settings))
-    rate_limiter = RateLimiter(clock=clock, engine=engine)
+    rate_limiter = ActionLimiter(clock=clock, engine=engine)
     delegations = DelegationService(
         settings=settings,
         engine=engine,

@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from vell_core.app import Services
 from vell_core.config.settings import load_settings
 from vell_core.domain.errors import PermissionDenied
-from vell_core.services.action_limits import RateLimiter
+from vell_core.services.action_limits import ActionLimiter
 from vell_core.services.admin import AdminService
 from vell_core.services.audit_query import AuditQuery
 from vell_core.services.demo_links import DemoLinkService
@@ -43,7 +43,7 @@ AWS_VALUES = {
 def ensure_wired(services: Services) -> None:
     """Attach this issue's services if services.py does not wire them yet (AUTH_README.md)."""
     if getattr(services, "rate_limiter", None) is None:
-        services.rate_limiter = RateLimiter(clock=services.clock, engine=services.engine)  # type: ignore[attr-defined]
+        services.rate_limiter = ActionLimiter(clock=services.clock, engine=services.engine)  # type: ignore[attr-defined]
     if getattr(services, "admin", None) is None:
         services.admin = AdminService(  # type: ignore[attr-defined]
             settings=services.settings,

@@ -21,7 +21,7 @@ from vell_core.config.settings import load_settings
 from vell_core.domain.clock import FrozenClock
 from vell_core.domain.errors import NotFound, PermissionDenied, RateLimited
 from vell_core.domain.models import DelegationPath, DelegationRequest, StaffRole, StaffUser
-from vell_core.services.action_limits import Limit, RateLimiter
+from vell_core.services.action_limits import ActionLimiter, Limit
 from vell_core.services.admin import AdminService
 from vell_core.services.audit import AuditRecorder
 from vell_core.services.audit_query import AuditFilter, AuditQuery
@@ -97,7 +97,7 @@ def world(engine: Engine) -> dict[str, Any]:
     staff = StaffDirectory(engine)
     aws = FakeAws()
     audit = AuditRecorder(engine, clock)
-    limiter = RateLimiter(clock=clock, engine=engine)
+    limiter = ActionLimiter(clock=clock, engine=engine)
     delegations = DelegationService(
         settings=settings,
         engine=engine,
@@ -350,7 +350,7 @@ def test_rate_limit_on_demo_link_launches(world: dict[str, Any]) -> None:
     issued = world["links"].create(maya, "Acme")
     with pytest.raises(LinkRefused, match="try again"):
         world["links"].redeem(issued.token, ACCOUNT)
-    limiter = RateLimiter(
+    limiter = ActionLimiter(
         clock=world["clock"],
         engine=world["engine"],
         limits={"delegation.create": Limit(10, timedelta(minutes=10), "delegation requests")},

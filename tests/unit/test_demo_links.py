@@ -30,7 +30,7 @@ from vell_core.domain.models import (
     StaffRole,
     StaffUser,
 )
-from vell_core.services.action_limits import RateLimiter
+from vell_core.services.action_limits import ActionLimiter
 from vell_core.services.audit import AuditRecorder, flush_all
 from vell_core.services.demo_links import (
     DemoLinkService,
@@ -220,7 +220,7 @@ def links(
         clock=clock,
         staff=staff,
         delegations=delegations,  # type: ignore[arg-type]
-        rate_limiter=RateLimiter(clock=clock, engine=engine),
+        rate_limiter=ActionLimiter(clock=clock, engine=engine),
         audit=AuditRecorder(engine, clock),
         key=KEY,
     )

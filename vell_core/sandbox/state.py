@@ -11,8 +11,6 @@ import json
 import logging
 import secrets
 import string
-import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +26,7 @@ from vell_core.config.sandbox_accounts import PARTNER_NAME
 from vell_core.config.settings import SANDBOX_DEFAULTS, VELL_PARTNER_ACCOUNT_ID, Settings
 from vell_core.domain.clock import OffsetClock
 from vell_core.domain.policies import load_policy_file
+from vell_core.domain.quotas import TokenBuckets
 from vell_core.sandbox import authz
 from vell_core.sandbox.contract import ServiceBackend
 from vell_core.sandbox.iam import DelegationBackend, build_iam_backend, load_registered_templates
@@ -161,7 +160,7 @@ class SandboxState:
         )
         self.exchange = DelegatedTokenExchange(self.vault, self.identities)
         self.backends: dict[str, ServiceBackend] = {}
-        self.throttle = Throttle()
+        self.throttle = TokenBuckets()
         self.register(build_iam_backend(self.delegation))
         self.register(build_sts_backend(self.exchange))
 
@@ -300,29 +299,3 @@ def _create_queues(queue_url: str, topic_arn: str) -> str:
         ),
     )
     return str(queue.queue_arn)
-
-
-class Throttle:
-    """Per (service, operation, account) token buckets on real time (request rates are real)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._buckets: dict[tuple[str, str, str], tuple[float, float]] = {}
-
-    def reset(self) -> None:
-        """Refill every bucket."""
-        with self._lock:
-            self._buckets.clear()
-
-    def allow(self, key: tuple[str, str, str], rate: float) -> bool:
-        """Take one token from the bucket for ``key`` refilling at ``rate`` per second."""
-        capacity = max(1.0, rate)
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (capacity, now))
-            tokens = min(capacity, tokens + (now - last) * rate)
-            if tokens < 1.0:
-                self._buckets[key] = (tokens, now)
-                return False
-            self._buckets[key] = (tokens - 1.0, now)
-            return True

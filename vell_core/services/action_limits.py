@@ -48,7 +48,7 @@ DEFAULT_LIMITS: dict[str, Limit] = {
 }
 
 
-class RateLimiter:
+class ActionLimiter:
     """Sliding-window limits per (staff member, action); thread-safe, one per process."""
 
     def __init__(

@@ -47,7 +47,7 @@ from vell_core.domain.policies import (
     load_template,
     render_template,
 )
-from vell_core.services.action_limits import RateLimiter
+from vell_core.services.action_limits import ActionLimiter
 from vell_core.services.staff import StaffDirectory, StaffMember, can
 from vell_core.store.engine import read_session, rows_affected, session_scope
 from vell_core.store.funnel import FunnelRecorder
@@ -250,7 +250,7 @@ class DelegationService:
         aws: ClientFactory,
         staff: StaffDirectory,
         funnel: FunnelRecorder,
-        rate_limiter: RateLimiter | None = None,
+        rate_limiter: ActionLimiter | None = None,
     ) -> None:
         self._rate_limiter = rate_limiter
         self._settings = settings

@@ -46,7 +46,7 @@ from vell_core.domain.errors import (
     VellError,
 )
 from vell_core.domain.models import DelegationPath, DemoLink, DemoLinkUse
-from vell_core.services.action_limits import RateLimiter
+from vell_core.services.action_limits import ActionLimiter
 from vell_core.services.audit import AuditRecorder
 from vell_core.services.delegation import DelegationService, LaunchRequest
 from vell_core.services.staff import StaffDirectory, StaffMember
@@ -236,7 +236,7 @@ class DemoLinkService:
         clock: Clock,
         staff: StaffDirectory,
         delegations: DelegationService,
-        rate_limiter: RateLimiter,
+        rate_limiter: ActionLimiter,
         audit: AuditRecorder,
         key: bytes | None = None,
     ) -> None:

@@ -58,6 +58,13 @@ from vell_core.domain.errors import (
 )
 from vell_core.domain.iam_actions import requires
 from vell_core.domain.models import DelegationPath, DelegationRequest, ExchangeState, FunnelStep
+from vell_core.domain.quotas import (
+    MARKETPLACE_RATES,
+    Monotonic,
+    TokenBucket,
+    bucket_for,
+    burst_capacity,
+)
 from vell_core.services.customer_access import CustomerAccess, CustomerClients
 from vell_core.services.delegation import DelegationFilter, DelegationService, DelegationView
 from vell_core.services.staff import StaffMember
@@ -69,20 +76,6 @@ log = logging.getLogger(__name__)
 
 CATALOG = "AWSMarketplace"
 LIVE_DEMO_SERVICES = ("marketplace-catalog", "marketplace-agreement")  # the clients a sync uses
-# Documented per-account quotas, requests per second (reference §1.3 and §2.5).
-DOCUMENTED_RATES: dict[str, float] = {
-    "ListEntities": 10.0,
-    "DescribeEntity": 20.0,
-    "ListChangeSets": 5.0,
-    "DescribeChangeSet": 10.0,
-    "StartChangeSet": 5.0,
-    "CancelChangeSet": 5.0,
-    "SearchAgreements": 5.0,
-    "DescribeAgreement": 5.0,
-    "GetAgreementTerms": 5.0,
-}
-# BatchDescribeEntities has no quota of its own; charge it to DescribeEntity (conservative).
-BUCKET_OF: dict[str, str] = {"BatchDescribeEntities": "DescribeEntity"}
 RATE_MARGIN = 0.98  # stay a little under the quota so network jitter does not trip it
 BURST_CUSHION = 0.5  # tokens of AWS's one-second burst left unused, for the same reason
 PAGE_SIZE = {"ListEntities": 50, "ListChangeSets": 20, "SearchAgreements": 50}
@@ -124,26 +117,33 @@ class Cancelled(Exception):
     """The job stopped while a call was waiting for a token."""
 
 
-class TokenBucket:
-    """A token bucket that serves waiters by priority (lower first), then arrival order.
+class PacedBucket:
+    """The client side of a quota: waiters served by priority (lower first), then arrival.
 
-    Waiting is a ``Condition.wait`` in the calling (background or on-demand) thread; pages never
-    block here for longer than one token interval because on-demand calls jump the queue.
+    The refill rule is the domain's ``TokenBucket`` (the sandbox enforces the same one); this
+    adds waiting, priorities and backing off when AWS throttles anyway. Waiting is a
+    ``Condition.wait`` in the calling (background or on-demand) thread; pages never block here
+    for longer than one token interval because on-demand calls jump the queue.
     """
 
-    def __init__(
-        self, rate: float, capacity: float, monotonic: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, rate: float, capacity: float, monotonic: Monotonic = time.monotonic) -> None:
         self.max_rate = rate
-        self.rate = rate
-        self.capacity = capacity
         self._monotonic = monotonic
-        self._tokens = capacity
-        self._last = monotonic()
+        self._bucket = TokenBucket.full(rate, monotonic(), capacity)
         self._cond = threading.Condition()
         self._waiters: list[tuple[int, int]] = []
         self._seq = itertools.count()
         self._ok_since_penalty = 0
+
+    @property
+    def rate(self) -> float:
+        """The current pace (below ``max_rate`` after a throttle)."""
+        return self._bucket.rate
+
+    @property
+    def capacity(self) -> float:
+        """The burst this bucket may spend."""
+        return self._bucket.capacity
 
     def acquire(self, priority: int = CHAIN, stop: threading.Event | None = None) -> None:
         """Take one token, waiting behind higher-priority waiters; Cancelled if ``stop`` is set."""
@@ -154,12 +154,10 @@ class TokenBucket:
                 while True:
                     if stop is not None and stop.is_set():
                         raise Cancelled()
-                    self._refill()
                     head = self._waiters[0] == ticket
-                    if head and self._tokens >= 1.0:
-                        self._tokens -= 1.0
+                    if head and self._bucket.try_take(self._monotonic()):
                         return
-                    timeout = (1.0 - self._tokens) / self.rate if head else 0.25
+                    timeout = self._bucket.seconds_to_next() if head else 0.25
                     self._cond.wait(timeout=max(timeout, 0.0005))
             finally:
                 self._waiters.remove(ticket)
@@ -169,30 +167,27 @@ class TokenBucket:
     def penalize(self) -> None:
         """AWS throttled us anyway: halve the rate and drop any burst."""
         with self._cond:
-            self.rate = max(self.rate / 2, self.max_rate / 32)
-            self._tokens = min(self._tokens, 0.0)
+            self._bucket.refill(self._monotonic())
+            self._bucket.rate = max(self._bucket.rate / 2, self.max_rate / 32)
+            self._bucket.tokens = min(self._bucket.tokens, 0.0)
             self._ok_since_penalty = 0
 
     def charge(self, extra: int) -> None:
         """Account for calls botocore retried on its own (AWS counted each attempt)."""
         with self._cond:
-            self._refill()
-            self._tokens -= extra
+            self._bucket.refill(self._monotonic())
+            self._bucket.tokens -= extra
 
     def reward(self) -> None:
         """A call went through: creep back towards the configured rate."""
         with self._cond:
-            if self.rate >= self.max_rate:
+            if self._bucket.rate >= self.max_rate:
                 return
             self._ok_since_penalty += 1
             if self._ok_since_penalty >= 10:
-                self.rate = min(self.max_rate, self.rate * 1.25)
+                self._bucket.refill(self._monotonic())
+                self._bucket.rate = min(self.max_rate, self._bucket.rate * 1.25)
                 self._ok_since_penalty = 0
-
-    def _refill(self) -> None:
-        now = self._monotonic()
-        self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate)
-        self._last = now
 
 
 class AccountLimits:
@@ -201,19 +196,19 @@ class AccountLimits:
     def __init__(self, rates: dict[str, float], factor: float = 1.0) -> None:
         self.rates = {op: rate * factor for op, rate in rates.items()}
         self._buckets = {
-            op: TokenBucket(rate * RATE_MARGIN, _capacity(rate)) for op, rate in self.rates.items()
+            op: PacedBucket(rate * RATE_MARGIN, _capacity(rate)) for op, rate in self.rates.items()
         }
 
-    def bucket(self, operation: str) -> TokenBucket:
+    def bucket(self, operation: str) -> PacedBucket:
         """The bucket an operation draws from."""
-        return self._buckets[BUCKET_OF.get(operation, operation)]
+        return self._buckets[bucket_for(operation)]
 
 
 def _capacity(rate: float) -> float:
     # AWS's bucket holds about one second of tokens and starts full: use that burst (a small
     # seller's ten agreements are mostly burst), less half a token, so a request that reaches
     # AWS a little early (network and thread-scheduling jitter) still finds a token there.
-    return max(1.0, rate - BURST_CUSHION)
+    return max(1.0, burst_capacity(rate) - BURST_CUSHION)
 
 
 # -- progress and state -------------------------------------------------------------------------
@@ -907,7 +902,7 @@ class SyncService:
         self._funnel = funnel
         self._engine = engine
         self._clock = clock
-        self._rates = dict(rates or DOCUMENTED_RATES)
+        self._rates = dict(rates or MARKETPLACE_RATES)
         self._factor = rate_limit_factor
         self._workers = max_workers or default_workers(self._rates, rate_limit_factor)
         self._lock = threading.Lock()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vell_core.domain.clock import Clock
+from vell_core.domain.quotas import AGREEMENT_RATES, CATALOG_RATES
 from vell_core.sandbox.contract import Handler, SandboxCall, ServiceBackend
 from vell_core.sandbox.marketplace.agreement import AgreementService
 from vell_core.sandbox.marketplace.catalog import CatalogService
@@ -34,7 +35,7 @@ from vell_core.sandbox.marketplace.generator import (
     write_sample_sellers,
 )
 from vell_core.sandbox.marketplace.models import FILE_FORMAT, SellerState, seller_from_document
-from vell_core.sandbox.marketplace.ratelimit import AGREEMENT_RATES, CATALOG_RATES, RateLimiter
+from vell_core.sandbox.marketplace.quotas import QuotaEnforcer
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def _wrap(
     service: str,
     operation: str,
     handler: Callable[[SandboxCall], dict[str, Any]],
-    limiter: RateLimiter,
+    limiter: QuotaEnforcer,
     latency: Callable[[], float],
 ) -> Handler:
     """Injected latency, then the per-account token bucket, then the handler."""
@@ -159,8 +160,8 @@ def build_marketplace_backends(
     def latency() -> float:
         return max(0, settings["latency_ms"]) / 1000
 
-    catalog_limiter = RateLimiter(CATALOG_RATES, factor=rate_limit_factor, enabled=throttling)
-    agreement_limiter = RateLimiter(AGREEMENT_RATES, factor=rate_limit_factor, enabled=throttling)
+    catalog_limiter = QuotaEnforcer(CATALOG_RATES, factor=rate_limit_factor, enabled=throttling)
+    agreement_limiter = QuotaEnforcer(AGREEMENT_RATES, factor=rate_limit_factor, enabled=throttling)
     backends = [
         _backend(CATALOG, catalog, CATALOG_OPERATIONS, catalog_limiter, latency),
         _backend(AGREEMENT, agreements, AGREEMENT_OPERATIONS, agreement_limiter, latency),
@@ -191,7 +192,7 @@ def _backend(
     service: str,
     target: Any,
     operations: dict[str, str],
-    limiter: RateLimiter,
+    limiter: QuotaEnforcer,
     latency: Callable[[], float],
 ) -> ServiceBackend:
     handlers = {
