@@ -67,9 +67,9 @@ from vell_core.domain.quotas import (
     bucket_for,
     burst_capacity,
 )
+from vell_core.domain.roles import StaffMember
 from vell_core.services.customer_access import CustomerAccess, CustomerClients
 from vell_core.services.delegation import DelegationFilter, DelegationService, DelegationView
-from vell_core.services.staff import StaffMember
 from vell_core.store.engine import rows_affected, session_scope
 from vell_core.store.funnel import FunnelRecorder
 from vell_core.views.marketplace import PRODUCT_TYPES, MarketplaceSnapshot
