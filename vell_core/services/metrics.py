@@ -33,10 +33,10 @@ def compute_dashboard(
 class MetricsService:
     """Leadership metrics on the store; wired as ``services.metrics``."""
 
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, engine: Engine, clock: Clock, staff: StaffDirectory) -> None:
         self._engine = engine
         self._clock = clock
-        self._staff = StaffDirectory(engine)
+        self._staff = staff
 
     def default_filter(self) -> MetricsFilter:
         """Last 90 days, weekly cohorts, no filters."""

@@ -236,10 +236,10 @@ def _unreadable(exc: csv.Error) -> str:
 class TicketService:
     """Imports and records support tickets; wired as ``services.tickets``."""
 
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, engine: Engine, clock: Clock, staff: StaffDirectory) -> None:
         self._engine = engine
         self._clock = clock
-        self._staff = StaffDirectory(engine)
+        self._staff = staff
 
     def import_csv(self, member: StaffMember | None, data: bytes) -> ImportReport:
         """Validate every row; write all new rows in one transaction, or nothing."""
