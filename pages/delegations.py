@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from vell_core.domain.models import DelegationPath, DelegationStatus
+from vell_core.domain.roles import can
 from vell_core.services.delegation import DelegationFilter
-from vell_core.services.staff import can
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
 from vell_core.views.csv_export import frame_csv
 from vell_core.views.formatting import countdown, when

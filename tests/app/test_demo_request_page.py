@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from tests.app.test_auth_pages import ensure_wired
 from vell_core.app import Services
 from vell_core.config.sandbox_accounts import SANDBOX_CUSTOMERS
-from vell_core.services.staff import StaffMember
+from vell_core.domain.roles import StaffMember
 
 ACCOUNT = SANDBOX_CUSTOMERS[0].account_id
 COMPANY = SANDBOX_CUSTOMERS[0].company

@@ -20,8 +20,8 @@ from vell_core.domain.models import (
     StaffUser,
     SupportTicket,
 )
+from vell_core.domain.roles import StaffMember
 from vell_core.services.metrics import MetricsService
-from vell_core.services.staff import StaffMember
 from vell_core.store import migrate
 from vell_core.store.engine import make_engine, session_scope
 from vell_core.store.funnel import insert_event

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from tests.hostile import hostile_text
 from vell_core.domain.clock import FrozenClock
 from vell_core.domain.models import StaffRole, StaffUser, SupportTicket
-from vell_core.services.staff import StaffMember
+from vell_core.domain.roles import StaffMember
 from vell_core.services.tickets import TicketService
 from vell_core.store import migrate
 from vell_core.store.engine import make_engine, session_scope

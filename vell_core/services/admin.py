@@ -50,7 +50,8 @@ from vell_core.domain.models import (
     WorkerHeartbeat,
 )
 from vell_core.domain.policies import POLICIES_DIR
-from vell_core.services.staff import StaffDirectory, StaffMember
+from vell_core.domain.roles import StaffMember
+from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import session_scope
 
 log = logging.getLogger(__name__)

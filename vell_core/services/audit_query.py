@@ -27,8 +27,9 @@ from vell_core.domain.models import (
     DelegationRequest,
     StaffUser,
 )
+from vell_core.domain.roles import StaffMember
 from vell_core.services.audit import AuditRecorder
-from vell_core.services.staff import StaffDirectory, StaffMember
+from vell_core.services.staff import StaffDirectory
 from vell_core.views.csv_export import records_csv
 
 KIND_ACTION = "action"

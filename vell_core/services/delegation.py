@@ -47,8 +47,9 @@ from vell_core.domain.policies import (
     load_template,
     render_template,
 )
+from vell_core.domain.roles import StaffMember, can
 from vell_core.services.action_limits import ActionLimiter
-from vell_core.services.staff import StaffDirectory, StaffMember, can
+from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import read_session, rows_affected, session_scope
 from vell_core.store.funnel import FunnelRecorder
 from vell_core.store.production import IN_PRODUCTION_MESSAGE, in_production

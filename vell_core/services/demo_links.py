@@ -46,10 +46,11 @@ from vell_core.domain.errors import (
     VellError,
 )
 from vell_core.domain.models import DelegationPath, DemoLink, DemoLinkUse
+from vell_core.domain.roles import StaffMember
 from vell_core.services.action_limits import ActionLimiter
 from vell_core.services.audit import AuditRecorder
 from vell_core.services.delegation import DelegationService, LaunchRequest
-from vell_core.services.staff import StaffDirectory, StaffMember
+from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import session_scope
 
 log = logging.getLogger(__name__)

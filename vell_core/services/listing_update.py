@@ -28,8 +28,8 @@ from vell_core.domain.errors import (
     ValidationFailed,
 )
 from vell_core.domain.iam_actions import requires
+from vell_core.domain.roles import StaffMember
 from vell_core.services.customer_access import CustomerAccess, CustomerClients
-from vell_core.services.staff import StaffMember
 from vell_core.services.sync import CATALOG, SyncService, write_refusal
 from vell_core.views.marketplace import catalog_time
 

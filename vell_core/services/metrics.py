@@ -12,7 +12,8 @@ from sqlalchemy.engine import Engine
 from vell_core.domain.clock import Clock
 from vell_core.domain.metrics import Dashboard, MetricsFilter, Window
 from vell_core.domain.models import StaffRole
-from vell_core.services.staff import StaffDirectory, StaffMember
+from vell_core.domain.roles import StaffMember
+from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import read_connection
 from vell_core.store.metrics import SU, Runner, data_version_query, engine_runner, fetch_raw
 from vell_core.views.metrics import shape

@@ -12,7 +12,7 @@ How a job runs:
    20), products (``BatchDescribeEntities``), change sets (``ListChangeSets``), agreements
    (``SearchAgreements`` then ``DescribeAgreement`` + ``GetAgreementTerms`` each, active
    agreements ending soonest first). Every list is paginated until ``NextToken`` runs out, with
-   guards against a repeated token and against runaway page counts.
+   guards against runaway page counts (botocore refuses a repeated token).
 3. **Bounded concurrency**: a small ``ThreadPoolExecutor`` drains one priority queue; each call
    first takes a token from the customer account's bucket for that operation
    (:class:`AccountLimits`, at the documented per-account quotas), so the job stays under AWS's
@@ -38,11 +38,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
+import botocore.session
 from botocore import xform_name
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, PaginationError
+from botocore.paginate import Paginator
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
@@ -65,9 +67,9 @@ from vell_core.domain.quotas import (
     bucket_for,
     burst_capacity,
 )
+from vell_core.domain.roles import StaffMember
 from vell_core.services.customer_access import CustomerAccess, CustomerClients
 from vell_core.services.delegation import DelegationFilter, DelegationService, DelegationView
-from vell_core.services.staff import StaffMember
 from vell_core.store.engine import rows_affected, session_scope
 from vell_core.store.funnel import FunnelRecorder
 from vell_core.views.marketplace import PRODUCT_TYPES, MarketplaceSnapshot
@@ -330,25 +332,12 @@ class _Task:
     name: str = field(compare=False, default="")
 
 
-class _PageGuard:
-    """Refuses a repeated NextToken and runaway page counts for one paginated listing."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.pages = 0
-        self._seen: set[str] = set()
-
-    def next(self, token: str | None) -> str | None:
-        """Check the token the last page returned; None means the listing is complete."""
-        self.pages += 1
-        if not token:
-            return None
-        if token in self._seen:
-            raise SyncFailed(f"AWS returned the same page token twice while listing {self.what}.")
-        if self.pages >= MAX_PAGES:
-            raise SyncFailed(f"Stopped listing {self.what} after {MAX_PAGES} pages.")
-        self._seen.add(token)
-        return token
+@cache
+def _page_config(service: str, operation: str) -> dict[str, Any]:
+    """botocore's pagination model for one operation (its token names, result key)."""
+    return dict(
+        botocore.session.get_session().get_paginator_model(service).get_paginator(operation)
+    )
 
 
 class SyncJob:
@@ -553,27 +542,24 @@ class SyncJob:
         priority: int,
         kwargs: dict[str, Any],
     ) -> Iterator[dict[str, Any]]:
-        """Every page of one listing, guarded against repeated tokens and runaway lengths.
+        """Every page of one listing, through botocore's paginator, each call paced and counted.
 
-        Catalog calls page with ``NextToken``, Agreement calls with ``nextToken``.
+        botocore knows each API's token names and refuses a repeated token; the paginator
+        calls ``self.call`` for each page, so pages take their tokens from the quota bucket.
         """
-        token_key = "nextToken" if service == "marketplace-agreement" else "NextToken"
-        method = xform_name(operation)
-        guard = _PageGuard(what)
-        token: str | None = None
-        while True:
-            page = self.call(
-                service,
-                operation,
-                method,
-                priority,
-                **kwargs,
-                **({token_key: token} if token else {}),
-            )
-            yield page
-            token = guard.next(page.get(token_key))
-            if token is None:
-                return
+        client = self.clients.client(service)
+        paginator = Paginator(
+            partial(self.call, service, operation, xform_name(operation), priority),
+            _page_config(service, operation),
+            client.meta.service_model.operation_model(operation),
+        )
+        try:
+            for number, page in enumerate(paginator.paginate(**kwargs), 1):
+                yield page
+                if number >= MAX_PAGES:
+                    raise SyncFailed(f"Stopped listing {what} after {MAX_PAGES} pages.")
+        except PaginationError as error:
+            raise SyncFailed(f"AWS paged {what} inconsistently: {error}") from None
 
     # -- first screen -------------------------------------------------------------------------
 

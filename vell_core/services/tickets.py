@@ -37,7 +37,8 @@ from vell_core.domain import validation
 from vell_core.domain.clock import Clock
 from vell_core.domain.errors import ValidationFailed
 from vell_core.domain.models import SupportTicket
-from vell_core.services.staff import StaffDirectory, StaffMember
+from vell_core.domain.roles import StaffMember
+from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import session_scope, table_of
 
 MAX_BYTES = 5 * 1024 * 1024

@@ -33,6 +33,7 @@ from vell_core.domain.models import (
     PromotionRun,
     StaffRole,
 )
+from vell_core.domain.roles import StaffMember
 from vell_core.services.audit import AuditRecorder
 from vell_core.services.cloudformation import ProductionSetupService, SetupView
 from vell_core.services.connections import ConnectionService, OffboardingChecklist
@@ -44,7 +45,7 @@ from vell_core.services.delegation import (
     LaunchRequest,
 )
 from vell_core.services.promotion import Progress, PromotionService, PromotionView
-from vell_core.services.staff import StaffDirectory, StaffMember
+from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import session_scope
 from vell_core.store.funnel import FunnelRecorder
 

@@ -32,8 +32,8 @@ from streamlit.errors import StreamlitAuthError
 
 from vell_core.app import Services, build_services
 from vell_core.domain.errors import ConfigurationError, VellError
+from vell_core.domain.roles import StaffMember, can
 from vell_core.domain.signed_tokens import COOKIE_NAME, SESSION_HOURS
-from vell_core.services.staff import StaffMember, can
 from vell_core.ui.navigation import staff_url_paths
 from vell_core.views.text import plain
 

@@ -1,6 +1,6 @@
 """Which pages exist and who sees them; Home.py turns this into ``st.navigation``.
 
-Each page names the action it needs (``vell_core.services.staff.ACTION_ROLES``); a page is
+Each page names the action it needs (``vell_core.domain.roles.ACTION_ROLES``); a page is
 listed only for members allowed that action, and each page checks again when it runs.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vell_core.services.staff import StaffMember, can
+from vell_core.domain.roles import StaffMember, can
 
 
 @dataclass(frozen=True)
