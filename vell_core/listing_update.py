@@ -19,6 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from vell_core.audit import on_screen
 from vell_core.aws import translate
 from vell_core.customer_access import CustomerAccess, CustomerClients
 from vell_core.errors import (
@@ -30,6 +31,7 @@ from vell_core.errors import (
 )
 from vell_core.iam_permissions import requires
 from vell_core.marketplace_views import catalog_time
+from vell_core.models import ScreenKind
 from vell_core.staff import StaffMember
 from vell_core.sync import CATALOG, SyncService, write_refusal
 
@@ -189,7 +191,8 @@ class ListingUpdateService:
         if refusal is not None:
             raise PermissionDenied(refusal)
         edit = validate(edit)
-        change_set_id = start_update(clients, edit, request_token)
+        with on_screen(ScreenKind.LISTING_UPDATE, edit.product_id):
+            change_set_id = start_update(clients, edit, request_token)
         log.info("listing update %s started for delegation %s", change_set_id, delegation_id)
         return self.progress(member, delegation_id, change_set_id, product_id=edit.product_id)
 
@@ -203,7 +206,9 @@ class ListingUpdateService:
     ) -> ChangeProgress:
         """DescribeChangeSet once; on SUCCEEDED the cached product is refetched on next open."""
         job = self._sync.job_for(member, delegation_id)
-        described = job.describe_change_set(change_set_id)
+        # The progress ticks belong to the update's screen (the product it changes).
+        with on_screen(ScreenKind.LISTING_UPDATE, product_id or change_set_id):
+            described = job.describe_change_set(change_set_id)
         progress = progress_from(described)
         summary = {
             key: described[key]

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from vell_core.access_record import AccessRecordService
 from vell_core.admin import AdminService
 from vell_core.audit import AuditRecorder
 from vell_core.audit_query import AuditQuery
@@ -83,6 +84,7 @@ class Services:
     admin: AdminService
     audit_query: AuditQuery
     demo_links: DemoLinkService
+    access_records: AccessRecordService
     connections: ConnectionService
     production_setup: ProductionSetupService
     promotion: PromotionService
@@ -216,6 +218,14 @@ def build_services(
             delegations=delegations,
             rate_limiter=rate_limiter,
             audit=audit,
+        ),
+        access_records=AccessRecordService(
+            settings=settings,
+            engine=engine,
+            clock=clock,
+            delegations=delegations,
+            audit=audit,
+            rate_limiter=rate_limiter,
         ),
         connections=production.connections,
         production_setup=production.production_setup,
