@@ -47,7 +47,7 @@ from vell_core.audit_query import CallRow, delegation_calls
 from vell_core.clock import Clock
 from vell_core.delegation import PATH_LABELS, DelegationService, DelegationView
 from vell_core.errors import InvalidTransition, NotFound, RecordLinkRefused, ValidationFailed
-from vell_core.formatting import when
+from vell_core.formatting import duration_text, when
 from vell_core.models import ScreenKind
 from vell_core.ratelimit import RateLimiter
 from vell_core.settings import Settings
@@ -64,6 +64,10 @@ DEFAULT_LINK_TTL = timedelta(days=14)
 MIN_LINK_TTL = timedelta(hours=1)
 MAX_LINK_TTL = timedelta(days=30)
 RATE_ACTION = "access_record.link"
+MAX_BARS = 60
+BAR_STEPS = tuple(
+    timedelta(seconds=seconds) for seconds in (10, 30, 60, 300, 900, 1800, 3600, 4 * 3600)
+)
 
 SCREEN_LABELS: dict[ScreenKind, str] = {
     ScreenKind.LISTINGS: "Listings, offers and agreements",
@@ -127,6 +131,12 @@ class ScreenVisit:
     def label(self) -> str:
         """What the screen was, in words."""
         return SCREEN_LABELS[self.kind]
+
+    @property
+    def operations(self) -> tuple[str, ...]:
+        """The operations called, first use first, as CloudTrail's ``eventName`` has them."""
+        names = (call.operation.rsplit(".", 1)[-1] for call in self.calls)
+        return tuple(dict.fromkeys(names))
 
     @property
     def changes(self) -> int:
@@ -253,7 +263,17 @@ def _call(row: CallRow) -> RecordedCall:
 
 def screens_frame(visits: Sequence[ScreenVisit]) -> pd.DataFrame:
     """One row per visit, in order."""
-    columns = ["Started", "Screen", "Opened", "By", "Calls", "Changes", "Refused by AWS", "Until"]
+    columns = [
+        "Started",
+        "Screen",
+        "Opened",
+        "By",
+        "Calls",
+        "Operations",
+        "Changes",
+        "Refused by AWS",
+        "Until",
+    ]
     return pd.DataFrame(
         [
             {
@@ -262,6 +282,7 @@ def screens_frame(visits: Sequence[ScreenVisit]) -> pd.DataFrame:
                 "Opened": visit.subject or "—",
                 "By": visit.staff,
                 "Calls": len(visit.calls),
+                "Operations": ", ".join(visit.operations),
                 "Changes": visit.changes,
                 "Refused by AWS": visit.refused,
                 "Until": when(visit.ended_at),
@@ -303,35 +324,58 @@ def calls_frame(record: AccessRecord) -> pd.DataFrame:
     )
 
 
-def calls_per_minute(record: AccessRecord) -> pd.DataFrame:
-    """Calls per minute per screen (what the chart draws)."""
-    rows = [
-        {"Minute": call.at.replace(second=0, microsecond=0), "Screen": visit.label}
-        for visit in record.screens
-        for call in visit.calls
-    ]
-    if not rows:
-        return pd.DataFrame(columns=["Minute", "Screen", "Calls"])
-    frame = pd.DataFrame(rows)
-    return (
-        frame.groupby(["Minute", "Screen"], as_index=False).size().rename(columns={"size": "Calls"})
-    )
+def bin_width(span: timedelta) -> timedelta:
+    """The chart's bar width: the finest step that draws ``span`` in at most ``MAX_BARS`` bars."""
+    for step in BAR_STEPS:
+        if span <= step * MAX_BARS:
+            return step
+    return BAR_STEPS[-1]
+
+
+def calls_over_time(record: AccessRecord) -> pd.DataFrame:
+    """Calls per time bin per screen (what the chart draws): ``From``, ``To``, ``Screen``,
+    ``Calls``. Bins are a few seconds for a short visit, up to an hour for a long trial."""
+    calls = [(call.at, visit.label) for visit in record.screens for call in visit.calls]
+    if not calls:
+        return pd.DataFrame(columns=["From", "To", "Screen", "Calls"])
+    first = min(at for at, _ in calls)
+    width = bin_width(max(at for at, _ in calls) - first)
+    origin = first.replace(minute=0, second=0, microsecond=0)
+    starts = [origin + width * ((at - origin) // width) for at, _ in calls]
+    frame = pd.DataFrame({"From": starts, "Screen": [label for _, label in calls]})
+    counted = frame.groupby(["From", "Screen"], as_index=False).size()
+    counted = counted.rename(columns={"size": "Calls"})
+    counted.insert(1, "To", counted["From"] + width)
+    return counted
 
 
 def calls_chart(record: AccessRecord) -> alt.Chart | None:
-    """Stacked bars: calls per minute, coloured by screen (None when there were no calls)."""
-    frame = calls_per_minute(record)
+    """Stacked bars of calls over time, coloured by screen (None when there were no calls)."""
+    frame = calls_over_time(record)
     if frame.empty:
         return None
+    width = frame["To"].iloc[0] - frame["From"].iloc[0]
+    whose = "your" if record.public else "the customer's"
+    utc = alt.Scale(type="utc")
     return (
-        alt.Chart(frame, title="Calls with your credentials over time, by screen")
+        alt.Chart(frame, title=f"Calls with {whose} credentials over time, by screen")
         .mark_bar()
         .encode(
-            x=alt.X("utcyearmonthdatehoursminutes(Minute):T", title="Time (UTC)"),
-            y=alt.Y("sum(Calls):Q", title="Calls per minute"),
-            color=alt.Color("Screen:N", sort=list(SCREEN_LABELS.values())),
+            x=alt.X(
+                "From:T",
+                title="Time (UTC)",
+                scale=utc,
+                axis=alt.Axis(format="%H:%M:%S" if width < timedelta(hours=1) else "%d %b %H:%M"),
+            ),
+            x2="To:T",
+            y=alt.Y("sum(Calls):Q", title=f"Calls per {duration_text(width.total_seconds())}"),
+            color=alt.Color(
+                "Screen:N",
+                sort=list(SCREEN_LABELS.values()),
+                legend=alt.Legend(orient="bottom", title=None, labelLimit=0),
+            ),
             tooltip=[
-                alt.Tooltip("utcyearmonthdatehoursminutes(Minute):T", title="Minute (UTC)"),
+                alt.Tooltip("utcyearmonthdatehoursminutesseconds(From):T", title="From (UTC)"),
                 "Screen:N",
                 alt.Tooltip("sum(Calls):Q", title="Calls"),
             ],

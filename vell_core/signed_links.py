@@ -115,11 +115,15 @@ def _split(token: str) -> tuple[str, bytes]:
     # stand for one token.
     if len(token) > MAX_TOKEN_CHARS or not _TOKEN_RE.match(token):
         raise TokenInvalid()
-    encoded, signature = token.split(".")
+    encoded, text = token.split(".")
     try:
-        return encoded, _b64decode(signature)
+        signature = _b64decode(text)
     except (binascii.Error, ValueError, UnicodeEncodeError):
         raise TokenTampered() from None  # a signature of ours always decodes: it was cut
+    # The last character's unused bits do not change what decodes: only our spelling is ours.
+    if _b64encode(signature) != text:
+        raise TokenTampered()
+    return encoded, signature
 
 
 def _claims(encoded: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
@@ -13,9 +14,10 @@ from vell_core.access_record import (
     SCREEN_IDLE,
     AccessRecord,
     ScreenVisit,
+    bin_width,
     calls_chart,
     calls_frame,
-    calls_per_minute,
+    calls_over_time,
     group_screens,
     is_change,
     operation_screen,
@@ -202,6 +204,14 @@ def test_only_a_write_aws_accepted_counts_as_a_change() -> None:
     assert (accepted.changes, accepted.refused) == (1, 0)
     assert (refused.changes, refused.refused) == (0, 1)
     assert (read.changes, read.refused) == (0, 0)
+    [visit] = group(
+        [
+            call(0, "marketplace-catalog.StartChangeSet", **update),
+            call(1, "marketplace-catalog.DescribeChangeSet", **update),
+            call(2, "marketplace-catalog.DescribeChangeSet", **update),
+        ]
+    )
+    assert visit.operations == ("StartChangeSet", "DescribeChangeSet")
     both = record((accepted, refused, read))
     assert both.changes == 1
     assert both.changed_screens == (accepted,)
@@ -226,15 +236,36 @@ def test_the_customer_sees_only_the_reps_name() -> None:
 
 def test_the_tables_and_the_chart_count_the_same_calls() -> None:
     listings = {"screen": ScreenKind.LISTINGS, "subject": None}
-    rows = [call(0.1, **listings), call(0.5, **listings), call(0.7), call(3.2)]
+    rows = [call(0.1, **listings), call(0.12, **listings), call(0.14), call(3.2)]
     shown = record(group(rows))
-    per_minute = calls_per_minute(shown)
-    assert per_minute["Calls"].sum() == len(calls_frame(shown)) == 4
-    first_minute = per_minute[per_minute["Minute"] == T0]
-    assert dict(zip(first_minute["Screen"], first_minute["Calls"], strict=True)) == {
+    bars = calls_over_time(shown)
+    assert bars["Calls"].sum() == len(calls_frame(shown)) == 4
+    assert set(bars["To"] - bars["From"]) == {timedelta(seconds=10)}  # 3 minutes: 10 s bars
+    first = bars[bars["From"] == T0]
+    assert dict(zip(first["Screen"], first["Calls"], strict=True)) == {
         "Listings, offers and agreements": 2,
         "An offer": 1,
     }
-    assert list(screens_frame(shown.screens)["Calls"]) == [2, 2]
-    assert calls_chart(shown) is not None
+    table = screens_frame(shown.screens)
+    assert list(table["Calls"]) == [2, 2]
+    assert list(table["Operations"]) == ["DescribeEntity", "DescribeEntity"]
+    spec = calls_chart(shown)
+    assert spec is not None
+    assert "the customer's" in spec.to_dict()["title"]
+    assert "your credentials" in calls_chart(replace(shown, public=True)).to_dict()["title"]
     assert calls_chart(record(())) is None
+
+
+@pytest.mark.parametrize(
+    ("span", "width"),
+    [
+        (timedelta(seconds=40), timedelta(seconds=10)),
+        (timedelta(minutes=10), timedelta(seconds=10)),
+        (timedelta(minutes=11), timedelta(seconds=30)),
+        (timedelta(hours=4), timedelta(minutes=5)),
+        (timedelta(hours=12), timedelta(minutes=15)),
+        (timedelta(days=30), timedelta(hours=4)),
+    ],
+)
+def test_bars_are_as_fine_as_sixty_of_them_allow(span: timedelta, width: timedelta) -> None:
+    assert bin_width(span) == width

@@ -48,6 +48,20 @@ def test_a_changed_or_cut_token_is_tampered() -> None:
         signed_links.verify(token, b"z" * 32, NOW)
 
 
+def test_only_our_spelling_of_a_signature_verifies() -> None:
+    """43 base64 characters carry 258 bits for a 256-bit MAC: the last one's spare bits must
+    not let a second string stand for the same link."""
+    token = signed_links.sign({"exp": EXP}, KEY)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(token[-1])
+    twin = token[:-1] + alphabet[last ^ 1]  # flips only a spare bit
+    assert base64.urlsafe_b64decode(twin.split(".")[1] + "=") == base64.urlsafe_b64decode(
+        token.split(".")[1] + "="
+    )
+    with pytest.raises(signed_links.TokenTampered):
+        signed_links.verify(twin, KEY, NOW)
+
+
 @pytest.mark.parametrize("token", ["", "abc", "a.b.c", "a" * 2000 + ".b", "ab.c!d", " . "])
 def test_malformed_tokens_are_invalid_but_not_tampered(token: str) -> None:
     with pytest.raises(signed_links.TokenInvalid) as refused:
