@@ -30,6 +30,8 @@ def show(record: AccessRecord) -> None:
         "ended. Every call Vell made with it is listed here, grouped by the screen the Vell "
         "team had open; the same calls are in your CloudTrail (match them by AWS request id)."
     )
+    if record.truncated:
+        st.warning(f"Only the first {record.calls:,} calls are shown: there were more.")
     cols = st.columns(3)
     cols[0].metric("Calls with your credentials", record.calls)
     cols[1].metric("Screens opened", len(record.screens))

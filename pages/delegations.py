@@ -29,6 +29,8 @@ def show_access_record(delegation_id: int) -> None:
     """Every call made with the customer's credentials, by screen; the customer's link."""
     record = services.access_records.for_staff(member, delegation_id)
     st.subheader("What Vell did with the customer's access")
+    if record.truncated:
+        st.warning(f"Only the first {record.calls:,} calls are shown: there were more.")
     cols = st.columns(3)
     cols[0].metric("Calls with their credentials", record.calls)
     cols[1].metric("Screens opened", len(record.screens))

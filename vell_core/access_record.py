@@ -43,7 +43,7 @@ from sqlalchemy.engine import Engine
 
 from vell_core import signed_links
 from vell_core.audit import AuditRecorder
-from vell_core.audit_query import CallRow, delegation_calls
+from vell_core.audit_query import MAX_RECORD_CALLS, CallRow, delegation_calls
 from vell_core.clock import Clock
 from vell_core.delegation import PATH_LABELS, DelegationService, DelegationView
 from vell_core.errors import InvalidTransition, NotFound, RecordLinkRefused, ValidationFailed
@@ -164,6 +164,7 @@ class AccessRecord:
     public: bool
     screens: tuple[ScreenVisit, ...] = field(default=())
     link_expires_at: datetime | None = None
+    truncated: bool = False  # more calls than the service reads: only the oldest are shown
 
     @property
     def calls(self) -> int:
@@ -399,6 +400,7 @@ class AccessRecordService:
         audit: AuditRecorder,
         rate_limiter: RateLimiter,
         key: bytes | None = None,
+        max_calls: int = MAX_RECORD_CALLS,
     ) -> None:
         self._settings = settings
         self._engine = engine
@@ -407,6 +409,7 @@ class AccessRecordService:
         self._audit = audit
         self._limiter = rate_limiter
         self._key = key
+        self._max_calls = max_calls
 
     # --- staff side -------------------------------------------------------------------------
 
@@ -496,8 +499,16 @@ class AccessRecordService:
 
     def _record(self, view: DelegationView, *, public: bool) -> AccessRecord:
         self._audit.flush()  # the latest calls may still be queued
-        rows = delegation_calls(self._engine, delegation_id=view.id, account_id=view.aws_account_id)
-        screens = group_screens(rows, name_of=staff_namer(view.rep_id, public=public))
+        rows = delegation_calls(
+            self._engine,
+            delegation_id=view.id,
+            account_id=view.aws_account_id,
+            limit=self._max_calls + 1,  # one more, to know when the record is cut
+        )
+        truncated = len(rows) > self._max_calls
+        screens = group_screens(
+            rows[: self._max_calls], name_of=staff_namer(view.rep_id, public=public)
+        )
         now = self._clock.now()
         return AccessRecord(
             delegation_id=view.id,
@@ -510,6 +521,7 @@ class AccessRecordService:
             access_ended=_access_ended(view, now),
             public=public,
             screens=screens,
+            truncated=truncated,
         )
 
     def _signing_key(self) -> bytes:

@@ -97,8 +97,11 @@ class CallRow:
     aws_request_id: str | None
 
 
-def delegation_calls(engine: Engine, *, delegation_id: int, account_id: str) -> list[CallRow]:
-    """Every call made with ``delegation_id``'s credentials in ``account_id``, oldest first.
+def delegation_calls(
+    engine: Engine, *, delegation_id: int, account_id: str, limit: int = MAX_RECORD_CALLS
+) -> list[CallRow]:
+    """The calls made with ``delegation_id``'s credentials in ``account_id``, oldest first
+    (at most ``limit``).
 
     Both ids must match: a row of another customer's account is never part of this record.
     Staff actions (demo links, promotions…) and Vell's own token exchange are not such calls.
@@ -117,7 +120,7 @@ def delegation_calls(engine: Engine, *, delegation_id: int, account_id: str) -> 
         .where(col(AuditLog.customer_account_id) == account_id)
         .where(credential_call)
         .order_by(col(AuditLog.at), col(AuditLog.id))
-        .limit(MAX_RECORD_CALLS)
+        .limit(limit)
     )
     with Session(engine) as session:
         rows = session.exec(query).all()

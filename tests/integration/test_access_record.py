@@ -319,3 +319,22 @@ def test_delegation_calls_reads_one_delegations_customer_calls_on_each_store(
         ("marketplace-agreement.SearchAgreements", None, None, "Maya"),
         ("iam.CreateRole", None, None, "Maya"),
     ]
+
+
+def test_a_record_longer_than_the_service_reads_says_it_was_cut(journey: Journey) -> None:
+    full = journey.records.for_staff(journey.maya, journey.delegation_id)
+    assert not full.truncated
+    cut = AccessRecordService(
+        settings=journey.services.settings,
+        engine=journey.services.engine,
+        clock=journey.services.clock,
+        delegations=journey.services.delegations,
+        audit=journey.services.audit,
+        rate_limiter=journey.services.rate_limiter,
+        key=KEY,
+        max_calls=full.calls - 1,
+    ).for_staff(journey.maya, journey.delegation_id)
+    assert cut.truncated
+    assert cut.calls == full.calls - 1
+    first = [c.at for v in full.screens for c in v.calls]
+    assert sorted(c.at for v in cut.screens for c in v.calls) == sorted(first)[:-1]
