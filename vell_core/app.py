@@ -23,6 +23,7 @@ from vell_core.config.logs import configure_logging
 from vell_core.config.settings import Settings, load_settings
 from vell_core.domain.clock import Clock, OffsetClock, SystemClock
 from vell_core.domain.signed_tokens import SessionTokens
+from vell_core.services.access_record import AccessRecordService
 from vell_core.services.action_limits import ActionLimiter
 from vell_core.services.admin import AdminService
 from vell_core.services.audit import AuditRecorder
@@ -83,6 +84,7 @@ class Services:
     admin: AdminService
     audit_query: AuditQuery
     demo_links: DemoLinkService
+    access_records: AccessRecordService
     connections: ConnectionService
     production_setup: ProductionSetupService
     promotion: PromotionService
@@ -216,6 +218,14 @@ def build_services(
             delegations=delegations,
             rate_limiter=rate_limiter,
             audit=audit,
+        ),
+        access_records=AccessRecordService(
+            settings=settings,
+            engine=engine,
+            clock=clock,
+            delegations=delegations,
+            audit=audit,
+            rate_limiter=rate_limiter,
         ),
         connections=production.connections,
         production_setup=production.production_setup,

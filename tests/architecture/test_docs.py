@@ -174,7 +174,7 @@ def test_the_checker_catches_what_does_not_exist() -> None:
     text = (
         "See `vell_core/services/sync.py`, `vell_core.services.sync.SyncService.header`,\n"
         "`vell_core.app.build_services`, `vell_core.sandbox` and [ops](operations.md).\n"
-        "Wrong: `vell_core/services/nope.py`, `vell_core.services.nope`,\n"
+        "Wrong: `vell_core/services/nope.py`, `vell_core.app.nope`,\n"
         "`vell_core.app.build_servicez`, `vell_core.services.sync.SyncService.headr`,\n"
         "`tests/architecture/test_layers.py::test_nope`, `pages/nope.py`, [x](nope.md),\n"
         "[y](operations.md#benchmarks), [z](operations.md#no-such-heading).\n"
@@ -183,7 +183,7 @@ def test_the_checker_catches_what_does_not_exist() -> None:
         "path pages/nope.py: does not exist",
         "path vell_core/services/nope.py: does not exist",
         "name vell_core.app.build_servicez: vell_core.app has no 'build_servicez'",
-        "name vell_core.services.nope: vell_core.services has no 'nope'",
+        "name vell_core.app.nope: vell_core.app has no 'nope'",
         "name vell_core.services.sync.SyncService.headr: "
         "vell_core.services.sync.SyncService has no 'headr'",
         "test tests/architecture/test_layers.py::test_nope: no such test",

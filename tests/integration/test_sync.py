@@ -49,12 +49,13 @@ def connect(
     *,
     email: str = "maya.chen@vell.ai",
     hours: int | None = None,
+    company: str = "Sync Test Co",
 ) -> int:
     """Launch, approve as the customer, exchange the token; the delegation id (credentials live)."""
     view = services.delegations.launch(
         rep(services, email),
         LaunchRequest(
-            company="Sync Test Co",
+            company=company,
             aws_account_id=account,
             path=path,
             launch_token=new_launch_token(),
