@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.test_demo_pages import _graph
 from tests.app.test_hostile_pages import PAYLOAD, assert_rendered_as_text
+from tests.conftest import StoreTemplates
 from tests.integration.test_sync import SMALL, connect, rep
 from vell_core.app import Services
 from vell_core.config.settings import PROJECT_ROOT
@@ -30,8 +31,10 @@ TITLE = "What Vell saw and changed in your account"
 
 
 @pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    graph = _graph(tmp_path_factory.mktemp("record-pages"))
+def services(
+    tmp_path_factory: pytest.TempPathFactory, store_templates: StoreTemplates
+) -> Iterator[Services]:
+    graph = _graph(tmp_path_factory.mktemp("record-pages"), store_templates)
     yield graph
     graph.sync.close()
     graph.close()
