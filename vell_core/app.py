@@ -25,9 +25,9 @@ from vell_core.domain.clock import Clock, OffsetClock, SystemClock
 from vell_core.domain.signed_tokens import SessionTokens
 from vell_core.services.access_record import AccessRecordService
 from vell_core.services.action_limits import ActionLimiter
-from vell_core.services.admin import AdminService
 from vell_core.services.audit import AuditRecorder
 from vell_core.services.audit_query import AuditQuery
+from vell_core.services.aws_health import AwsHealthService
 from vell_core.services.cloudformation import ProductionSetupService
 from vell_core.services.connections import ConnectionService
 from vell_core.services.customer_access import CustomerAccess
@@ -39,6 +39,7 @@ from vell_core.services.ingest import NotificationProcessor
 from vell_core.services.listing_update import ListingUpdateService
 from vell_core.services.metrics import MetricsService
 from vell_core.services.overview import HomeFigures, home_figures
+from vell_core.services.partner_onboarding import PartnerOnboardingService
 from vell_core.services.promotion import PromotionService
 from vell_core.services.staff import StaffDirectory
 from vell_core.services.sync import LIVE_DEMO_SERVICES, SyncService
@@ -81,7 +82,8 @@ class Services:
     processor: NotificationProcessor
     customer_console: CustomerConsoleService
     rate_limiter: ActionLimiter
-    admin: AdminService
+    aws_health: AwsHealthService
+    partner_onboarding: PartnerOnboardingService
     audit_query: AuditQuery
     demo_links: DemoLinkService
     access_records: AccessRecordService
@@ -208,7 +210,12 @@ def build_services(
             sandbox=sandbox, aws=aws, staff=staff, delegations=delegations
         ),
         rate_limiter=rate_limiter,
-        admin=AdminService(settings=settings, engine=engine, clock=clock, aws=aws, staff=staff),
+        aws_health=AwsHealthService(
+            settings=settings, engine=engine, clock=clock, aws=aws, staff=staff
+        ),
+        partner_onboarding=PartnerOnboardingService(
+            settings=settings, engine=engine, clock=clock, staff=staff
+        ),
         audit_query=AuditQuery(engine=engine, staff=staff, audit=audit),
         demo_links=DemoLinkService(
             settings=settings,

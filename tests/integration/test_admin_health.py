@@ -26,11 +26,14 @@ from vell_core.domain.models import (
 )
 from vell_core.domain.roles import StaffMember
 from vell_core.sandbox.sns_topic_attributes import report_real_topic_attributes
-from vell_core.services.admin import (
-    AdminService,
+from vell_core.services.aws_health import (
+    AwsHealthService,
     check_arn,
     check_settings,
     dlq_url_for,
+)
+from vell_core.services.partner_onboarding import (
+    PartnerOnboardingService,
     render_questionnaire,
 )
 from vell_core.services.staff import StaffDirectory
@@ -170,14 +173,24 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
         yield {"sns": sns, "sqs": sqs, "queue_url": queue_url, "dlq_url": dlq_url, "topic": topic}
 
 
-def _service(engine: Engine, clock: FrozenClock, policies_dir: Path | None = None) -> AdminService:
-    settings = load_settings(vell_delegation_queue_url=QUEUE_URL)
-    kwargs: dict[str, Any] = {} if policies_dir is None else {"policies_dir": policies_dir}
-    return AdminService(
-        settings=settings,
+def _service(engine: Engine, clock: FrozenClock) -> AwsHealthService:
+    return AwsHealthService(
+        settings=load_settings(vell_delegation_queue_url=QUEUE_URL),
         engine=engine,
         clock=clock,
         aws=ClientFactory(region="us-east-1"),
+        staff=StaffDirectory(engine),
+    )
+
+
+def _onboarding(
+    engine: Engine, clock: FrozenClock, policies_dir: Path | None = None
+) -> PartnerOnboardingService:
+    kwargs: dict[str, Any] = {} if policies_dir is None else {"policies_dir": policies_dir}
+    return PartnerOnboardingService(
+        settings=load_settings(vell_delegation_queue_url=QUEUE_URL),
+        engine=engine,
+        clock=clock,
         staff=StaffDirectory(engine),
         **kwargs,
     )
@@ -284,7 +297,7 @@ def test_missing_queue_and_topic_are_reported_not_raised(
 def test_checklist_defaults_from_the_guide_and_persists(
     engine: Engine, admin_member: StaffMember
 ) -> None:
-    service = _service(engine, FrozenClock(NOW))
+    service = _onboarding(engine, FrozenClock(NOW))
     entries = {e.key: e for e in service.checklist(admin_member)}
     assert set(entries) == {"isva", "marketplace_listing", "deployed_on_aws", "partner_central"}
     assert entries["marketplace_listing"].done
@@ -301,7 +314,7 @@ def test_checklist_defaults_from_the_guide_and_persists(
 def test_profile_answers_are_validated_and_fill_the_questionnaire(
     engine: Engine, admin_member: StaffMember
 ) -> None:
-    service = _service(engine, FrozenClock(NOW))
+    service = _onboarding(engine, FrozenClock(NOW))
     with pytest.raises(ValidationFailed):
         service.set_profile(admin_member, {"partner_id": "12345"})
     service.set_profile(
@@ -321,12 +334,12 @@ def test_policy_files_are_read_lazily_and_missing_ones_flagged(
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "read-only.json").write_text('{"Version": "2012-10-17"}')
     (tmp_path / "trust-policy.json").write_text("{}")
-    files = _service(engine, FrozenClock(NOW), tmp_path).policy_files(admin_member)
+    files = _onboarding(engine, FrozenClock(NOW), tmp_path).policy_files(admin_member)
     by_path = {f.relative_path: f for f in files}
     assert by_path["templates/read-only.json"].data == b'{"Version": "2012-10-17"}'
     assert by_path["boundary.json"].missing
     assert by_path["trust-policy.json"].mime == "application/json"
-    empty = _service(engine, FrozenClock(NOW), tmp_path / "absent").policy_files(admin_member)
+    empty = _onboarding(engine, FrozenClock(NOW), tmp_path / "absent").policy_files(admin_member)
     assert all(f.missing for f in empty)
 
 

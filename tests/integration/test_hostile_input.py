@@ -273,14 +273,16 @@ def test_questionnaire_errors_say_what_is_expected_not_the_placeholder(
         "partner_id": "P-12\x00",
     }
     with pytest.raises(ValidationFailed) as refused:
-        services.admin.set_profile(admin, bad)
+        services.partner_onboarding.set_profile(admin, bad)
     fields = refused.value.fields
     assert fields["Staging account ID"] == "expected a 12-digit AWS account id (digits 0-9 only)"
     assert "Your staging" not in refused.value.message
     assert fields["Contact emails"].endswith("e.g. alex@vell.ai, team@vell.ai")
     assert "]" not in fields["Contact emails"]
     assert "Partner ID" in fields
-    assert all(entry.value == "" for entry in services.admin.profile(admin))  # nothing saved
+    assert all(
+        entry.value == "" for entry in services.partner_onboarding.profile(admin)
+    )  # nothing saved
 
 
 @pytest.mark.parametrize(
