@@ -60,8 +60,13 @@ ROLE_ARN_RE = re.compile(
     re.ASCII,
 )
 STACK_NAME = "VellMarketplaceConnector"
-CONSOLE_BASE = "https://console.aws.amazon.com/cloudformation/home"
+# The console's CloudFormation pages. In the sandbox the same path is served by the sandbox AWS
+# endpoint (vell_core.sandbox.console), so only the origin of the link differs.
+CONSOLE_ORIGIN = "https://console.aws.amazon.com"
+CONSOLE_PATH = "/cloudformation/home"
+CONSOLE_BASE = CONSOLE_ORIGIN + CONSOLE_PATH
 SETUP_STARTED_ACTION = "connection.setup_started"
+ROLE_ARN_MISSING = "role_arn_missing"
 
 
 # -- External ID and trust policy ------------------------------------------------------------
@@ -128,9 +133,18 @@ def parse_role_arn(role_arn: str) -> tuple[str, str, str] | None:
 
 
 def quick_create_url(
-    *, template_url: str, external_id: str, partner_account_id: str, region: str = "us-east-1"
+    *,
+    template_url: str,
+    external_id: str,
+    partner_account_id: str,
+    region: str = "us-east-1",
+    console_origin: str = CONSOLE_ORIGIN,
 ) -> str:
-    """The console's quick-create page with the template and every parameter prefilled."""
+    """The console's quick-create page with the template and every parameter prefilled.
+
+    ``console_origin`` is AWS's console, or the sandbox AWS endpoint (which serves the same
+    page at the same path): the link is otherwise identical.
+    """
     fragment = urlencode(
         {
             "templateURL": template_url,
@@ -140,7 +154,8 @@ def quick_create_url(
         },
         quote_via=quote,
     )
-    return f"{CONSOLE_BASE}?region={quote(region)}#/stacks/quickcreate?{fragment}"
+    base = console_origin.rstrip("/") + CONSOLE_PATH
+    return f"{base}?region={quote(region)}#/stacks/quickcreate?{fragment}"
 
 
 # -- Plain-language explanations -------------------------------------------------------------
@@ -157,6 +172,15 @@ class Explanation:
 
 def explain_role_arn(role_arn: str, expected_account: str) -> tuple[Explanation, ...]:
     """Problems visible in the ARN itself (before calling AWS)."""
+    if not role_arn.strip():
+        return (
+            Explanation(
+                ROLE_ARN_MISSING,
+                "No RoleArn was pasted yet.",
+                f"When the customer's {STACK_NAME} stack shows CREATE_COMPLETE, copy the RoleArn "
+                "value from its Outputs tab and paste it here.",
+            ),
+        )
     parsed = parse_role_arn(role_arn.strip())
     if parsed is None:
         return (
@@ -245,6 +269,7 @@ class SetupView:
     external_id: str
     stack_name: str
     quick_create_url: str
+    sandbox_console: bool  # the link opens the sandbox AWS console, not AWS's
     status: ConnectionStatus
     role_arn: str | None
     created_at: datetime
@@ -263,6 +288,7 @@ class ProductionSetupService:
         audit: AuditRecorder,
         funnel: FunnelRecorder,
         connections: ConnectionService,
+        console_origin: str = CONSOLE_ORIGIN,
     ) -> None:
         self._settings = settings
         self._engine = engine
@@ -271,6 +297,7 @@ class ProductionSetupService:
         self._audit = audit
         self._funnel = funnel
         self._connections = connections
+        self._console_origin = console_origin
 
     def start(
         self,
@@ -400,7 +427,9 @@ class ProductionSetupService:
                 external_id=row.external_id,
                 partner_account_id=self._settings.vell_partner_account_id,
                 region=self._settings.vell_aws_region,
+                console_origin=self._console_origin,
             ),
+            sandbox_console=self._console_origin != CONSOLE_ORIGIN,
             status=ConnectionStatus(row.status),
             role_arn=row.role_arn,
             created_at=row.created_at,

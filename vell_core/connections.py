@@ -28,6 +28,7 @@ from vell_core.audit import AuditRecorder
 from vell_core.aws import ACCESS_DENIED_CODES, ClientFactory, StaticCredentials, error_code
 from vell_core.clock import Clock, ensure_utc
 from vell_core.cloudformation import (
+    ROLE_ARN_MISSING,
     Explanation,
     explain_assume_failure,
     explain_probe,
@@ -445,6 +446,9 @@ class ConnectionService:
             raise InvalidTransition("This connection is disconnected; set it up again instead.")
         arn = (role_arn or row.role_arn or "").strip()
         problems = explain_role_arn(arn, row.aws_account_id)
+        if problems and problems[0].code == ROLE_ARN_MISSING:
+            # Nothing was tried: no AWS call, no failed validation on the connection's record.
+            return ValidationReport(row.id or 0, None, False, None, problems, self._clock.now())
         if problems:
             return self._finish(member, row, None, None, problems)
         try:

@@ -20,7 +20,7 @@ from vell_core.audit import AuditRecorder
 from vell_core.audit_query import AuditQuery
 from vell_core.aws import ClientFactory, StaticCredentials
 from vell_core.clock import Clock, OffsetClock, SystemClock
-from vell_core.cloudformation import ProductionSetupService
+from vell_core.cloudformation import CONSOLE_ORIGIN, ProductionSetupService
 from vell_core.connections import ConnectionService
 from vell_core.customer_access import CustomerAccess
 from vell_core.customer_console import CustomerConsoleService
@@ -167,6 +167,8 @@ def build_services(
         audit=audit,
         delegations=delegations,
         customer_access=customer_access,
+        # The sandbox AWS serves the console's quick-create page too, at the same path.
+        console_origin=sandbox.endpoint if sandbox is not None else CONSOLE_ORIGIN,
     )
     sync = SyncService(
         customer_access=customer_access,

@@ -22,7 +22,7 @@ from sqlmodel import col, select
 from vell_core.audit import AuditRecorder
 from vell_core.aws import ClientFactory
 from vell_core.clock import Clock, ensure_utc
-from vell_core.cloudformation import ProductionSetupService, SetupView
+from vell_core.cloudformation import CONSOLE_ORIGIN, ProductionSetupService, SetupView
 from vell_core.connections import ConnectionService, OffboardingChecklist
 from vell_core.customer_access import CustomerAccess
 from vell_core.db import session_scope
@@ -314,8 +314,12 @@ def build_production_services(
     audit: AuditRecorder,
     delegations: DelegationService,
     customer_access: CustomerAccess,
+    console_origin: str = CONSOLE_ORIGIN,
 ) -> ProductionServices:
-    """Connections, CloudFormation setup, promotion and the trials desk, wired."""
+    """Connections, CloudFormation setup, promotion and the trials desk, wired.
+
+    ``console_origin`` is where quick-create links point: AWS's console, or the sandbox's.
+    """
     connections = ConnectionService(
         settings=settings, engine=engine, clock=clock, aws=aws, staff=staff, audit=audit
     )
@@ -327,6 +331,7 @@ def build_production_services(
         audit=audit,
         funnel=funnel,
         connections=connections,
+        console_origin=console_origin,
     )
     promotion = PromotionService(
         settings=settings,

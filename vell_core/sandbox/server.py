@@ -18,8 +18,9 @@ lives in one process and shares moto's *global* backends, exactly as moto's serv
 
 Calls made with delegated or assumed-role credentials are checked by ``authz.py`` (session
 policy; role policies ∩ boundary) whoever serves them. Control endpoints live under
-``/_sandbox/`` and moto's SNS signing certificates are served at
-``/SimpleNotificationService-<hex>.pem``.
+``/_sandbox/``, moto's SNS signing certificates are served at
+``/SimpleNotificationService-<hex>.pem``, and the AWS console's CloudFormation pages that a
+quick-create link opens at ``/cloudformation/home`` (``console.py``).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from werkzeug.wrappers import Request, Response
 
 from vell_core.clock import OffsetClock
 from vell_core.policies import load_policy_file
-from vell_core.sandbox import authz
+from vell_core.sandbox import authz, cloudformation, console
 from vell_core.sandbox.accounts import PARTNER_NAME
 from vell_core.sandbox.contract import Caller, SandboxCall, SandboxServiceError, ServiceBackend
 from vell_core.sandbox.control import handle_control
@@ -110,6 +111,7 @@ class SandboxConfig:
         }
     )
     boundary_arn: str = SANDBOX_DEFAULTS["aws_delegation_permission_boundary_arn"]
+    cfn_template_url: str = SANDBOX_DEFAULTS["vell_cfn_template_url"]
     duplicate_notifications: bool = False
     latency_ms: int = 0
     rate_limit_factor: float = 1.0
@@ -134,6 +136,7 @@ class SandboxConfig:
             queue_url=str(settings.vell_delegation_queue_url),
             template_arns=dict(settings.template_arns),
             boundary_arn=str(settings.aws_delegation_permission_boundary_arn),
+            cfn_template_url=str(settings.vell_cfn_template_url),
             duplicate_notifications=settings.vell_sandbox_duplicate_notifications,
             latency_ms=settings.vell_sandbox_latency_ms,
             rate_limit_factor=settings.vell_sandbox_rate_limit_factor,
@@ -287,7 +290,8 @@ def _managed_policy_document(arn: str) -> dict[str, Any] | None:
 
 
 def bootstrap(state: SandboxState) -> None:
-    """Partner user + key, the notification topic, its SQS queue and dead-letter queue."""
+    """Partner user + key, the notification topic, its SQS queue and dead-letter queue, and
+    Vell's public CloudFormation template at the URL the quick-create links name."""
     report_real_topic_attributes()
     config = state.config
     state.identities.ensure_user_key(
@@ -297,6 +301,9 @@ def bootstrap(state: SandboxState) -> None:
     queue_arn = _create_queues(config.queue_url, topic_arn)
     region, account = topic_arn.split(":")[3], topic_arn.split(":")[4]
     sns_backends[account][region].subscribe(topic_arn, queue_arn, "sqs")
+    cloudformation.publish_template(
+        config.cfn_template_url, config.partner_account_id, config.region
+    )
 
 
 def _create_topic(topic_arn: str) -> str:
@@ -443,6 +450,8 @@ class SandboxApp:
             ("iam", "PutRolePermissionsBoundary"): SandboxApp._put_role_boundary,
             ("sns", "Publish"): SandboxApp._publish,
             ("sns", "PublishBatch"): SandboxApp._publish,
+            ("cloudformation", "CreateStack"): SandboxApp._create_stack,
+            ("cloudformation", "GetTemplateSummary"): SandboxApp._get_template_summary,
         }
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -464,6 +473,8 @@ class SandboxApp:
             return Response(json.dumps(document, default=str), status, mimetype="application/json")
         if request.method == "GET" and PEM_PATH.match(request.path):
             return _serve_pem(request.path)
+        if console.handles(request.path) and "Authorization" not in request.headers:
+            return console.handle(self.state, request)  # a browser, not an API call
         wire = WireRequest(
             method=request.method,
             path=request.path,
@@ -723,6 +734,27 @@ class SandboxApp:
             )
             check_publish(publisher, topic_arn)
         return self.forward_to_moto(exchange.signature, exchange.request)
+
+    def _create_stack(self, exchange: _Exchange) -> WireResponse:
+        """``CreateStack`` with the IAM capability and parameter constraints AWS enforces."""
+        body = cloudformation.template_body(exchange.params, _account_of(exchange))
+        if body is not None:
+            template = cloudformation.load_template(body)
+            cloudformation.check_create_stack(exchange.params, template)
+        return self.forward_to_moto(exchange.signature, exchange.request)
+
+    def _get_template_summary(self, exchange: _Exchange) -> WireResponse:
+        """moto's summary plus the capabilities the template needs (the console's IAM box)."""
+        answer = self.forward_to_moto(exchange.signature, exchange.request)
+        body = cloudformation.template_body(exchange.params, _account_of(exchange))
+        if answer.status != 200 or body is None:
+            return answer
+        parsed = parse_response("cloudformation", "GetTemplateSummary", answer)
+        parsed.pop("ResponseMetadata", None)
+        parsed.update(cloudformation.summary_capabilities(cloudformation.load_template(body)))
+        return serialize_response(
+            "cloudformation", "GetTemplateSummary", parsed, exchange.request_id
+        )
 
     def _put_role_boundary(self, exchange: _Exchange) -> WireResponse:
         boundary = exchange.params.get("PermissionsBoundary")
