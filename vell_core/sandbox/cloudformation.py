@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 
 import yaml
 from moto.cloudformation.utils import get_stack_from_s3_url, yaml_tag_constructor
+from moto.s3.exceptions import BucketAlreadyExists
 from moto.s3.models import s3_backends
 
 from vell_core.policies import policy_path
@@ -74,7 +75,11 @@ def publish_template(template_url: str, owner_account_id: str, region: str) -> b
     bucket, key = location
     backend = s3_backends[owner_account_id][PARTITION]
     if bucket not in backend.buckets:
-        backend.create_bucket(bucket, region)
+        try:
+            backend.create_bucket(bucket, region)
+        except BucketAlreadyExists:  # another partner account in this process owns the name
+            log.warning("S3 bucket %s belongs to another sandbox account", bucket)
+            return False
     backend.put_object(bucket, key, policy_path(TEMPLATE_FILE).read_bytes())
     return True
 
