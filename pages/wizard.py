@@ -103,10 +103,7 @@ def account_step() -> None:
     # No max_chars: the browser would silently drop a longer paste; validation says why instead.
     company = st.text_input("Company", value=wizard["company"], key="wizard_company")
     account = st.text_input(
-        "Customer's AWS account id (12 digits)",
-        value=wizard["account"],
-        key="wizard_account",
-        max_chars=14,
+        "Customer's AWS account id (12 digits)", value=wizard["account"], key="wizard_account"
     )
     back, nxt = st.columns([1, 5])
     if back.button("Back", key="wizard_account_back"):

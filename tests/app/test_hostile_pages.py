@@ -118,6 +118,7 @@ def test_demo_page_shows_the_company_as_text_and_refuses_unicode_digits(
     at.run()
     assert not at.exception
     assert_rendered_as_text(at)
+    assert at.text_input(key="demo_account").proto.max_chars == 0  # a padded paste is kept
     at.text_input(key="demo_account").set_value(next(unicode_digit_accounts("418295730164")))
     at.button(key="demo_request_submit").click().run()
     assert not at.exception
@@ -229,3 +230,15 @@ def test_a_long_demo_link_company_gets_the_length_error(page: Callable[..., AppT
     assert not at.exception
     assert any("at most 80 characters" in e.value for e in at.error)
     assert not at.code  # no link was issued
+
+
+def test_account_fields_have_no_paste_limit(page: Callable[..., AppTest]) -> None:
+    at = page("pages/wizard.py", as_email="maya.chen@vell.ai")
+    at.run()
+    at.button(key="wizard_provider_next").click().run()
+    assert at.text_input(key="wizard_account").proto.max_chars == 0  # the browser would drop it
+    at.text_input(key="wizard_company").set_value("Padded Co")
+    at.text_input(key="wizard_account").set_value("   4182-9573-0164   ")  # 20, as copied
+    at.button(key="wizard_account_next").click().run()
+    assert at.session_state["wizard_state"]["step"] == 2
+    assert at.session_state["wizard_state"]["account"] == "418295730164"

@@ -23,6 +23,7 @@ from tests.e2e.helpers import (
     LIVE_TIMEOUT_MS,
     choose,
     choose_path,
+    click,
     connect,
     main,
     open_page,
@@ -182,3 +183,27 @@ def test_a_product_title_from_the_customers_marketplace_is_text_and_inert_in_csv
     titles = [row["Title"] for row in rows]
     assert "'" + HOSTILE_TITLE in titles
     assert not [t for t in titles if t.startswith(("=", "+", "-", "@"))]
+
+
+def test_the_wizard_refuses_other_scripts_digits_and_takes_a_padded_paste(
+    page: Page, app_url: str
+) -> None:
+    """Arabic-Indic digits get the 12-digit message; an id pasted with spaces and dashes
+    around it (longer than 14 characters) is taken, not dropped by the browser."""
+    sign_in(page, app_url, REP)
+    open_page(page, "New delegation")
+    click(page, "Continue")
+    body = main(page)
+    body.get_by_label("Company", exact=True).fill("E2E Digits Co")
+    account = body.get_by_label("Customer's AWS account id (12 digits)", exact=True)
+    account.fill("٦٠٢٣٤١١٨٧٥٢٠")
+    rerun_after(page, body.get_by_role("button", name="Continue").click)
+    expect(body.get_by_text(re.compile("must be exactly 12 digits")).last).to_be_visible()
+    expect(body.get_by_text("Step 2 of 5: Account information")).to_be_visible()
+    expect(body.get_by_test_id("stException")).to_have_count(0)
+    screenshot(page, "65-wizard-unicode-digits")
+    account.fill("   6023-4118-7520   ")
+    expect(account).to_have_value("   6023-4118-7520   ")
+    rerun_after(page, body.get_by_role("button", name="Continue").click)
+    expect(body.get_by_text("Step 3 of 5: Choose onboarding path")).to_be_visible()
+    expect(body.get_by_text("E2E Digits Co · AWS account 602341187520")).to_be_visible()
