@@ -13,6 +13,7 @@ from vell_core.domain.models import (
     DelegationStatus,
     FunnelStep,
 )
+from vell_core.domain.roles import can
 from vell_core.services.delegation import DelegationView, LaunchRequest, new_launch_token
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
 from vell_core.ui.live_views import reuse_unless_changed
@@ -102,10 +103,7 @@ def account_step() -> None:
     # No max_chars: the browser would silently drop a longer paste; validation says why instead.
     company = st.text_input("Company", value=wizard["company"], key="wizard_company")
     account = st.text_input(
-        "Customer's AWS account id (12 digits)",
-        value=wizard["account"],
-        key="wizard_account",
-        max_chars=14,
+        "Customer's AWS account id (12 digits)", value=wizard["account"], key="wizard_account"
     )
     back, nxt = st.columns([1, 5])
     if back.button("Back", key="wizard_account_back"):
@@ -192,14 +190,31 @@ def path_step() -> None:
             "connection. Customer success re-validates it on **Connections**."
         )
     elif wizard.get("path") == "production":
-        st.info(
-            "Production setup uses the CloudFormation path (a permanent role with an "
-            "external ID). Customer success runs it from **Production setup**."
-        )
+        production_next_step()
     elif wizard.get("path"):
         preview_and_confirm()
     if st.button("Back", key="wizard_path_back"):
         go(1)
+
+
+def production_next_step() -> None:
+    """The Production card: where the CloudFormation path lives, and who runs it."""
+    st.info(
+        "Production setup uses the CloudFormation path (a permanent role with an external ID). "
+        "Customer success runs it from **Production setup**: it generates the external ID and "
+        "the customer's quick-create link, then validates the role the stack creates."
+    )
+    if not can(member, "connection.manage"):
+        st.caption(
+            f"Hand it to customer success with the company ({plain(wizard['company'])}) and "
+            f"AWS account {plain(wizard['account'])}."
+        )
+        return
+    if st.button("Open Production setup", type="primary", key="wizard_production_setup"):
+        # The setup form starts filled in with this customer (its widget keys).
+        st.session_state["ps_company"] = wizard["company"]
+        st.session_state["ps_account"] = wizard["account"]
+        st.switch_page("pages/production_setup.py")
 
 
 def launch_request() -> LaunchRequest:

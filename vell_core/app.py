@@ -28,7 +28,7 @@ from vell_core.services.action_limits import ActionLimiter
 from vell_core.services.audit import AuditRecorder
 from vell_core.services.audit_query import AuditQuery
 from vell_core.services.aws_health import AwsHealthService
-from vell_core.services.cloudformation import ProductionSetupService
+from vell_core.services.cloudformation import CONSOLE_ORIGIN, ProductionSetupService
 from vell_core.services.connections import ConnectionService
 from vell_core.services.customer_access import CustomerAccess
 from vell_core.services.customer_console import CustomerConsoleService
@@ -171,6 +171,8 @@ def build_services(
         audit=audit,
         delegations=delegations,
         customer_access=customer_access,
+        # The sandbox AWS serves the console's quick-create page too, at the same path.
+        console_origin=sandbox.endpoint if sandbox is not None else CONSOLE_ORIGIN,
     )
     sync = SyncService(
         customer_access=customer_access,
@@ -273,8 +275,12 @@ def build_production_services(
     audit: AuditRecorder,
     delegations: DelegationService,
     customer_access: CustomerAccess,
+    console_origin: str = CONSOLE_ORIGIN,
 ) -> ProductionServices:
-    """Connections, CloudFormation setup, promotion and the trials desk, wired."""
+    """Connections, CloudFormation setup, promotion and the trials desk, wired.
+
+    ``console_origin`` is where quick-create links point: AWS's console, or the sandbox's.
+    """
     connections = ConnectionService(
         settings=settings, engine=engine, clock=clock, aws=aws, staff=staff, audit=audit
     )
@@ -286,6 +292,7 @@ def build_production_services(
         audit=audit,
         funnel=funnel,
         connections=connections,
+        console_origin=console_origin,
     )
     promotion = PromotionService(
         settings=settings,

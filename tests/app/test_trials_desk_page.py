@@ -90,4 +90,9 @@ def test_cloudformation_promotion_shows_the_quick_create_link(
     at.text_input(key="td_company").set_value("Desk CFN").run()
     at.button(key="td_cfn").click().run()
     assert not at.exception
-    assert any(c.value.startswith("vell-") for c in at.code)
+    link = at.code[0].value
+    assert link.startswith(f"{app_services.sandbox.endpoint}/cloudformation/home?")
+    assert "#/stacks/quickcreate?" in link
+    external_id = link.split("param_ExternalId=")[1].split("&")[0]
+    assert any(external_id in c.value for c in at.caption)
+    assert [b.proto.url for b in at.get("link_button")] == [link]

@@ -222,6 +222,7 @@ def _build(
         audit=audit,
         delegations=delegations,
         customer_access=access,
+        console_origin=sandbox.endpoint,  # as the composition root wires the sandbox
     )
     account = f"5550000{next(_accounts):05d}"
     return Harness(settings, sandbox, engine, aws, staff, vault, delegations, prod, account, tokens)

@@ -18,8 +18,9 @@ lives in one process and shares moto's *global* backends, exactly as moto's serv
 
 Calls made with delegated or assumed-role credentials are checked by ``authz.py`` (session
 policy; role policies ∩ boundary) whoever serves them. Control endpoints live under
-``/_sandbox/`` and moto's SNS signing certificates are served at
-``/SimpleNotificationService-<hex>.pem``.
+``/_sandbox/``, moto's SNS signing certificates are served at
+``/SimpleNotificationService-<hex>.pem``, and the AWS console's CloudFormation pages that a
+quick-create link opens at ``/cloudformation/home`` (``console.py``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from moto.sns.models import sns_backends
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from vell_core.sandbox import authz
+from vell_core.sandbox import authz, cloudformation, console
 from vell_core.sandbox.contract import Caller, SandboxCall, SandboxServiceError, ServiceBackend
 from vell_core.sandbox.control import handle_control
 from vell_core.sandbox.identity import (
@@ -141,6 +142,8 @@ class SandboxApp:
             ("iam", "PutRolePermissionsBoundary"): SandboxApp._put_role_boundary,
             ("sns", "Publish"): SandboxApp._publish,
             ("sns", "PublishBatch"): SandboxApp._publish,
+            ("cloudformation", "CreateStack"): SandboxApp._create_stack,
+            ("cloudformation", "GetTemplateSummary"): SandboxApp._get_template_summary,
         }
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -162,6 +165,8 @@ class SandboxApp:
             return Response(json.dumps(document, default=str), status, mimetype="application/json")
         if request.method == "GET" and PEM_PATH.match(request.path):
             return _serve_pem(request.path)
+        if console.handles(request.path) and "Authorization" not in request.headers:
+            return console.handle(self.state, request)  # a browser, not an API call
         wire = WireRequest(
             method=request.method,
             path=request.path,
@@ -421,6 +426,27 @@ class SandboxApp:
             )
             check_publish(publisher, topic_arn)
         return self.forward_to_moto(exchange.signature, exchange.request)
+
+    def _create_stack(self, exchange: _Exchange) -> WireResponse:
+        """``CreateStack`` with the IAM capability and parameter constraints AWS enforces."""
+        body = cloudformation.template_body(exchange.params, _account_of(exchange))
+        if body is not None:
+            template = cloudformation.load_template(body)
+            cloudformation.check_create_stack(exchange.params, template)
+        return self.forward_to_moto(exchange.signature, exchange.request)
+
+    def _get_template_summary(self, exchange: _Exchange) -> WireResponse:
+        """moto's summary plus the capabilities the template needs (the console's IAM box)."""
+        answer = self.forward_to_moto(exchange.signature, exchange.request)
+        body = cloudformation.template_body(exchange.params, _account_of(exchange))
+        if answer.status != 200 or body is None:
+            return answer
+        parsed = parse_response("cloudformation", "GetTemplateSummary", answer)
+        parsed.pop("ResponseMetadata", None)
+        parsed.update(cloudformation.summary_capabilities(cloudformation.load_template(body)))
+        return serialize_response(
+            "cloudformation", "GetTemplateSummary", parsed, exchange.request_id
+        )
 
     def _put_role_boundary(self, exchange: _Exchange) -> WireResponse:
         boundary = exchange.params.get("PermissionsBoundary")

@@ -64,6 +64,7 @@ class SandboxConfig:
         }
     )
     boundary_arn: str = SANDBOX_DEFAULTS["aws_delegation_permission_boundary_arn"]
+    cfn_template_url: str = SANDBOX_DEFAULTS["vell_cfn_template_url"]
     duplicate_notifications: bool = False
     latency_ms: int = 0
     rate_limit_factor: float = 1.0
@@ -88,6 +89,7 @@ class SandboxConfig:
             queue_url=str(settings.vell_delegation_queue_url),
             template_arns=dict(settings.template_arns),
             boundary_arn=str(settings.aws_delegation_permission_boundary_arn),
+            cfn_template_url=str(settings.vell_cfn_template_url),
             duplicate_notifications=settings.vell_sandbox_duplicate_notifications,
             latency_ms=settings.vell_sandbox_latency_ms,
             rate_limit_factor=settings.vell_sandbox_rate_limit_factor,

@@ -46,16 +46,29 @@ from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import session_scope
 from vell_core.store.funnel import FunnelRecorder
 
-CONSOLE_BASE = "https://console.aws.amazon.com/cloudformation/home"
+# The console's CloudFormation pages. In the sandbox the same path is served by the sandbox AWS
+# endpoint (vell_core.sandbox.console), so only the origin of the link differs.
+CONSOLE_ORIGIN = "https://console.aws.amazon.com"
+CONSOLE_PATH = "/cloudformation/home"
+CONSOLE_BASE = CONSOLE_ORIGIN + CONSOLE_PATH
 
 
 SETUP_STARTED_ACTION = "connection.setup_started"
 
 
 def quick_create_url(
-    *, template_url: str, external_id: str, partner_account_id: str, region: str = "us-east-1"
+    *,
+    template_url: str,
+    external_id: str,
+    partner_account_id: str,
+    region: str = "us-east-1",
+    console_origin: str = CONSOLE_ORIGIN,
 ) -> str:
-    """The console's quick-create page with the template and every parameter prefilled."""
+    """The console's quick-create page with the template and every parameter prefilled.
+
+    ``console_origin`` is AWS's console, or the sandbox AWS endpoint (which serves the same
+    page at the same path): the link is otherwise identical.
+    """
     fragment = urlencode(
         {
             "templateURL": template_url,
@@ -65,7 +78,8 @@ def quick_create_url(
         },
         quote_via=quote,
     )
-    return f"{CONSOLE_BASE}?region={quote(region)}#/stacks/quickcreate?{fragment}"
+    base = console_origin.rstrip("/") + CONSOLE_PATH
+    return f"{base}?region={quote(region)}#/stacks/quickcreate?{fragment}"
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,7 @@ class SetupView:
     external_id: str
     stack_name: str
     quick_create_url: str
+    sandbox_console: bool  # the link opens the sandbox AWS console, not AWS's
     status: ConnectionStatus
     role_arn: str | None
     created_at: datetime
@@ -96,6 +111,7 @@ class ProductionSetupService:
         audit: AuditRecorder,
         funnel: FunnelRecorder,
         connections: ConnectionService,
+        console_origin: str = CONSOLE_ORIGIN,
     ) -> None:
         self._settings = settings
         self._engine = engine
@@ -104,6 +120,7 @@ class ProductionSetupService:
         self._audit = audit
         self._funnel = funnel
         self._connections = connections
+        self._console_origin = console_origin
 
     def start(
         self,
@@ -233,7 +250,9 @@ class ProductionSetupService:
                 external_id=row.external_id,
                 partner_account_id=self._settings.vell_partner_account_id,
                 region=self._settings.vell_aws_region,
+                console_origin=self._console_origin,
             ),
+            sandbox_console=self._console_origin != CONSOLE_ORIGIN,
             status=ConnectionStatus(row.status),
             role_arn=row.role_arn,
             created_at=row.created_at,

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # runtime import would be circular: connections uses the help
     pass
 
 STACK_NAME = "VellMarketplaceConnector"
+ROLE_ARN_MISSING = "role_arn_missing"
 EXTERNAL_ID_PREFIX = "vell-"
 
 
@@ -105,6 +106,15 @@ class Explanation:
 
 def explain_role_arn(role_arn: str, expected_account: str) -> tuple[Explanation, ...]:
     """Problems visible in the ARN itself (before calling AWS)."""
+    if not role_arn.strip():
+        return (
+            Explanation(
+                ROLE_ARN_MISSING,
+                "No RoleArn was pasted yet.",
+                f"When the customer's {STACK_NAME} stack shows CREATE_COMPLETE, copy the RoleArn "
+                "value from its Outputs tab and paste it here.",
+            ),
+        )
     parsed = parse_role_arn(role_arn.strip())
     if parsed is None:
         return (

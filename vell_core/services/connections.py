@@ -49,6 +49,7 @@ from vell_core.domain.models import (
 from vell_core.domain.roles import StaffMember
 from vell_core.services.audit import AuditRecorder
 from vell_core.services.connection_identity import (
+    ROLE_ARN_MISSING,
     Explanation,
     explain_assume_failure,
     explain_probe,
@@ -449,6 +450,9 @@ class ConnectionService:
             raise InvalidTransition("This connection is disconnected; set it up again instead.")
         arn = (role_arn or row.role_arn or "").strip()
         problems = explain_role_arn(arn, row.aws_account_id)
+        if problems and problems[0].code == ROLE_ARN_MISSING:
+            # Nothing was tried: no AWS call, no failed validation on the connection's record.
+            return ValidationReport(row.id or 0, None, False, None, problems, self._clock.now())
         if problems:
             return self._finish(member, row, None, None, problems)
         try:

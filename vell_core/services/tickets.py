@@ -137,8 +137,11 @@ def validate_ticket(raw: dict[str, str], now: datetime) -> tuple[TicketInput | N
     if not CATEGORY_PATTERN.match(category):
         problems.append("category: use lower-case letters, digits, _ or - (max 40)")
     customer = get.get("customer", "") or None
-    if customer is not None and not validation.is_account_id(customer):
-        problems.append("customer: must be a 12-digit AWS account id")
+    if customer is not None:
+        try:  # the one account rule: the dashes and spaces people paste are removed
+            customer = validation.account_id(customer)
+        except ValidationFailed:
+            problems.append("customer: must be a 12-digit AWS account id")
     company = get.get("company", "") or None
     _check_text(problems, "company", company or "", 120, required=False)
     if problems or opened is None:

@@ -13,8 +13,13 @@ elements, e.g. ``st.caption(f"{plain(company)} · AWS account {account}")``. Tab
 :func:`plain` backslash-escapes (CommonMark: an escaped ASCII punctuation character is always
 literal) every character that can start inline syntax — ``\ ` * _ [ ] < > | ~ & $ : @ { } !`` —
 which also defeats Streamlit's own syntax: directives (``:red[…]``), icons (``:material/…:``),
-emoji short codes and ``$…$`` math all need an unescaped ``:`` or ``$``, and GFM autolinks need
-an unescaped ``://``, ``@`` or ``www.``. Block syntax (headings, lists, quotes, rules, setext
+emoji short codes and ``$…$`` math all need an unescaped ``:`` or ``$``, and CommonMark's GFM
+autolinks need an unescaped ``://``, ``@`` or ``www.``. Streamlit's renderer (remark-gfm) links
+bare URLs a second time, though: a pass over the parsed text, after escapes are resolved, links
+anything matching ``https?://`` or ``www.`` followed by a domain, and ``name@domain``. Escaping
+cannot stop that, so :func:`plain` also puts an invisible WORD JOINER (U+2060) where that pass
+would match: after a ``:`` that precedes ``//``, between ``www`` and ``.``, and after ``@``.
+Block syntax (headings, lists, quotes, rules, setext
 underlines) only starts a line, so a line's leading marker is escaped too, and leading spaces
 (indented code) are dropped. Full stops, commas, hyphens, slashes and brackets in running text
 stay as they are, so messages stay readable in the page source and in tests.
@@ -26,8 +31,10 @@ import re
 
 _INLINE = re.compile(r"([\\`*_\[\]<>|~&$:@{}!])")
 _LINE_START = re.compile(r"^(\d{1,9})([.)])|^([-+=>#])")
-_AUTOLINK_WWW = re.compile(r"(www)\.", re.IGNORECASE)
 _ICON = re.compile(r"(material)/", re.IGNORECASE)
+# Where Streamlit's after-parse autolinker would start a link (see the module docstring).
+_AUTOLINK_STARTS = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\x0b\x0c\x85]")
 
 
@@ -46,8 +53,9 @@ def plain(value: object, *, multiline: bool = False) -> str:
 
 def _escape_line(line: str) -> str:
     # Leading spaces would make an indented code block; trailing ones a hard break.
-    escaped = _INLINE.sub(r"\\\1", line.strip(" "))
-    escaped = _AUTOLINK_WWW.sub(r"\1\\.", _ICON.sub(r"\1\\/", escaped))
+    joined = _AUTOLINK_STARTS.sub(WORD_JOINER, line.strip(" "))
+    escaped = _INLINE.sub(r"\\\1", joined)
+    escaped = _ICON.sub(r"\1\\/", escaped)
     return _LINE_START.sub(_escape_marker, escaped, count=1)
 
 
