@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.test_demo_pages import _graph, page_for
 from tests.app.test_hostile_pages import assert_rendered_as_text, markdown_bodies, shown_text
+from tests.conftest import StoreTemplates
 from tests.integration.test_sync import SMALL, connect, rep
 from vell_core.app import Services
 from vell_core.views.csv_export import FORMULA_PREFIXES
@@ -63,8 +64,10 @@ def rename_a_product(services: Services, account: str, title: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def hostile_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    services = _graph(tmp_path_factory.mktemp("hostile-demo"))
+def hostile_services(
+    tmp_path_factory: pytest.TempPathFactory, store_templates: StoreTemplates
+) -> Iterator[Services]:
+    services = _graph(tmp_path_factory.mktemp("hostile-demo"), store_templates)
     yield services
     services.sync.close()
     services.close()

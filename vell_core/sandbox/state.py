@@ -28,7 +28,7 @@ from vell_core.config.settings import SANDBOX_DEFAULTS, VELL_PARTNER_ACCOUNT_ID,
 from vell_core.domain.clock import OffsetClock
 from vell_core.domain.policies import load_policy_file
 from vell_core.domain.quotas import TokenBuckets
-from vell_core.sandbox import authz
+from vell_core.sandbox import authz, cloudformation
 from vell_core.sandbox.contract import ServiceBackend
 from vell_core.sandbox.iam import DelegationBackend, build_iam_backend, load_registered_templates
 from vell_core.sandbox.identity import (
@@ -261,9 +261,13 @@ def _managed_policy_document(arn: str) -> dict[str, Any] | None:
 
 
 def bootstrap(state: SandboxState) -> None:
-    """Partner user + key, the notification topic, its SQS queue and dead-letter queue."""
+    """Partner user + key, the notification topic, its SQS queue and dead-letter queue, and
+    Vell's public CloudFormation template at the URL the quick-create links name."""
     report_real_topic_attributes()
     config = state.config
+    cloudformation.publish_template(
+        config.cfn_template_url, config.partner_account_id, config.region
+    )
     state.identities.ensure_user_key(
         config.partner_account_id, PARTNER_USER, pinned=state.partner_credentials
     )
