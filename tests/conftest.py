@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,22 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+@contextmanager
+def isolated_mock_aws() -> Iterator[None]:
+    """``moto.mock_aws``, then the in-process sandboxes made whole again: moto's backends are
+    process-global, and ``mock_aws`` wipes them on the way in and out (so a test file using it
+    would break another file's sandbox that shares the test process)."""
+    from moto import mock_aws
+
+    from vell_core.sandbox.state import rebootstrap_after_moto_wipe
+
+    try:
+        with mock_aws():
+            yield
+    finally:
+        rebootstrap_after_moto_wipe()
 
 
 @pytest.fixture(scope="session")

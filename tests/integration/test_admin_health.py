@@ -9,10 +9,10 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from tests.conftest import isolated_mock_aws
 from vell_core.aws.clients import ClientFactory
 from vell_core.config.settings import SANDBOX_DEFAULTS, load_settings
 from vell_core.domain.clock import FrozenClock
@@ -130,7 +130,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Moto with Vell's topic, queue and dead-letter queue as onboarding leaves them."""
     monkeypatch.setenv("MOTO_ACCOUNT_ID", "253265132499")  # the partner account in the ARNs
     report_real_topic_attributes()  # as the sandbox does: moto omits SignatureVersion
-    with mock_aws():
+    with isolated_mock_aws():
         sns = boto3.client("sns", region_name="us-east-1")
         sqs = boto3.client("sqs", region_name="us-east-1")
         topic = sns.create_topic(Name="vell-delegation-notifications")["TopicArn"]
@@ -285,7 +285,7 @@ def test_signature_version_one_and_no_subscription_are_problems(
 def test_missing_queue_and_topic_are_reported_not_raised(
     engine: Engine, admin_member: StaffMember
 ) -> None:
-    with mock_aws():  # nothing created
+    with isolated_mock_aws():  # nothing created
         health = _service(engine, FrozenClock(NOW)).health(admin_member)
     assert not health.topic.ok
     assert health.topic.error

@@ -23,8 +23,8 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moto import mock_aws
 
+from tests.conftest import isolated_mock_aws
 from tests.security.sns_fixtures import (
     CERT_URL,
     INNER,
@@ -798,7 +798,7 @@ def _moto_verifier(topic: str) -> SnsVerifier:
 
 def test_moto_sqs_delivery_verifies_with_the_requests_fetcher() -> None:
     """moto signs v2 whatever the topic attribute says (it always uses SHA256)."""
-    with mock_aws():
+    with isolated_mock_aws():
         topic, raw = _moto_sqs_body(json.dumps(INNER))
         assert json.loads(raw)["SignatureVersion"] == "2"
         message = _moto_verifier(topic).verify(raw)
@@ -813,7 +813,7 @@ def test_moto_leaves_subject_out_of_its_signature() -> None:
     """moto 5.2.5 puts Subject in the envelope but not in the string it signs; real SNS signs
     it. The verifier follows AWS, so a moto message with a Subject fails (re-check on
     upgrade; the sandbox publishes without a Subject)."""
-    with mock_aws():
+    with isolated_mock_aws():
         topic, raw = _moto_sqs_body(json.dumps(INNER), subject="Delegation update")
         with pytest.raises(SnsVerificationError) as refused:
             _moto_verifier(topic).verify(raw)

@@ -220,10 +220,7 @@ class SandboxState:
         """
         BackendDict.reset()
         reset_model_data()
-        for other in list(_LIVE):
-            if other is not self:
-                other.identities.reset()
-                bootstrap(other)
+        rebootstrap_after_moto_wipe(but=self)
         self.identities.reset()
         self.vault.reset()
         self.notifier.reseed(self.config.seed)
@@ -258,6 +255,15 @@ def _managed_policy_document(arn: str) -> dict[str, Any] | None:
 
 # --------------------------------------------------------------------------------------------
 # Bootstrap: Vell's partner account as AWS onboarding leaves it
+
+
+def rebootstrap_after_moto_wipe(*, but: SandboxState | None = None) -> None:
+    """moto's backends were wiped (a sandbox reset, or ``moto.mock_aws`` in a test): every
+    sandbox in this process bootstraps its partner account again, as on an empty AWS."""
+    for state in list(_LIVE):
+        if state is not but:
+            state.identities.reset()
+            bootstrap(state)
 
 
 def bootstrap(state: SandboxState) -> None:
