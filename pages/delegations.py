@@ -9,8 +9,10 @@ import streamlit as st
 
 from vell_core.csv_export import frame_csv
 from vell_core.delegation import DelegationFilter
+from vell_core.desk_nudges import ROOT_APPROVED_TEXT
 from vell_core.formatting import countdown, when
 from vell_core.models import DelegationPath, DelegationStatus
+from vell_core.request_summary import SummaryStatus
 from vell_core.staff import can
 from vell_core.ui_bridge import friendly_errors, get_services, require_page
 from vell_core.ui_text import plain
@@ -18,6 +20,21 @@ from vell_core.ui_text import plain
 member = require_page("delegation.read_own")
 services = get_services()
 st.title("Delegations")
+SHOWN_NUDGES = 5
+
+if can(member, "delegation.create"):
+    with friendly_errors("check your waiting requests"):
+        overdue = services.nudges.report(member).nudges
+        if overdue:
+            with st.container(border=True, key="dl_nudges"):
+                st.markdown(f"**:material/schedule: Waiting longer than usual ({len(overdue)})**")
+                for nudge in overdue[:SHOWN_NUDGES]:
+                    st.markdown(
+                        f"- **{plain(nudge.company)}** ({nudge.path.value}) — "
+                        f"{plain(nudge.headline)}. {plain(nudge.action)}"
+                    )
+                if len(overdue) > SHOWN_NUDGES:
+                    st.caption(f"…and {len(overdue) - SHOWN_NUDGES} more.")
 
 cols = st.columns(4)
 statuses = cols[0].multiselect("Status", [s.value for s in DelegationStatus], key="dl_status")
@@ -60,6 +77,7 @@ with friendly_errors("list delegations"):
                 else "—",
                 "Ended": when(v.ended_at(now)) if v.ended_at(now) else "—",
                 "Credentials": v.exchange_state.value,
+                "Root-approved": "yes (cannot be revoked)" if v.root_approved else "",
             }
             for v in views
         ]
@@ -94,6 +112,23 @@ with friendly_errors("list delegations"):
             st.code(detail.console_deep_link, language=None)
         if detail.rejection_reason:
             st.error(f"Rejected: {plain(detail.rejection_reason)}")
+        if detail.root_approved:
+            st.warning(ROOT_APPROVED_TEXT, icon=":material/gpp_maybe:")
+        entered = [e.occurred_at for e in detail.timeline if e.state is detail.aws_state]
+        nudge = services.nudges.for_request(
+            detail.aws_state,
+            entered[-1] if entered else None,
+            detail.aws_state_expires_at,
+            detail.session_duration,
+        )
+        if nudge is not None and detail.rep_id == member.id:
+            st.warning(
+                f"**{plain(nudge.headline)}.** {plain(nudge.action)}", icon=":material/schedule:"
+            )
+        summary = detail.aws_summary
+        if summary is not None and summary.status is SummaryStatus.AVAILABLE:
+            with st.expander("AWS's summary of this request (as AWS wrote it)"):
+                st.markdown(plain(summary.content, multiline=True))
         notice = detail.exchange_notice(now)
         if notice is not None:
             show = {"info": st.info, "warning": st.warning, "error": st.error}

@@ -27,6 +27,7 @@ from vell_core.customer_console import CustomerConsoleService
 from vell_core.db import make_engine
 from vell_core.delegation import DelegationService
 from vell_core.demo_links import DemoLinkService
+from vell_core.desk_nudges import DeskNudges
 from vell_core.exchange import SINGLE_ATTEMPT, RetryPolicy
 from vell_core.faults import FaultHook, kill_self_at, no_faults
 from vell_core.funnel import FunnelRecorder
@@ -91,6 +92,7 @@ class Services:
     tickets: TicketService
     sync: SyncService
     listing_updates: ListingUpdateService
+    nudges: DeskNudges
     sandbox: Any | None = None
     background: list[Any] = field(default_factory=list)
     # Local sign-in sessions run on the wall clock: advancing sandbox time must not sign you out.
@@ -225,6 +227,13 @@ def build_services(
         tickets=TicketService(engine, clock),
         sync=sync,
         listing_updates=ListingUpdateService(customer_access=customer_access, sync=sync),
+        nudges=DeskNudges(
+            engine=engine,
+            clock=clock,
+            staff=staff,
+            overrides=settings.vell_nudge_after_seconds,
+            refresh=timedelta(seconds=settings.vell_live_refresh_seconds),
+        ),
         sandbox=sandbox,
     )
     run_worker = settings.is_sandbox and settings.vell_start_worker

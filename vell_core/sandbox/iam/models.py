@@ -47,6 +47,7 @@ from vell_core.sandbox.notifications import Notifier
 from vell_core.sandbox.sts_exchange import TokenGrant, TokenVault
 from vell_core.sandbox.validation import input_violations, validation_message
 from vell_core.sandbox.wire import iso8601
+from vell_core.validation import is_account_id
 
 UNASSIGNED_TTL = timedelta(days=1)
 STATE_TTL = timedelta(days=7)
@@ -56,7 +57,7 @@ DEFAULT_MAX_OPEN = 100
 DEEP_LINK = "https://us-east-1.console.aws.amazon.com/iam/account-access-requests/review/{id}"
 SUMMARY_SECONDS = 3.0  # sandbox time a summary takes to generate (the summary_seconds knob)
 # arn:partition:service:region:account:resource (the general ARN shape)
-ARN_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):([a-z0-9-]+):([a-z0-9-]*):(\d{12})?:(.+)$")
+ARN_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):([a-z0-9-]+):([a-z0-9-]*):([^:]*):(.+)$")
 
 
 class State(StrEnum):
@@ -579,7 +580,7 @@ def _entity(arn: str) -> tuple[str, str] | None:
     kind, _, request_id = resource.partition("/")
     if service != "iam" or kind != "delegation-request":
         return None
-    if region or not account or not request_id:
+    if region or not is_account_id(account) or not request_id:
         raise exc.invalid_input(
             f"EntityArn {arn} is not a valid delegation request ARN "
             "(arn:aws:iam::<account>:delegation-request/<id>)."
