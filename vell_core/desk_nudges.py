@@ -38,7 +38,7 @@ from sqlmodel import col, select
 
 from vell_core.clock import Clock
 from vell_core.db import read_session
-from vell_core.formatting import duration_text, when
+from vell_core.formatting import when
 from vell_core.lifecycle import STATE_LABELS, TIMELINE_ORDER
 from vell_core.models import (
     AwsDelegationState,
@@ -106,10 +106,7 @@ class Nudge:
     @property
     def headline(self) -> str:
         """ "In AWS state X for 2 h 05 min (usually 1 min 00 s)"."""
-        return (
-            f"{self.state.value} for {duration_text(self.waited.total_seconds())} "
-            f"(usually {duration_text(self.usual.total_seconds())})"
-        )
+        return f"{self.state.value} for {about(self.waited)} (usually {about(self.usual)})"
 
 
 @dataclass(frozen=True)
@@ -152,6 +149,21 @@ class DeskNotice:
 
 
 # --- pure rules ---------------------------------------------------------------------------------
+
+
+def about(span: timedelta) -> str:
+    """A wait as people say it: ``45 s``, ``8 min``, ``2 h 05 min``, ``3 d 4 h``."""
+    seconds = int(max(span.total_seconds(), 0))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
 
 
 def dwell_medians(events: Iterable[tuple[int, S, datetime]]) -> dict[S, timedelta]:

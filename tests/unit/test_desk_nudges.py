@@ -9,14 +9,16 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from vell_core import migrate
 from vell_core.clock import FrozenClock
-from vell_core.db import session_scope
+from vell_core.db import make_engine, session_scope
 from vell_core.delegation import DelegationView
 from vell_core.desk_nudges import (
     FALLBACK_USUAL,
     NUDGE_FLOOR,
     DeskNudges,
     WaitingRequest,
+    about,
     dwell_medians,
     next_action,
     report_for,
@@ -93,6 +95,13 @@ def test_the_setting_is_read_from_the_environment_as_json(monkeypatch: pytest.Mo
     assert load_settings().vell_nudge_after_seconds == {"UNASSIGNED": 1800}
 
 
+def test_waits_read_as_people_say_them() -> None:
+    assert about(timedelta(seconds=45)) == "45 s"
+    assert about(timedelta(seconds=488)) == "8 min"
+    assert about(timedelta(hours=2, minutes=5, seconds=59)) == "2 h 05 min"
+    assert about(timedelta(days=3, hours=4, minutes=30)) == "3 d 4 h"
+
+
 # -- next actions ------------------------------------------------------------------------------
 
 
@@ -136,7 +145,7 @@ def test_overdue_requests_longest_first_and_the_next_due_moment() -> None:
     )
     assert [n.delegation_id for n in report.nudges] == [2, 1]
     assert report.nudges[0].waited == timedelta(minutes=30)
-    assert report.nudges[0].headline == "ASSIGNED for 30 min 00 s (usually 10 min 00 s)"
+    assert report.nudges[0].headline == "ASSIGNED for 30 min (usually 10 min)"
     assert report.next_due == at(32)
 
 
@@ -192,6 +201,15 @@ def test_more_than_four_hours_needs_a_non_root_approver() -> None:
 
 
 # -- the per-page poll: announced once, and no store work while nothing changed --------------
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[Engine]:
+    """A migrated store on SQLite and (when configured) PostgreSQL: the queries are portable."""
+    migrate.upgrade(store_url)
+    engine = make_engine(store_url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture
@@ -318,7 +336,7 @@ def test_an_overdue_request_is_nudged_once_per_state(
     clock.set(at(10))
     seen, notices = nudges.poll(maya, seen)
     assert len(notices) == 1
-    assert notices[0].text.startswith("Slow (demo) has been UNASSIGNED for 10 min 00 s")
+    assert notices[0].text.startswith("Slow (demo) has been UNASSIGNED for 10 min (usually 10")
     assert "resend it" in notices[0].text
     clock.set(at(20))
     seen, notices = nudges.poll(maya, seen)

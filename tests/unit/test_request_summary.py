@@ -188,10 +188,14 @@ def test_long_lists_are_cut_with_a_count() -> None:
         "Statement": [
             {
                 "Effect": "Allow",
-                "Action": [f"aws-marketplace:List{n}" for n in "ABCDEF"],
+                "Action": [f"aws-marketplace:List{n}" for n in "ABCDEFGH"],
                 "Resource": "*",
             }
         ]
     }
     text = summarize(SummaryFacts("Vell", "253265132499", 3600, json.dumps(many)), "en-US")
-    assert "ListA, ListB, ListC, ListD and 2 more" in text
+    assert "ListA, ListB, ListC, ListD, ListE and 3 more" in text
+    six = json.loads(json.dumps(many))
+    six["Statement"][0]["Action"] = six["Statement"][0]["Action"][:6]
+    text = summarize(SummaryFacts("Vell", "253265132499", 3600, json.dumps(six)), "en-US")
+    assert "ListA, ListB, ListC, ListD, ListE, ListF (on any resource)" in text

@@ -20,7 +20,7 @@ from vell_core.sandbox import authz
 
 SUMMARY_MAX = 10000  # summaryContentType max
 DEFAULT_LOCALE = "en-US"
-MAX_LISTED = 4  # actions or resources named per line before "and N more"
+MAX_LISTED = 6  # actions or resources named per line; beyond that, "and N more"
 
 # The console's languages (locale tag → text table key).
 LOCALES: dict[str, str] = {
@@ -433,8 +433,8 @@ def _conditions(text: dict[str, Any], condition: dict[str, Any]) -> list[str]:
 
 
 def _listing(text: dict[str, Any], items: list[str]) -> str:
-    """The first few items, then "and N more"."""
-    shown = ", ".join(items[:MAX_LISTED])
-    if len(items) > MAX_LISTED:
-        shown += " " + text["more"].format(n=len(items) - MAX_LISTED)
-    return shown
+    """Every item when there are few, else the first ones and "and N more" (N ≥ 2)."""
+    if len(items) <= MAX_LISTED:
+        return ", ".join(items)
+    kept = MAX_LISTED - 1
+    return ", ".join(items[:kept]) + " " + text["more"].format(n=len(items) - kept)
