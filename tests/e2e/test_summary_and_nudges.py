@@ -36,7 +36,7 @@ from tests.e2e.helpers import (
 
 pytestmark = pytest.mark.e2e
 
-REP = "Maya Chen"
+REP = "Priya Natarajan"  # her own launch budget: the rate limit is per rep
 ACCOUNT = "602341187520"
 
 
