@@ -10,10 +10,12 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
+from vell_core.aws.request_summary import SummaryStatus
 from vell_core.domain.models import DelegationPath, DelegationStatus
 from vell_core.domain.roles import can
 from vell_core.services.access_record import calls_chart, calls_frame, screens_frame
 from vell_core.services.delegation import DelegationFilter
+from vell_core.services.nudges import ROOT_APPROVED_TEXT
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
 from vell_core.views.csv_export import frame_csv
 from vell_core.views.formatting import countdown, when
@@ -70,6 +72,22 @@ def show_access_record(delegation_id: int) -> None:
         st.code(link.url, language=None)
 
 
+SHOWN_NUDGES = 5
+
+if can(member, "delegation.create"):
+    with friendly_errors("check your waiting requests"):
+        overdue = services.nudges.report(member).nudges
+        if overdue:
+            with st.container(border=True, key="dl_nudges"):
+                st.markdown(f"**:material/schedule: Waiting longer than usual ({len(overdue)})**")
+                for nudge in overdue[:SHOWN_NUDGES]:
+                    st.markdown(
+                        f"- **{plain(nudge.company)}** ({nudge.path.value}) — "
+                        f"{plain(nudge.headline)}. {plain(nudge.action)}"
+                    )
+                if len(overdue) > SHOWN_NUDGES:
+                    st.caption(f"…and {len(overdue) - SHOWN_NUDGES} more.")
+
 cols = st.columns(4)
 statuses = cols[0].multiselect("Status", [s.value for s in DelegationStatus], key="dl_status")
 paths = cols[1].multiselect("Path", [p.value for p in DelegationPath], key="dl_path")
@@ -111,6 +129,7 @@ with friendly_errors("list delegations"):
                 else "—",
                 "Ended": when(v.ended_at(now)) if v.ended_at(now) else "—",
                 "Credentials": v.exchange_state.value,
+                "Root-approved": "yes (cannot be revoked)" if v.root_approved else "",
             }
             for v in views
         ]
@@ -145,6 +164,23 @@ with friendly_errors("list delegations"):
             st.code(detail.console_deep_link, language=None)
         if detail.rejection_reason:
             st.error(f"Rejected: {plain(detail.rejection_reason)}")
+        if detail.root_approved:
+            st.warning(ROOT_APPROVED_TEXT, icon=":material/gpp_maybe:")
+        entered = [e.occurred_at for e in detail.timeline if e.state is detail.aws_state]
+        nudge = services.nudges.for_request(
+            detail.aws_state,
+            entered[-1] if entered else None,
+            detail.aws_state_expires_at,
+            detail.session_duration,
+        )
+        if nudge is not None and detail.rep_id == member.id:
+            st.warning(
+                f"**{plain(nudge.headline)}.** {plain(nudge.action)}", icon=":material/schedule:"
+            )
+        summary = detail.aws_summary
+        if summary is not None and summary.status is SummaryStatus.AVAILABLE:
+            with st.expander("AWS's summary of this request (as AWS wrote it)"):
+                st.markdown(plain(summary.content, multiline=True))
         notice = detail.exchange_notice(now)
         if notice is not None:
             show = {"info": st.info, "warning": st.warning, "error": st.error}

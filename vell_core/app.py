@@ -38,6 +38,7 @@ from vell_core.services.faults import FaultHook, kill_self_at, no_faults
 from vell_core.services.ingest import NotificationProcessor
 from vell_core.services.listing_update import ListingUpdateService
 from vell_core.services.metrics import MetricsService
+from vell_core.services.nudges import DeskNudges
 from vell_core.services.overview import HomeFigures, home_figures
 from vell_core.services.partner_onboarding import PartnerOnboardingService
 from vell_core.services.promotion import PromotionService
@@ -95,6 +96,7 @@ class Services:
     tickets: TicketService
     sync: SyncService
     listing_updates: ListingUpdateService
+    nudges: DeskNudges
     sandbox: Any | None = None
     background: list[Any] = field(default_factory=list)
     # Local sign-in sessions run on the wall clock: advancing sandbox time must not sign you out.
@@ -244,6 +246,13 @@ def build_services(
         tickets=TicketService(engine, clock, staff),
         sync=sync,
         listing_updates=ListingUpdateService(customer_access=customer_access, sync=sync),
+        nudges=DeskNudges(
+            engine=engine,
+            clock=clock,
+            staff=staff,
+            overrides=settings.vell_nudge_after_seconds,
+            refresh=timedelta(seconds=settings.vell_live_refresh_seconds),
+        ),
         sandbox=sandbox,
     )
     run_worker = settings.is_sandbox and settings.vell_start_worker

@@ -106,12 +106,14 @@ def rerun_after(page: Page, action: Callable[[], None], *, fragment: bool = Fals
     wait_for_app_run(page)
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """Save the current viewport as ``test-results/screenshots/<name>.png``."""
-    wait_for_app_run(page)
+def screenshot(page: Page, name: str, *, toasts: bool = False) -> Path:
+    """Save the current viewport as ``test-results/screenshots/<name>.png`` (toasts hidden,
+    unless the toast is the point: ``toasts=True``)."""
+    if not toasts:
+        wait_for_app_run(page)  # a toast would be gone by the time a run has settled
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), style=HIDE_IN_SCREENSHOTS)
+    page.screenshot(path=str(path), style=None if toasts else HIDE_IN_SCREENSHOTS)
     return path
 
 

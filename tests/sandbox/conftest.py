@@ -109,7 +109,13 @@ def _fresh_sandbox(request: pytest.FixtureRequest) -> Iterator[None]:
     if "sandbox" in request.fixturenames or "control" in request.fixturenames:
         control = request.getfixturevalue("control")
         control.reset()
-        control.set_config(duplicate_notifications=False, latency_ms=0, throttling=False)
+        control.set_config(
+            duplicate_notifications=False,
+            latency_ms=0,
+            throttling=False,
+            summary_seconds=CONFIG.summary_seconds,
+            summary_failures=False,
+        )
     return
 
 

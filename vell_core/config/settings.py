@@ -145,6 +145,16 @@ class Settings(BaseSettings):
     vell_live_refresh_seconds: float = Field(
         2.0, gt=0, validation_alias=_env("VELL_LIVE_REFRESH_SECONDS")
     )
+    # true: CreateDelegationRequest sets OwnerAccountId, so only the customer's account may open
+    # the link, and AWS shows its summary (GetHumanReadableSummary) to that account only. false:
+    # Vell can read AWS's summary until the customer opens the link (request_summary.py);
+    # notifications from any other account are quarantined, never exchanged (ingest.py).
+    vell_pin_owner_account: bool = Field(False, validation_alias=_env("VELL_PIN_OWNER_ACCOUNT"))
+    # How long a request may wait in a state before the rep is nudged, per AWS state (JSON,
+    # e.g. {"UNASSIGNED": 900}); states left out use the history's median (desk_nudges.py).
+    vell_nudge_after_seconds: dict[str, int] = Field(
+        default_factory=dict, validation_alias=_env("VELL_NUDGE_AFTER_SECONDS")
+    )
 
     # Sandbox knobs: only read when vell_aws_mode is sandbox.
     vell_sandbox_host: str = Field("127.0.0.1", validation_alias=_env("VELL_SANDBOX_HOST"))
@@ -177,6 +187,21 @@ class Settings(BaseSettings):
         if not validation.is_account_id(value):
             raise ConfigurationError(
                 f"VELL_PARTNER_ACCOUNT_ID must be {validation.ACCOUNT_ID_EXPECTED}."
+            )
+        return value
+
+    @field_validator("vell_nudge_after_seconds")
+    @classmethod
+    def _nudge_after(cls, value: dict[str, int]) -> dict[str, int]:
+        """Only the states a request waits in, each with a positive number of seconds."""
+        waiting = ("UNASSIGNED", "ASSIGNED", "PENDING_APPROVAL", "ACCEPTED")
+        unknown = sorted(set(value) - set(waiting))
+        if unknown or any(seconds < 1 for seconds in value.values()):
+            raise ConfigurationError(
+                "VELL_NUDGE_AFTER_SECONDS maps AWS states a request waits in ("
+                + ", ".join(waiting)
+                + ") to whole seconds of at least 1"
+                + (f"; unknown: {', '.join(unknown)}." if unknown else ".")
             )
         return value
 

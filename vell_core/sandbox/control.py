@@ -10,7 +10,8 @@ Endpoints (JSON in, JSON out):
 ``/_sandbox/personas``      POST  ``{"account_id": "…"}`` → owner/admin/root credentials
 ``/_sandbox/partner-credentials`` GET  the partner app's access key (IAM user ``vell-desk``)
 ``/_sandbox/config``        GET/POST  runtime knobs: duplicate_notifications, latency_ms,
-                                  rate_limit_factor, throttling
+                                  rate_limit_factor, throttling, summary_seconds,
+                                  summary_failures
 ==========================  ====  =========================================================
 
 The control plane is unauthenticated on purpose: the sandbox binds to loopback and holds no

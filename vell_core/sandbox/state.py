@@ -69,6 +69,9 @@ class SandboxConfig:
     latency_ms: int = 0
     rate_limit_factor: float = 1.0
     throttling: bool = False
+    # GetHumanReadableSummary: sandbox seconds a summary takes, and whether generation fails.
+    summary_seconds: float = 3.0
+    summary_failures: bool = False
     seed: int = 20261129
     host: str = "127.0.0.1"
     port: int = 0
@@ -77,7 +80,14 @@ class SandboxConfig:
     # Marketplace rate limiters, follow the knobs through these).
     knob_listeners: list[Any] = field(default_factory=list, repr=False, compare=False)
 
-    RUNTIME_KNOBS = ("duplicate_notifications", "latency_ms", "rate_limit_factor", "throttling")
+    RUNTIME_KNOBS = (
+        "duplicate_notifications",
+        "latency_ms",
+        "rate_limit_factor",
+        "throttling",
+        "summary_seconds",
+        "summary_failures",
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SandboxConfig:
@@ -164,6 +174,8 @@ class SandboxState:
             notifier=self.notifier,
             vault=self.vault,
             topic_exists=_topic_exists,
+            summary_seconds=lambda: self.config.summary_seconds,
+            summary_failures=lambda: self.config.summary_failures,
         )
         self.exchange = DelegatedTokenExchange(self.vault, self.identities)
         self.backends: dict[str, ServiceBackend] = {}

@@ -25,6 +25,14 @@ from sqlmodel import Session, col, select
 
 from vell_core.aws.clients import ClientFactory, aws_errors, error_code
 from vell_core.aws.exchange import ExchangeFacts, ExchangeNotice, exchange_notice
+from vell_core.aws.request_summary import (
+    META_KEY,
+    AwsSummary,
+    SummaryStatus,
+    delegation_request_arn,
+    fetch_summary,
+    from_meta,
+)
 from vell_core.config.settings import Settings
 from vell_core.domain import validation
 from vell_core.domain.clock import Clock
@@ -172,6 +180,17 @@ class DelegationView:
     exchange_attempts: int = 0
     exchange_error_code: str | None = None
     exchange_token_expires_at: datetime | None = None
+    aws_summary: AwsSummary | None = None
+
+    @property
+    def root_approved(self) -> bool:
+        """Approved by the account's root user: AWS gives the customer no way to revoke it."""
+        return bool(self.approver_id) and str(self.approver_id).endswith(":root")
+
+    @property
+    def needs_non_root_approver(self) -> bool:
+        """Longer than a root user may approve (4 hours): an IAM user or role must approve."""
+        return self.session_duration > validation.ROOT_APPROVER_MAX_SECONDS
 
     def credentials_live(self, now: datetime) -> bool:
         """True while the delegated credentials are valid."""
@@ -215,6 +234,17 @@ class DelegationView:
             state_expires_at=self.aws_state_expires_at,
             now=now,
         )
+
+
+@dataclass(frozen=True)
+class SentRequest:
+    """What was sent to AWS for one request: exactly what the customer approves."""
+
+    policy_pretty: str
+    request_message: str
+    description: str
+    session_duration: int
+    owner_account_pinned: bool
 
 
 @dataclass(frozen=True)
@@ -334,7 +364,10 @@ class DelegationService:
             template_arn=preview.template_arn,
             request_message=preview.request_message,
             wizard_session_id=request.wizard_session_id,
-            meta={"parameters": [p.to_api() for p in preview.parameters]},
+            meta={
+                "parameters": [p.to_api() for p in preview.parameters],
+                "owner_account_pinned": self._settings.vell_pin_owner_account,
+            },
             created_at=now,
             updated_at=now,
         )
@@ -352,7 +385,12 @@ class DelegationService:
 
     def _create_in_aws(self, row: DelegationRequest, preview: LaunchPreview) -> None:
         iam = self._aws.client("iam")
-        kwargs = create_request_kwargs(preview, row.requestor_workflow_id, self._topic_arn())
+        kwargs = create_request_kwargs(
+            preview,
+            row.requestor_workflow_id,
+            self._topic_arn(),
+            pin_owner_account=self._settings.vell_pin_owner_account,
+        )
         try:
             with aws_errors("iam.CreateDelegationRequest"):
                 try:
@@ -530,6 +568,56 @@ class DelegationService:
         """Just the timeline of one request."""
         return self.get(member, row_id).timeline
 
+    def sent_request(self, member: StaffMember, row_id: int) -> SentRequest:
+        """The policy, message and description sent to AWS for ``row_id`` (rendered again
+        from the stored template and parameters: rendering is deterministic)."""
+        row = self._visible_row(member, row_id)
+        meta = row.meta or {}
+        parameters = [PolicyParameter.from_api(p) for p in meta.get("parameters") or []]
+        rendered = render_template(load_template(row.template_name), parameters)
+        return SentRequest(
+            policy_pretty=json.dumps(json.loads(rendered), indent=2),
+            request_message=row.request_message or "",
+            description=DESCRIPTIONS[DelegationPath(row.type)],
+            session_duration=row.session_duration,
+            owner_account_pinned=bool(meta.get("owner_account_pinned", True)),
+        )
+
+    def aws_summary(self, member: StaffMember, row_id: int) -> AwsSummary:
+        """AWS's plain-language summary of the request (``GetHumanReadableSummary``).
+
+        A final answer is kept on the row and returned without calling AWS again; until then
+        each call asks AWS once (the page polls while AWS is still writing it).
+        """
+        row = self._visible_row(member, row_id)
+        kept = from_meta(row.meta)
+        if kept is not None and kept.final:
+            return kept
+        if row.delegation_request_id is None:
+            return AwsSummary(SummaryStatus.CREATING)
+        arn = delegation_request_arn(
+            self._settings.vell_partner_account_id, row.delegation_request_id
+        )
+        answer = fetch_summary(self._aws.client("iam"), arn, self._clock.now())
+        if answer.final:
+            self._keep_summary(row_id, answer)
+        return answer
+
+    def _keep_summary(self, row_id: int, summary: AwsSummary) -> None:
+        with session_scope(self._engine) as session:
+            row = session.get(DelegationRequest, row_id)
+            if row is None:
+                return
+            row.meta = {**(row.meta or {}), META_KEY: summary.to_meta()}  # a new dict: JSON
+            session.add(row)
+
+    def _visible_row(self, member: StaffMember, row_id: int) -> DelegationRequest:
+        member = self._staff.require(member, "delegation.read_own")
+        row = self._load(row_id)
+        if not _visible_to(member, row):
+            raise NotFound("No such delegation request.")
+        return row
+
     def owner_of(self, row_id: int) -> int:
         """The staff id that launched ``row_id`` (for authorisation elsewhere)."""
         return self._load(row_id).user_id
@@ -618,11 +706,18 @@ def request_message(
 
 
 def create_request_kwargs(
-    preview: LaunchPreview, workflow_id: str, topic_arn: str
+    preview: LaunchPreview, workflow_id: str, topic_arn: str, *, pin_owner_account: bool = True
 ) -> dict[str, Any]:
-    """The exact ``CreateDelegationRequest`` parameters (the real API's names)."""
+    """The exact ``CreateDelegationRequest`` parameters (the real API's names).
+
+    ``pin_owner_account`` sets ``OwnerAccountId``: only that account may then open the request,
+    and AWS lets only that account read its summary (``request_summary``). Without it the first
+    account to open the link owns the request; the desk refuses (quarantines) notifications
+    from any account but the customer's, so no other account's credentials are ever exchanged.
+    """
+    pinned = {"OwnerAccountId": preview.aws_account_id} if pin_owner_account else {}
     return {
-        "OwnerAccountId": preview.aws_account_id,
+        **pinned,
         "Description": validation.iam_text(
             "Description", preview.description, validation.DESCRIPTION_MAX
         ),
@@ -756,4 +851,5 @@ def _view(row: DelegationRequest, rep: StaffUser | None, events: Any) -> Delegat
         exchange_attempts=row.exchange_attempts,
         exchange_error_code=row.exchange_error_code,
         exchange_token_expires_at=row.exchange_token_expires_at,
+        aws_summary=from_meta(row.meta),
     )

@@ -40,6 +40,8 @@ from vell_core.views.text import plain
 log = logging.getLogger(__name__)
 
 SIGNED_IN_KEY = "vell_signed_in_user_id"
+DESK_SEEN_KEY = "vell_desk_seen"  # desk_nudges.Seen: what this session was already told
+MAX_TOASTS = 3  # more at once would bury the page
 SESSION_TOKEN_KEY = "vell_session_token"
 SIGNED_OUT_KEY = "vell_signed_out"
 RETURN_TO_KEY = "vell_return_to"
@@ -224,7 +226,31 @@ def require_page(action: str) -> StaffMember:
     if not can(member, action):
         st.error("You do not have access to this page.")
         st.stop()
+    watch_desk(member)
     return member
+
+
+def watch_desk(member: StaffMember) -> None:
+    """On every page: toast new states of the rep's own requests, and requests waiting longer
+    than usual with the next action (``desk_nudges``). Polls with the page's live refresh;
+    a tick with nothing new does no store work."""
+    if not can(member, "delegation.create"):
+        return
+    services = get_services()
+
+    def watch() -> None:
+        seen, notices = services.nudges.poll(member, st.session_state.get(DESK_SEEN_KEY))
+        st.session_state[DESK_SEEN_KEY] = seen
+        for notice in notices[:MAX_TOASTS]:
+            st.toast(plain(notice.text), icon=notice.icon)
+        if len(notices) > MAX_TOASTS:
+            st.toast(
+                f"{len(notices) - MAX_TOASTS} more updates on your requests: see **Delegations**.",
+                icon=":material/notifications:",
+            )
+
+    with st.sidebar:  # the toasts are page-wide; the fragment itself draws nothing
+        st.fragment(watch, run_every=services.settings.vell_live_refresh_seconds)()
 
 
 def _bounce_to_sign_in() -> None:
