@@ -41,10 +41,10 @@ from vell_core.domain.models import (
     StaffRole,
     StaffUser,
 )
+from vell_core.domain.roles import StaffMember
 from vell_core.services import seed
 from vell_core.services.action_limits import DEFAULT_LIMITS
 from vell_core.services.delegation import LaunchRequest, new_launch_token
-from vell_core.services.staff import StaffMember
 from vell_core.store import migrate
 
 CUSTOMER = "602341187520"

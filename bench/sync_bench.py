@@ -56,11 +56,11 @@ from vell_core.app import Services, build_services
 from vell_core.config.settings import load_settings
 from vell_core.domain.models import DelegationPath
 from vell_core.domain.quotas import MARKETPLACE_RATES
+from vell_core.domain.roles import StaffMember
 from vell_core.sandbox.control import SandboxControl
 from vell_core.services import seed
 from vell_core.services.customer_access import CustomerAccess, CustomerClients
 from vell_core.services.delegation import LaunchRequest, new_launch_token
-from vell_core.services.staff import StaffMember
 from vell_core.services.sync import (
     BATCH_SIZE,
     LIVE_DEMO_SERVICES,

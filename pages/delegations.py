@@ -1,15 +1,19 @@
-"""Delegations: every request with filters, CSV export, and a detail view with its timeline."""
+"""Delegations: every request with filters, CSV export, and a detail view with its timeline
+and its access record (what Vell did with the customer's credentials, and the customer's link).
+"""
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pandas as pd
 import streamlit as st
 
 from vell_core.domain.models import DelegationPath, DelegationStatus
+from vell_core.domain.roles import can
+from vell_core.services.access_record import calls_chart, calls_frame, screens_frame
 from vell_core.services.delegation import DelegationFilter
-from vell_core.services.staff import can
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
 from vell_core.views.csv_export import frame_csv
 from vell_core.views.formatting import countdown, when
@@ -18,6 +22,53 @@ from vell_core.views.text import plain
 member = require_page("delegation.read_own")
 services = get_services()
 st.title("Delegations")
+LINK_VALIDITY = {"7 days": 7, "14 days": 14, "30 days": 30}
+
+
+def show_access_record(delegation_id: int) -> None:
+    """Every call made with the customer's credentials, by screen; the customer's link."""
+    record = services.access_records.for_staff(member, delegation_id)
+    st.subheader("What Vell did with the customer's access")
+    if record.truncated:
+        st.warning(f"Only the first {record.calls:,} calls are shown: there were more.")
+    cols = st.columns(3)
+    cols[0].metric("Calls with their credentials", record.calls)
+    cols[1].metric("Screens opened", len(record.screens))
+    cols[2].metric("Changes made", record.changes)
+    if record.screens:
+        chart = calls_chart(record)
+        if chart is not None:
+            st.altair_chart(chart, width="stretch")
+        st.dataframe(screens_frame(record.screens), hide_index=True, key="dl_record_screens")
+        with st.expander(f"Every call ({record.calls})"):
+            st.dataframe(calls_frame(record), hide_index=True, key="dl_record_calls")
+        st.download_button(
+            "Download record CSV",
+            frame_csv(calls_frame(record)),
+            f"access-record-{delegation_id}.csv",
+            "text/csv",
+            key="dl_record_csv",
+        )
+    else:
+        st.caption("No calls have been made with this customer's credentials.")
+    if not record.access_ended:
+        st.caption(
+            "Once the access has ended you can send the customer a read-only link to this record."
+        )
+        return
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    validity = left.radio(
+        "Customer link valid for", list(LINK_VALIDITY), index=1, horizontal=True, key="dl_rl_ttl"
+    )
+    if right.button("Create customer link", key="dl_record_link"):
+        ttl = timedelta(days=LINK_VALIDITY[validity])
+        link = services.access_records.issue_link(member, delegation_id, ttl)
+        st.success(
+            "Send the customer this read-only link to the record (it names no one at Vell but "
+            f"the rep); it works until {when(link.expires_at)}:"
+        )
+        st.code(link.url, language=None)
+
 
 cols = st.columns(4)
 statuses = cols[0].multiselect("Status", [s.value for s in DelegationStatus], key="dl_status")
@@ -129,3 +180,4 @@ with friendly_errors("list delegations"):
             width="stretch",
             key="dl_timeline",
         )
+        show_access_record(detail.id)

@@ -23,6 +23,7 @@ from vell_core.config.logs import configure_logging
 from vell_core.config.settings import Settings, load_settings
 from vell_core.domain.clock import Clock, OffsetClock, SystemClock
 from vell_core.domain.signed_tokens import SessionTokens
+from vell_core.services.access_record import AccessRecordService
 from vell_core.services.action_limits import ActionLimiter
 from vell_core.services.admin import AdminService
 from vell_core.services.audit import AuditRecorder
@@ -42,7 +43,7 @@ from vell_core.services.promotion import PromotionService
 from vell_core.services.staff import StaffDirectory
 from vell_core.services.sync import LIVE_DEMO_SERVICES, SyncService
 from vell_core.services.tickets import TicketService
-from vell_core.services.trials import TrialsDeskService, build_production_services
+from vell_core.services.trials import TrialsDeskService
 from vell_core.services.worker import NotificationWorker
 from vell_core.store.engine import make_engine
 from vell_core.store.funnel import FunnelRecorder
@@ -83,6 +84,7 @@ class Services:
     admin: AdminService
     audit_query: AuditQuery
     demo_links: DemoLinkService
+    access_records: AccessRecordService
     connections: ConnectionService
     production_setup: ProductionSetupService
     promotion: PromotionService
@@ -217,12 +219,20 @@ def build_services(
             rate_limiter=rate_limiter,
             audit=audit,
         ),
+        access_records=AccessRecordService(
+            settings=settings,
+            engine=engine,
+            clock=clock,
+            delegations=delegations,
+            audit=audit,
+            rate_limiter=rate_limiter,
+        ),
         connections=production.connections,
         production_setup=production.production_setup,
         promotion=production.promotion,
         trials=production.trials,
-        metrics=MetricsService(engine, clock),
-        tickets=TicketService(engine, clock),
+        metrics=MetricsService(engine, clock, staff),
+        tickets=TicketService(engine, clock, staff),
         sync=sync,
         listing_updates=ListingUpdateService(customer_access=customer_access, sync=sync),
         sandbox=sandbox,
@@ -233,6 +243,65 @@ def build_services(
         # Off the first rep's path: load the Marketplace models while nobody waits yet.
         threading.Thread(target=aws.preload, args=LIVE_DEMO_SERVICES, daemon=True).start()
     return services
+
+
+@dataclass(frozen=True)
+class ProductionServices:
+    """The production-path services, built together (they depend on each other)."""
+
+    connections: ConnectionService
+    production_setup: ProductionSetupService
+    promotion: PromotionService
+    trials: TrialsDeskService
+
+
+def build_production_services(
+    *,
+    settings: Settings,
+    engine: Engine,
+    clock: Clock,
+    aws: ClientFactory,
+    staff: StaffDirectory,
+    funnel: FunnelRecorder,
+    audit: AuditRecorder,
+    delegations: DelegationService,
+    customer_access: CustomerAccess,
+) -> ProductionServices:
+    """Connections, CloudFormation setup, promotion and the trials desk, wired."""
+    connections = ConnectionService(
+        settings=settings, engine=engine, clock=clock, aws=aws, staff=staff, audit=audit
+    )
+    setup = ProductionSetupService(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        staff=staff,
+        audit=audit,
+        funnel=funnel,
+        connections=connections,
+    )
+    promotion = PromotionService(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        staff=staff,
+        delegations=delegations,
+        customer_access=customer_access,
+        connections=connections,
+        funnel=funnel,
+        audit=audit,
+    )
+    trials = TrialsDeskService(
+        engine=engine,
+        clock=clock,
+        staff=staff,
+        audit=audit,
+        delegations=delegations,
+        promotion=promotion,
+        setup=setup,
+        connections=connections,
+    )
+    return ProductionServices(connections, setup, promotion, trials)
 
 
 def _fault_hook(settings: Settings) -> FaultHook:

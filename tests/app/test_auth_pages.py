@@ -19,10 +19,6 @@ from streamlit.testing.v1 import AppTest
 from vell_core.app import Services
 from vell_core.config.settings import load_settings
 from vell_core.domain.errors import PermissionDenied
-from vell_core.services.action_limits import ActionLimiter
-from vell_core.services.admin import AdminService
-from vell_core.services.audit_query import AuditQuery
-from vell_core.services.demo_links import DemoLinkService
 from vell_core.ui import bridge as ui_bridge
 from vell_core.ui.navigation import PAGES
 
@@ -38,37 +34,6 @@ AWS_VALUES = {
     "vell_delegation_queue_url": "https://sqs.us-east-1.amazonaws.com/253265132499/vell-prod",
     "vell_cfn_template_url": "https://vell-prod.s3.amazonaws.com/role.yaml",
 }
-
-
-def ensure_wired(services: Services) -> None:
-    """Attach this issue's services if services.py does not wire them yet (AUTH_README.md)."""
-    if getattr(services, "rate_limiter", None) is None:
-        services.rate_limiter = ActionLimiter(clock=services.clock, engine=services.engine)  # type: ignore[attr-defined]
-    if getattr(services, "admin", None) is None:
-        services.admin = AdminService(  # type: ignore[attr-defined]
-            settings=services.settings,
-            engine=services.engine,
-            clock=services.clock,
-            aws=services.aws,
-            staff=services.staff,
-        )
-    if getattr(services, "audit_query", None) is None:
-        services.audit_query = AuditQuery(engine=services.engine, staff=services.staff)  # type: ignore[attr-defined]
-    if getattr(services, "demo_links", None) is None:
-        services.demo_links = DemoLinkService(  # type: ignore[attr-defined]
-            settings=services.settings,
-            engine=services.engine,
-            clock=services.clock,
-            staff=services.staff,
-            delegations=services.delegations,
-            rate_limiter=services.rate_limiter,  # type: ignore[attr-defined]
-            audit=services.audit,
-        )
-
-
-@pytest.fixture(autouse=True)
-def _wired(app_services: Services) -> None:
-    ensure_wired(app_services)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from tests.app.test_trials_desk_page import prod_page
 from vell_core.app import Services
 from vell_core.domain.policies import policy_path
-from vell_core.services.cloudformation import STACK_NAME
+from vell_core.services.connection_identity import STACK_NAME
 
 __all__ = ["prod_page"]  # fixture
 PAGE = "pages/production_setup.py"

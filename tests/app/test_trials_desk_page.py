@@ -10,7 +10,6 @@ from streamlit.testing.v1 import AppTest
 from vell_core.app import Services
 from vell_core.domain.models import DelegationPath
 from vell_core.services.delegation import LaunchRequest, new_launch_token
-from vell_core.services.trials import build_production_services
 
 PAGE = "pages/trials_desk.py"
 CS = "lena.fischer@vell.ai"
@@ -19,21 +18,7 @@ ACCOUNT = "555000077001"
 
 @pytest.fixture
 def prod_page(page: Callable[..., AppTest], app_services: Services) -> Callable[..., AppTest]:
-    """``page`` with this issue's services on the graph (until services.py wires them)."""
-    if not hasattr(app_services, "trials"):
-        prod = build_production_services(
-            settings=app_services.settings,
-            engine=app_services.engine,
-            clock=app_services.clock,
-            aws=app_services.aws,
-            staff=app_services.staff,
-            funnel=app_services.funnel,
-            audit=app_services.audit,
-            delegations=app_services.delegations,
-            customer_access=app_services.customer_access,
-        )
-        for name in ("connections", "production_setup", "promotion", "trials"):
-            setattr(app_services, name, getattr(prod, name))
+    """The page factory for the production pages (the graph wires their services)."""
     return page
 
 

@@ -13,9 +13,9 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError
 
 from vell_core.app import Services
+from vell_core.domain.roles import StaffMember
 from vell_core.services.delegation import DelegationView, LaunchRequest, new_launch_token
 from vell_core.services.faults import FaultHook, no_faults
-from vell_core.services.staff import StaffMember
 from vell_core.services.worker import NotificationWorker
 
 CUSTOMER = "602341187520"

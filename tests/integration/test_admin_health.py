@@ -24,6 +24,7 @@ from vell_core.domain.models import (
     StaffUser,
     WorkerHeartbeat,
 )
+from vell_core.domain.roles import StaffMember
 from vell_core.sandbox.sns_topic_attributes import report_real_topic_attributes
 from vell_core.services.admin import (
     AdminService,
@@ -32,7 +33,7 @@ from vell_core.services.admin import (
     dlq_url_for,
     render_questionnaire,
 )
-from vell_core.services.staff import StaffDirectory, StaffMember
+from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import session_scope
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

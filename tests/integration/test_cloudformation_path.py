@@ -18,8 +18,8 @@ from vell_core.domain.models import (
     DelegationStatus,
 )
 from vell_core.domain.policies import policy_path
-from vell_core.services.cloudformation import STACK_NAME, quick_create_url
-from vell_core.services.connection_identity import new_external_id
+from vell_core.services.cloudformation import quick_create_url
+from vell_core.services.connection_identity import STACK_NAME, new_external_id
 
 __all__ = ["harness", "sandbox"]  # fixtures used here
 

@@ -15,8 +15,8 @@ from vell_core.domain.models import (
     DelegationStatus,
     ExchangeState,
 )
+from vell_core.domain.roles import StaffMember
 from vell_core.services.delegation import LaunchRequest, create_request_kwargs, new_launch_token
-from vell_core.services.staff import StaffMember
 
 CUSTOMER = "602341187520"
 

@@ -30,8 +30,8 @@ from vell_core.domain.models import (
     DemoLinkUse,
     SupportTicket,
 )
+from vell_core.domain.roles import StaffMember
 from vell_core.services.delegation import LaunchRequest, new_launch_token
-from vell_core.services.staff import StaffMember
 from vell_core.services.tickets import TicketInput
 
 ACCOUNT = "602341187520"

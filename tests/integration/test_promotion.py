@@ -22,6 +22,7 @@ import pytest
 from botocore.exceptions import ClientError
 from sqlmodel import select
 
+from vell_core.app import ProductionServices, build_production_services
 from vell_core.aws.clients import ClientFactory, StaticCredentials
 from vell_core.aws.vault import CredentialVault, DelegatedCredentials
 from vell_core.config.settings import Settings, load_settings
@@ -43,13 +44,13 @@ from vell_core.domain.models import (
     StaffRole,
     StaffUser,
 )
+from vell_core.domain.roles import StaffMember
 from vell_core.sandbox.runtime import LocalSandbox, ensure_sandbox
 from vell_core.services.audit import AuditRecorder, flush_all
 from vell_core.services.customer_access import CustomerAccess
 from vell_core.services.delegation import DelegationService, LaunchRequest, new_launch_token
 from vell_core.services.promotion import Step, StepState, is_connector_role_name
-from vell_core.services.staff import StaffDirectory, StaffMember
-from vell_core.services.trials import ProductionServices, build_production_services
+from vell_core.services.staff import StaffDirectory
 from vell_core.store import migrate
 from vell_core.store.engine import make_engine, session_scope
 from vell_core.store.funnel import FunnelRecorder

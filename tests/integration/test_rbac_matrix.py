@@ -21,6 +21,7 @@ from vell_core.config.settings import load_settings
 from vell_core.domain.clock import FrozenClock
 from vell_core.domain.errors import NotFound, PermissionDenied, RateLimited
 from vell_core.domain.models import DelegationPath, DelegationRequest, StaffRole, StaffUser
+from vell_core.domain.roles import ACTION_ROLES, StaffMember
 from vell_core.services.action_limits import ActionLimiter, Limit
 from vell_core.services.admin import AdminService
 from vell_core.services.audit import AuditRecorder
@@ -28,7 +29,7 @@ from vell_core.services.audit_query import AuditFilter, AuditQuery
 from vell_core.services.customer_access import CustomerAccess
 from vell_core.services.delegation import DelegationFilter, DelegationService, LaunchRequest
 from vell_core.services.demo_links import DemoLinkService, LinkRefused
-from vell_core.services.staff import ACTION_ROLES, StaffDirectory, StaffMember
+from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import session_scope
 from vell_core.store.funnel import FunnelRecorder
 

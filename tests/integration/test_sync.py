@@ -19,6 +19,7 @@ from tests.integration.exchange_sandbox_helpers import customer_iam
 from vell_core.app import Services
 from vell_core.domain.errors import AwsAccessDenied, CredentialsUnavailable, PermissionDenied
 from vell_core.domain.models import DelegationPath, DelegationRequest, FunnelEvent, FunnelStep
+from vell_core.domain.roles import StaffMember
 from vell_core.services.delegation import LaunchRequest, new_launch_token
 from vell_core.services.listing_update import (
     READ_ONLY_DENIED,
@@ -27,7 +28,6 @@ from vell_core.services.listing_update import (
     new_request_token,
     start_update,
 )
-from vell_core.services.staff import StaffMember
 from vell_core.services.sync import Kind, SyncJob, SyncService
 
 SMALL, TYPICAL, LARGE = "602341187520", "418295730164", "739104552816"
@@ -49,12 +49,13 @@ def connect(
     *,
     email: str = "maya.chen@vell.ai",
     hours: int | None = None,
+    company: str = "Sync Test Co",
 ) -> int:
     """Launch, approve as the customer, exchange the token; the delegation id (credentials live)."""
     view = services.delegations.launch(
         rep(services, email),
         LaunchRequest(
-            company="Sync Test Co",
+            company=company,
             aws_account_id=account,
             path=path,
             launch_token=new_launch_token(),

@@ -30,6 +30,7 @@ from vell_core.domain.models import (
     StaffRole,
     StaffUser,
 )
+from vell_core.domain.roles import StaffMember
 from vell_core.services.action_limits import ActionLimiter
 from vell_core.services.audit import AuditRecorder, flush_all
 from vell_core.services.demo_links import (
@@ -41,7 +42,7 @@ from vell_core.services.demo_links import (
     signing_key,
     verify_token,
 )
-from vell_core.services.staff import StaffDirectory, StaffMember
+from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import session_scope
 
 KEY = b"k" * 32

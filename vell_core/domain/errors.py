@@ -10,6 +10,7 @@
     ├── RateLimited                too many actions in a short time
     ├── InvalidTransition          the state machine refuses the move
     ├── CredentialsUnavailable     no live customer credentials (expired or never exchanged)
+    ├── RecordLinkRefused          a customer's access-record link is tampered, expired or unknown
     └── AwsError                   an AWS call failed (code kept for logs)
         ├── AwsAccessDenied
         ├── AwsThrottled
@@ -75,6 +76,14 @@ class CredentialsUnavailable(VellError):
     """No live delegated credentials for this customer."""
 
     default_message = "The customer's temporary access has expired or is not available."
+
+
+class RecordLinkRefused(VellError):
+    """A customer's access-record link cannot be shown (changed, expired, or names no record)."""
+
+    default_message = (
+        "This link is not valid. Ask your Vell contact to send you the record of your access again."
+    )
 
 
 class AwsError(VellError):

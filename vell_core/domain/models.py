@@ -167,6 +167,19 @@ class CustomerSegment(StrEnum):
     ENTERPRISE = "enterprise"
 
 
+class ScreenKind(StrEnum):
+    """The desk screen a call with a customer's credentials served (the access record)."""
+
+    LISTINGS = "listings"  # the live demo's tables, filled by the background sync
+    PRODUCT = "product"  # one listing opened
+    OFFER = "offer"
+    AGREEMENT = "agreement"
+    CHANGE_SET = "change set"
+    LISTING_UPDATE = "listing update"
+    PRODUCTION_SETUP = "production setup"
+    OTHER = "other"
+
+
 class InboxStatus(StrEnum):
     """Outcome of processing one SNS notification."""
 
@@ -394,6 +407,10 @@ class AuditLog(SQLModel, table=True):
     outcome: str = Field(max_length=40)
     detail: str | None = Field(default=None, max_length=500)
     aws_request_id: str | None = Field(default=None, max_length=128)
+    # Calls with customer credentials: the screen they served and what it opened (an entity,
+    # agreement or change set id; never parameters or responses).
+    screen: ScreenKind | None = enum_column(ScreenKind, nullable=True)
+    screen_subject: str | None = Field(default=None, max_length=128)
 
 
 class WorkerHeartbeat(SQLModel, table=True):

@@ -14,7 +14,8 @@ from vell_core.domain.errors import ValidationFailed
 # ASCII digits only: ``\d`` also matches Arabic-Indic, full-width and Devanagari digits, which
 # AWS refuses (its patterns are ASCII) and which would reach the policy template and the store.
 # ``\Z``, not ``$``: ``$`` also matches before a trailing newline.
-ACCOUNT_ID_RE = re.compile(r"\A[0-9]{12}\Z", re.ASCII)
+ACCOUNT_ID_PATTERN = "[0-9]{12}"  # ASCII digits only: Python's \d accepts other scripts
+ACCOUNT_ID_RE = re.compile(rf"\A{ACCOUNT_ID_PATTERN}\Z", re.ASCII)
 ACCOUNT_ID_EXPECTED = "a 12-digit AWS account id (digits 0-9 only)"
 PARTNER_ID_RE = re.compile(r"\AP-[A-Za-z0-9]{4,20}\Z", re.ASCII)
 MARKETPLACE_PRODUCT_ID_RE = re.compile(r"\Aprod-[A-Za-z0-9]{4,40}\Z", re.ASCII)

@@ -661,6 +661,7 @@ class RunningSandbox:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+        self.state.forget()
 
 
 def start_sandbox(

@@ -11,6 +11,7 @@ import json
 import logging
 import secrets
 import string
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,6 +127,10 @@ def _partner_credentials(account_id: str, seed: int) -> Credentials:
     return Credentials("AKIA" + digest[:16].upper(), digest[16:56])
 
 
+# Every sandbox state in this process (they share moto's global backends).
+_LIVE: weakref.WeakSet[SandboxState] = weakref.WeakSet()
+
+
 class SandboxState:
     """The in-process objects behind the endpoint: clock, registries, backends."""
 
@@ -163,6 +168,11 @@ class SandboxState:
         self.throttle = TokenBuckets()
         self.register(build_iam_backend(self.delegation))
         self.register(build_sts_backend(self.exchange))
+        _LIVE.add(self)
+
+    def forget(self) -> None:
+        """This sandbox stopped: a later moto wipe need not bootstrap it again."""
+        _LIVE.discard(self)
 
     def register(self, backend: ServiceBackend) -> None:
         """Plug in a backend; operations of an already registered service are merged."""
@@ -200,9 +210,18 @@ class SandboxState:
                 hook(now)
 
     def reset(self) -> None:
-        """Wipe moto and every backend, then bootstrap the partner account again."""
+        """Wipe moto and every backend, then bootstrap the partner account again.
+
+        moto's backends are process-global, so a wipe also takes the moto side (keys, topic,
+        queues) of every other sandbox in this process: each of those re-bootstraps its
+        partner account at once, as if it had just started on an empty AWS.
+        """
         BackendDict.reset()
         reset_model_data()
+        for other in list(_LIVE):
+            if other is not self:
+                other.identities.reset()
+                bootstrap(other)
         self.identities.reset()
         self.vault.reset()
         self.notifier.reseed(self.config.seed)

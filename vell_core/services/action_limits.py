@@ -45,6 +45,7 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "delegation.create": Limit(10, timedelta(minutes=10), "delegation requests"),
     "promotion.run": Limit(5, timedelta(minutes=10), "promotions"),
     "demo_link.create": Limit(30, timedelta(hours=1), "demo links"),
+    "access_record.link": Limit(30, timedelta(hours=1), "customer record links"),
 }
 
 

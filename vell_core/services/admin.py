@@ -50,7 +50,9 @@ from vell_core.domain.models import (
     WorkerHeartbeat,
 )
 from vell_core.domain.policies import POLICIES_DIR
-from vell_core.services.staff import StaffDirectory, StaffMember
+from vell_core.domain.roles import StaffMember
+from vell_core.domain.validation import ACCOUNT_ID_PATTERN
+from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import session_scope
 
 log = logging.getLogger(__name__)
@@ -79,7 +81,7 @@ ARN_PATTERNS: dict[str, re.Pattern[str]] = {
         re.ASCII,
     ),
     "sqs_queue_url": re.compile(
-        r"^https://sqs\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/[0-9]{12}/[A-Za-z0-9_-]{1,80}(?:\.fifo)?$",
+        rf"^https://sqs\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/{ACCOUNT_ID_PATTERN}/[A-Za-z0-9_-]{{1,80}}(?:\.fifo)?$",
         re.ASCII,
     ),
     "https_url": re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?/\S+$", re.ASCII),

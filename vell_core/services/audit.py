@@ -3,7 +3,10 @@
 ``AuditRecorder.attach`` registers botocore ``after-call``/``after-call-error`` handlers on a
 client built from customer credentials, so each call writes one row (staff member, customer
 account, operation, outcome, AWS request id) — the same calls the customer sees in CloudTrail.
-Parameters and responses are never written.
+Parameters and responses are never written. Each such row also names the desk screen the call
+served (:func:`on_screen`: the live demo's listings, an offer, an agreement, a listing update…)
+and the id of what that screen opened, so the access record (``access_record``) can show the
+customer which screens the rep opened, not only a list of API names.
 
 Rows are written off the hot path: :meth:`AuditRecorder.record` stamps the row (its time is the
 moment of the call) and queues it; one writer thread drains the queue in batches, one
@@ -26,6 +29,10 @@ import queue
 import threading
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert
@@ -34,7 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from vell_core.domain.clock import Clock
-from vell_core.domain.models import AuditLog
+from vell_core.domain.models import AuditLog, ScreenKind
 from vell_core.store.engine import table_of
 
 log = logging.getLogger(__name__)
@@ -43,6 +50,46 @@ BATCH_SIZE = 500  # rows per transaction at most
 IDLE_EXIT_SECONDS = 2.0  # the writer thread ends when idle this long; the next row restarts it
 WRITE_ATTEMPTS = 3
 _TABLE: Any = table_of(AuditLog)
+MAX_SUBJECT_CHARS = 128
+
+
+@dataclass(frozen=True)
+class Screen:
+    """The desk screen calls are made for, and the id of what it opened (if one thing)."""
+
+    kind: ScreenKind
+    subject: str | None = None
+
+
+# A context variable, not a thread-local: each Streamlit script run, sync worker task and pool
+# thread sees only the screen its own caller set (``contextvars.copy_context`` carries it over).
+_SCREEN: ContextVar[Screen | None] = ContextVar("vell_audit_screen", default=None)
+
+
+@contextmanager
+def on_screen(kind: ScreenKind, subject: str | None = None) -> Iterator[Screen]:
+    """Record the customer-credential calls made inside as serving this screen."""
+    screen = Screen(kind, subject[:MAX_SUBJECT_CHARS] if subject else None)
+    token = _SCREEN.set(screen)
+    try:
+        yield screen
+    finally:
+        _SCREEN.reset(token)
+
+
+@contextmanager
+def within(screen: Screen | None) -> Iterator[None]:
+    """Re-enter a screen captured earlier (a background task of the screen that queued it)."""
+    token = _SCREEN.set(screen)
+    try:
+        yield
+    finally:
+        _SCREEN.reset(token)
+
+
+def current_screen() -> Screen | None:
+    """The screen set by the innermost :func:`on_screen` around this call, if any."""
+    return _SCREEN.get()
 
 
 class AuditRecorder:
@@ -75,6 +122,7 @@ class AuditRecorder:
         connection_id: int | None = None,
         detail: str | None = None,
         aws_request_id: str | None = None,
+        screen: Screen | None = None,
     ) -> None:
         """Queue one row (stamped now); it is in the store after the next :meth:`flush`."""
         row = self._fields(
@@ -86,6 +134,7 @@ class AuditRecorder:
             connection_id=connection_id,
             detail=detail,
             aws_request_id=aws_request_id,
+            screen=screen,
         )
         with self._done:
             self._queued += 1
@@ -121,6 +170,7 @@ class AuditRecorder:
                 connection_id=connection_id,
                 detail=detail,
                 aws_request_id=aws_request_id,
+                screen=None,
             )
         )
 
@@ -135,6 +185,7 @@ class AuditRecorder:
         connection_id: int | None,
         detail: str | None,
         aws_request_id: str | None,
+        screen: Screen | None,
     ) -> dict[str, Any]:
         """One row's columns, stamped now and cut to the columns' sizes."""
         return {
@@ -147,6 +198,10 @@ class AuditRecorder:
             "outcome": outcome[:40],
             "detail": detail[:500] if detail else None,
             "aws_request_id": aws_request_id,
+            "screen": screen.kind.value if screen else None,
+            "screen_subject": screen.subject[:MAX_SUBJECT_CHARS]
+            if screen and screen.subject
+            else None,
         }
 
     def flush(self, timeout: float | None = 10.0) -> bool:
@@ -247,7 +302,7 @@ class AuditRecorder:
         delegation_id: int | None = None,
         connection_id: int | None = None,
     ) -> None:
-        """Audit every call ``client`` makes."""
+        """Audit every call ``client`` makes (with the screen it was made for, if any)."""
         service = client.meta.service_model.service_name
 
         def after_call(http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
@@ -262,6 +317,7 @@ class AuditRecorder:
                 delegation_id=delegation_id,
                 connection_id=connection_id,
                 aws_request_id=request_id,
+                screen=current_screen(),
             )
 
         def after_error(exception: Exception, model: Any, **_: Any) -> None:
@@ -272,6 +328,7 @@ class AuditRecorder:
                 customer_account_id=customer_account_id,
                 delegation_id=delegation_id,
                 connection_id=connection_id,
+                screen=current_screen(),
             )
 
         event_name = client.meta.service_model.service_id.hyphenize()

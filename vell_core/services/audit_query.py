@@ -6,6 +6,9 @@ Two sources make one time-ordered list:
   sees in CloudTrail) and every staff action that is recorded (demo links, promotions…);
 * ``delegation_events`` — every AWS state a delegation request reached (its timeline).
 
+:func:`delegation_calls` reads one delegation's customer-credential calls for its access record
+(``access_record``; the caller checks who may see it).
+
 The CSV export neutralises spreadsheet formulas, since company names and details come from
 outside Vell.
 """
@@ -25,16 +28,22 @@ from vell_core.domain.models import (
     Customer,
     DelegationEvent,
     DelegationRequest,
+    ScreenKind,
     StaffUser,
 )
+from vell_core.domain.roles import StaffMember
 from vell_core.services.audit import AuditRecorder
-from vell_core.services.staff import StaffDirectory, StaffMember
+from vell_core.services.staff import StaffDirectory
 from vell_core.views.csv_export import records_csv
 
 KIND_ACTION = "action"
 KIND_STATE = "state change"
 KINDS = (KIND_ACTION, KIND_STATE)
 MAX_ROWS = 5000
+# Clients built on a customer's credentials (customer_access) call only these services; a row
+# of theirs recorded before screens were recorded has no screen, but is still such a call.
+CUSTOMER_CREDENTIAL_SERVICES = ("marketplace-catalog", "marketplace-agreement", "iam")
+MAX_RECORD_CALLS = 50_000  # far above a full sync of the largest sandbox seller
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,64 @@ class StaffOption:
 
     id: int
     label: str
+
+
+@dataclass(frozen=True)
+class CallRow:
+    """One call made with a delegation's customer credentials, as recorded."""
+
+    id: int
+    at: datetime
+    staff_user_id: int | None
+    staff_name: str | None
+    action: str
+    outcome: str
+    screen: ScreenKind | None
+    screen_subject: str | None
+    aws_request_id: str | None
+
+
+def delegation_calls(
+    engine: Engine, *, delegation_id: int, account_id: str, limit: int = MAX_RECORD_CALLS
+) -> list[CallRow]:
+    """The calls made with ``delegation_id``'s credentials in ``account_id``, oldest first
+    (at most ``limit``).
+
+    Both ids must match: a row of another customer's account is never part of this record.
+    Staff actions (demo links, promotions…) and Vell's own token exchange are not such calls.
+    """
+    credential_call = or_(
+        col(AuditLog.screen).is_not(None),
+        *(
+            col(AuditLog.action).startswith(f"{service}.")
+            for service in CUSTOMER_CREDENTIAL_SERVICES
+        ),
+    )
+    query = (
+        select(AuditLog, StaffUser)
+        .join(StaffUser, col(StaffUser.id) == col(AuditLog.staff_user_id), isouter=True)
+        .where(col(AuditLog.delegation_id) == delegation_id)
+        .where(col(AuditLog.customer_account_id) == account_id)
+        .where(credential_call)
+        .order_by(col(AuditLog.at), col(AuditLog.id))
+        .limit(limit)
+    )
+    with Session(engine) as session:
+        rows = session.exec(query).all()
+    return [
+        CallRow(
+            id=log.id or 0,
+            at=log.at,
+            staff_user_id=log.staff_user_id,
+            staff_name=user.name if user else None,
+            action=log.action,
+            outcome=log.outcome,
+            screen=ScreenKind(log.screen) if log.screen else None,
+            screen_subject=log.screen_subject,
+            aws_request_id=log.aws_request_id,
+        )
+        for log, user in rows
+    ]
 
 
 class AuditQuery:

@@ -35,13 +35,14 @@ from vell_core.domain.models import (
     DelegationRequest,
     FunnelStep,
 )
+from vell_core.domain.roles import StaffMember
 from vell_core.services.audit import AuditRecorder
 from vell_core.services.connection_identity import (
     STACK_NAME,
     check_external_id,
 )
 from vell_core.services.connections import ConnectionService, ValidationReport
-from vell_core.services.staff import StaffDirectory, StaffMember
+from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import session_scope
 from vell_core.store.funnel import FunnelRecorder
 

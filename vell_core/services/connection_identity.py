@@ -18,6 +18,7 @@ from vell_core.aws.probe import CheckStatus, ProbeReport
 from vell_core.domain.errors import ValidationFailed
 from vell_core.domain.iam_actions import CONNECTOR_ROLE_NAME_PREFIX, CONNECTOR_ROLE_PATH
 from vell_core.domain.policies import MAX_RENDERED_POLICY_CHARS, minified, policy_path
+from vell_core.domain.validation import ACCOUNT_ID_PATTERN
 
 if TYPE_CHECKING:  # runtime import would be circular: connections uses the helpers below
     pass
@@ -31,7 +32,7 @@ EXTERNAL_ID_RE = re.compile(r"\A[\w+=,.@:/-]{2,1224}\Z", re.ASCII)
 
 
 ROLE_ARN_RE = re.compile(
-    r"\Aarn:aws:iam::(?P<account>[0-9]{12}):role(?P<path>/(?:[\w+=,.@-]+/)*)(?P<name>[\w+=,.@-]{1,64})\Z",
+    rf"\Aarn:aws:iam::(?P<account>{ACCOUNT_ID_PATTERN}):role(?P<path>/(?:[\w+=,.@-]+/)*)(?P<name>[\w+=,.@-]{{1,64}})\Z",
     re.ASCII,
 )
 

@@ -46,6 +46,7 @@ from vell_core.domain.models import (
     DelegationRequest,
     DelegationStatus,
 )
+from vell_core.domain.roles import StaffMember
 from vell_core.services.audit import AuditRecorder
 from vell_core.services.connection_identity import (
     Explanation,
@@ -56,7 +57,7 @@ from vell_core.services.connection_identity import (
     parse_role_arn,
     trust_allows_source_identity,
 )
-from vell_core.services.staff import StaffDirectory, StaffMember
+from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import session_scope
 
 log = logging.getLogger(__name__)

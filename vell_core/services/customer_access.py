@@ -15,9 +15,9 @@ from vell_core.aws.clients import ClientFactory
 from vell_core.aws.vault import CredentialVault
 from vell_core.domain.clock import Clock
 from vell_core.domain.errors import CredentialsUnavailable
+from vell_core.domain.roles import StaffMember
 from vell_core.services.audit import AuditRecorder
 from vell_core.services.delegation import DelegationService, DelegationView
-from vell_core.services.staff import StaffMember
 
 
 @dataclass(frozen=True)

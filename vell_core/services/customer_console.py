@@ -18,9 +18,10 @@ from botocore import xform_name
 from vell_core.aws.clients import ClientFactory, StaticCredentials, aws_errors
 from vell_core.domain.errors import PermissionDenied, ValidationFailed
 from vell_core.domain.lifecycle import is_waiting
+from vell_core.domain.roles import StaffMember
 from vell_core.domain.validation import NOTES_MAX, delegation_request_id, iam_text
 from vell_core.services.delegation import DelegationFilter, DelegationService, DelegationView
-from vell_core.services.staff import StaffDirectory, StaffMember
+from vell_core.services.staff import StaffDirectory
 
 
 class Persona(StrEnum):

@@ -47,8 +47,9 @@ from vell_core.domain.policies import (
     load_template,
     render_template,
 )
+from vell_core.domain.roles import StaffMember, can
 from vell_core.services.action_limits import ActionLimiter
-from vell_core.services.staff import StaffDirectory, StaffMember, can
+from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import read_session, rows_affected, session_scope
 from vell_core.store.funnel import FunnelRecorder
 from vell_core.store.production import IN_PRODUCTION_MESSAGE, in_production
@@ -457,6 +458,18 @@ class DelegationService:
             ).all()
             rep = session.get(StaffUser, row.user_id)
             return _view(row, rep, events)
+
+    def get_for_signed_link(self, row_id: int) -> DelegationView:
+        """One request (no timeline) without a staff check: for a customer's signed link.
+
+        Only for a link whose signature was verified and which names this very request
+        (``access_record``); nothing a staff member reaches calls it.
+        """
+        with read_session(self._engine) as session:
+            row = session.get(DelegationRequest, row_id)
+            if row is None:
+                raise NotFound("No such delegation request.")
+            return _view(row, session.get(StaffUser, row.user_id), ())
 
     def change_token(self, member: StaffMember, row_id: int) -> tuple[object, ...]:
         """A fingerprint of what ``get`` shows, in one small query: live views compare it and

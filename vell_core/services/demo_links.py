@@ -11,23 +11,18 @@ The guide's ``/demo/request?company=acme``, made safe to hand to someone outside
 * the demo is the read-only path only, launched as the rep through ``DelegationService.launch``,
   so the rep's role is re-read and the rep's rate limit applies.
 
-The signing key is ``VELL_LINK_SIGNING_KEY``; the sandbox falls back to a random per-process key
-(links then die with the process), and ``aws`` mode refuses to issue or honour links without one.
+Signing and verifying are ``signed_links``' (the one signer for links sent outside Vell). The key
+is ``VELL_LINK_SIGNING_KEY``; the sandbox falls back to a random per-process key (links then die
+with the process), and ``aws`` mode refuses to issue or honour links without one.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
 import logging
-import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -39,17 +34,18 @@ from vell_core.config.settings import Settings
 from vell_core.domain import validation
 from vell_core.domain.clock import Clock
 from vell_core.domain.errors import (
-    ConfigurationError,
     PermissionDenied,
     RateLimited,
     ValidationFailed,
     VellError,
 )
 from vell_core.domain.models import DelegationPath, DemoLink, DemoLinkUse
+from vell_core.domain.roles import StaffMember
+from vell_core.services import signed_links
 from vell_core.services.action_limits import ActionLimiter
 from vell_core.services.audit import AuditRecorder
 from vell_core.services.delegation import DelegationService, LaunchRequest
-from vell_core.services.staff import StaffDirectory, StaffMember
+from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import session_scope
 
 log = logging.getLogger(__name__)
@@ -57,9 +53,6 @@ log = logging.getLogger(__name__)
 QUERY_PARAM = "demo_link"
 PAGE_PATH = "demo_request"
 TOKEN_VERSION = 1
-MAX_TOKEN_CHARS = 1024  # refuse absurd input before decoding anything
-_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
-MIN_KEY_CHARS = 32
 DEFAULT_TTL = timedelta(hours=72)
 MAX_TTL = timedelta(days=14)
 # Fixed namespace: the launch token is derived from the link id, so a retried redemption is the
@@ -126,21 +119,12 @@ class LinkOutcome:
     rep_name: str
 
 
-# --- token codec (pure functions: no store, no clock) ---------------------------------------
-
-
-def _b64encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _b64decode(text: str) -> bytes:
-    padded = text + "=" * (-len(text) % 4)
-    return base64.urlsafe_b64decode(padded.encode("ascii"))
+# --- token codec (pure functions: no store, no clock; the signing is signed_links') ---------
 
 
 def sign_token(payload: LinkPayload, key: bytes) -> str:
     """Encode and sign ``payload``."""
-    body = json.dumps(
+    return signed_links.sign(
         {
             "v": TOKEN_VERSION,
             "lid": payload.link_id,
@@ -148,54 +132,37 @@ def sign_token(payload: LinkPayload, key: bytes) -> str:
             "rep": payload.rep_id,
             "exp": int(payload.expires_at.timestamp()),
         },
-        separators=(",", ":"),
-        sort_keys=True,
-    ).encode()
-    encoded = _b64encode(body)
-    signature = hmac.new(key, encoded.encode("ascii"), hashlib.sha256).digest()
-    return f"{encoded}.{_b64encode(signature)}"
+        key,
+    )
 
 
 def verify_token(token: str, key: bytes, now: datetime) -> LinkPayload:
     """Check the signature first, then the fields, then the expiry; raise LinkRefused."""
-    encoded, signature = _split(token)
-    expected = hmac.new(key, encoded.encode("ascii"), hashlib.sha256).digest()
-    if not hmac.compare_digest(expected, signature):
-        raise LinkRefused("This demo link is not valid (it was changed or cut short).")
-    payload = _parse_payload(encoded)
-    if payload.expires_at <= now:
+    try:
+        claims = signed_links.verify(token, key, now)
+    except signed_links.TokenTampered:
+        raise LinkRefused("This demo link is not valid (it was changed or cut short).") from None
+    except signed_links.TokenExpired:
         raise LinkRefused(
             "This demo link has expired. Ask your Vell contact to send you a new one."
-        )
-    return payload
-
-
-def _split(token: str) -> tuple[str, bytes]:
-    token = (token or "").strip()
-    # Strict alphabet: base64 decoders skip stray characters, which would let many strings
-    # stand for one token.
-    if len(token) > MAX_TOKEN_CHARS or not _TOKEN_RE.match(token):
-        raise LinkRefused()
-    encoded, signature = token.split(".")
-    try:
-        return encoded, _b64decode(signature)
-    except (binascii.Error, ValueError, UnicodeEncodeError):
+        ) from None
+    except signed_links.TokenInvalid:
         raise LinkRefused() from None
+    return _parse_payload(claims)
 
 
-def _parse_payload(encoded: str) -> LinkPayload:
-    """Decode a payload whose signature already verified (so only our own bugs land here)."""
+def _parse_payload(raw: dict[str, Any]) -> LinkPayload:
+    """The demo-link fields of verified claims (so only our own bugs land here)."""
     try:
-        raw: Any = json.loads(_b64decode(encoded))
         if raw.get("v") != TOKEN_VERSION:
             raise ValueError("version")
         return LinkPayload(
             link_id=str(raw["lid"]),
             company=str(raw["co"]),
             rep_id=int(raw["rep"]),
-            expires_at=datetime.fromtimestamp(int(raw["exp"]), tz=UTC),
+            expires_at=signed_links.expires_at(raw),
         )
-    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, signed_links.TokenInvalid):
         raise LinkRefused() from None
 
 
@@ -204,22 +171,8 @@ def launch_token_for(link_id: str) -> str:
     return str(uuid.uuid5(LAUNCH_NAMESPACE, link_id))
 
 
-def signing_key(settings: Settings) -> bytes:
-    """The configured key; in the sandbox a random per-process key stands in for a missing one."""
-    configured = settings.vell_link_signing_key
-    if configured is not None and configured.get_secret_value().strip():
-        value = configured.get_secret_value().strip()
-        if len(value) < MIN_KEY_CHARS and not settings.is_sandbox:
-            raise ConfigurationError(
-                f"VELL_LINK_SIGNING_KEY must be at least {MIN_KEY_CHARS} characters."
-            )
-        return value.encode()
-    if not settings.is_sandbox:
-        raise ConfigurationError("Customer demo links need VELL_LINK_SIGNING_KEY in aws mode.")
-    return _PROCESS_KEY
-
-
-_PROCESS_KEY = secrets.token_bytes(32)
+# Demo links sign with the master key itself (see signed_links: links already sent keep working).
+signing_key = signed_links.master_key
 
 
 # --- the service -----------------------------------------------------------------------------

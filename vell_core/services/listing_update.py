@@ -28,8 +28,10 @@ from vell_core.domain.errors import (
     ValidationFailed,
 )
 from vell_core.domain.iam_actions import requires
+from vell_core.domain.models import ScreenKind
+from vell_core.domain.roles import StaffMember
+from vell_core.services.audit import on_screen
 from vell_core.services.customer_access import CustomerAccess, CustomerClients
-from vell_core.services.staff import StaffMember
 from vell_core.services.sync import CATALOG, SyncService, write_refusal
 from vell_core.views.marketplace import catalog_time
 
@@ -189,7 +191,8 @@ class ListingUpdateService:
         if refusal is not None:
             raise PermissionDenied(refusal)
         edit = validate(edit)
-        change_set_id = start_update(clients, edit, request_token)
+        with on_screen(ScreenKind.LISTING_UPDATE, edit.product_id):
+            change_set_id = start_update(clients, edit, request_token)
         log.info("listing update %s started for delegation %s", change_set_id, delegation_id)
         return self.progress(member, delegation_id, change_set_id, product_id=edit.product_id)
 
@@ -203,7 +206,9 @@ class ListingUpdateService:
     ) -> ChangeProgress:
         """DescribeChangeSet once; on SUCCEEDED the cached product is refetched on next open."""
         job = self._sync.job_for(member, delegation_id)
-        described = job.describe_change_set(change_set_id)
+        # The progress ticks belong to the update's screen (the product it changes).
+        with on_screen(ScreenKind.LISTING_UPDATE, product_id or change_set_id):
+            described = job.describe_change_set(change_set_id)
         progress = progress_from(described)
         summary: dict[str, Any] = {
             key: described[key]

@@ -12,7 +12,8 @@ from sqlalchemy.engine import Engine
 from vell_core.domain.clock import Clock
 from vell_core.domain.metrics import Dashboard, MetricsFilter, Window
 from vell_core.domain.models import StaffRole
-from vell_core.services.staff import StaffDirectory, StaffMember
+from vell_core.domain.roles import StaffMember
+from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import read_connection
 from vell_core.store.metrics import SU, Runner, data_version_query, engine_runner, fetch_raw
 from vell_core.views.metrics import shape
@@ -32,10 +33,10 @@ def compute_dashboard(
 class MetricsService:
     """Leadership metrics on the store; wired as ``services.metrics``."""
 
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, engine: Engine, clock: Clock, staff: StaffDirectory) -> None:
         self._engine = engine
         self._clock = clock
-        self._staff = StaffDirectory(engine)
+        self._staff = staff
 
     def default_filter(self) -> MetricsFilter:
         """Last 90 days, weekly cohorts, no filters."""

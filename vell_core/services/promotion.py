@@ -65,12 +65,13 @@ from vell_core.domain.models import (
     PromotionStatus,
 )
 from vell_core.domain.policies import load_policy_file, minified
+from vell_core.domain.roles import StaffMember
 from vell_core.services.audit import AuditRecorder
 from vell_core.services.connection_identity import new_role_name, render_trust_policy
 from vell_core.services.connections import AssumeRoleDenied, ConnectionService
 from vell_core.services.customer_access import CustomerAccess, CustomerClients
 from vell_core.services.delegation import DelegationService, DelegationView, LaunchRequest
-from vell_core.services.staff import StaffDirectory, StaffMember
+from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import session_scope
 from vell_core.store.funnel import FunnelRecorder
 

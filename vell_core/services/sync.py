@@ -22,11 +22,16 @@ How a job runs:
 4. **On demand**: opening a product, offer or agreement fetches it at once in the caller's
    thread with top priority on the buckets, ahead of the background queue.
 
+Every call is audited with the screen it served (``audit.on_screen``): the background sync's
+calls with the listings the rep opened, an on-demand fetch with the product, offer, agreement or
+change set opened. That is what the customer's access record groups by.
+
 Pages poll :meth:`SyncService.state` from an ``st.fragment(run_every=…)`` for progress.
 """
 
 from __future__ import annotations
 
+import contextvars
 import heapq
 import itertools
 import logging
@@ -59,7 +64,13 @@ from vell_core.domain.errors import (
     VellError,
 )
 from vell_core.domain.iam_actions import requires
-from vell_core.domain.models import DelegationPath, DelegationRequest, ExchangeState, FunnelStep
+from vell_core.domain.models import (
+    DelegationPath,
+    DelegationRequest,
+    ExchangeState,
+    FunnelStep,
+    ScreenKind,
+)
 from vell_core.domain.quotas import (
     MARKETPLACE_RATES,
     Monotonic,
@@ -67,9 +78,10 @@ from vell_core.domain.quotas import (
     bucket_for,
     burst_capacity,
 )
+from vell_core.domain.roles import StaffMember
+from vell_core.services.audit import Screen, on_screen, within
 from vell_core.services.customer_access import CustomerAccess, CustomerClients
 from vell_core.services.delegation import DelegationFilter, DelegationService, DelegationView
-from vell_core.services.staff import StaffMember
 from vell_core.store.engine import rows_affected, session_scope
 from vell_core.store.funnel import FunnelRecorder
 from vell_core.views.marketplace import PRODUCT_TYPES, MarketplaceSnapshot
@@ -354,6 +366,8 @@ class SyncJob:
         self.clients = clients
         self.limits = limits
         self.expires_at = clients.expires_at
+        # The background sync fills the live demo's tables: its calls serve the listings screen.
+        self.screen = Screen(ScreenKind.LISTINGS)
         self.first_sync_noted = False  # set once SyncService has recorded the first screen
         self._max_workers = max_workers
         self._on_first_screen = on_first_screen
@@ -462,7 +476,8 @@ class SyncJob:
 
     def _run(self, task: _Task) -> None:
         try:
-            task.run()
+            with within(self.screen):
+                task.run()
         except Cancelled:
             return
         except AwsThrottled:
@@ -746,7 +761,9 @@ class SyncJob:
         screen in one round trip instead of two.
         """
         with ThreadPoolExecutor(1, thread_name_prefix="vell-open") as pool:
-            terms = pool.submit(self._agreement_terms, agreement_id, ON_DEMAND)
+            # The pool thread is audited on the caller's screen (the agreement opened).
+            run_here = contextvars.copy_context().run
+            terms = pool.submit(run_here, self._agreement_terms, agreement_id, ON_DEMAND)
             self._describe_agreement(agreement_id, ON_DEMAND)
             terms.result()
 
@@ -957,26 +974,31 @@ class SyncService:
         """Make sure one product's detail is in, fetching it now if the queue has not."""
         job = self._job(member, delegation_id)
         if product_id not in job.product_details:
-            job.fetch_entity(product_id, "product")
+            with on_screen(ScreenKind.PRODUCT, product_id):
+                job.fetch_entity(product_id, "product")
         return self._state(job)
 
     def offer(self, member: StaffMember, delegation_id: int, offer_id: str) -> DemoState:
         """Make sure one offer's detail is in, fetching it now if needed."""
         job = self._job(member, delegation_id)
         if offer_id not in job.offer_details:
-            job.fetch_entity(offer_id, "offer")
+            with on_screen(ScreenKind.OFFER, offer_id):
+                job.fetch_entity(offer_id, "offer")
         return self._state(job)
 
     def agreement(self, member: StaffMember, delegation_id: int, agreement_id: str) -> DemoState:
         """Make sure one agreement's value and terms are in, fetching them now if needed."""
         job = self._job(member, delegation_id)
         if agreement_id not in job.agreement_details or agreement_id not in job.agreement_terms:
-            job.fetch_agreement(agreement_id)
+            with on_screen(ScreenKind.AGREEMENT, agreement_id):
+                job.fetch_agreement(agreement_id)
         return self._state(job)
 
     def change_set(self, member: StaffMember, delegation_id: int, change_set_id: str) -> dict:
         """DescribeChangeSet, live."""
-        return self._job(member, delegation_id).describe_change_set(change_set_id)
+        job = self._job(member, delegation_id)
+        with on_screen(ScreenKind.CHANGE_SET, change_set_id):
+            return job.describe_change_set(change_set_id)
 
     def refresh(self, member: StaffMember, delegation_id: int) -> None:
         """Drop this member's cached data for the delegation; the next open syncs again."""

@@ -37,7 +37,8 @@ from vell_core.domain import validation
 from vell_core.domain.clock import Clock
 from vell_core.domain.errors import ValidationFailed
 from vell_core.domain.models import SupportTicket
-from vell_core.services.staff import StaffDirectory, StaffMember
+from vell_core.domain.roles import StaffMember
+from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import session_scope, table_of
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -235,10 +236,10 @@ def _unreadable(exc: csv.Error) -> str:
 class TicketService:
     """Imports and records support tickets; wired as ``services.tickets``."""
 
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, engine: Engine, clock: Clock, staff: StaffDirectory) -> None:
         self._engine = engine
         self._clock = clock
-        self._staff = StaffDirectory(engine)
+        self._staff = staff
 
     def import_csv(self, member: StaffMember | None, data: bytes) -> ImportReport:
         """Validate every row; write all new rows in one transaction, or nothing."""

@@ -20,8 +20,6 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from vell_core.aws.clients import ClientFactory
-from vell_core.config.settings import Settings
 from vell_core.domain.clock import Clock, ensure_utc
 from vell_core.domain.errors import NotFound
 from vell_core.domain.models import (
@@ -33,10 +31,10 @@ from vell_core.domain.models import (
     PromotionRun,
     StaffRole,
 )
+from vell_core.domain.roles import StaffMember
 from vell_core.services.audit import AuditRecorder
 from vell_core.services.cloudformation import ProductionSetupService, SetupView
 from vell_core.services.connections import ConnectionService, OffboardingChecklist
-from vell_core.services.customer_access import CustomerAccess
 from vell_core.services.delegation import (
     DelegationFilter,
     DelegationService,
@@ -44,9 +42,8 @@ from vell_core.services.delegation import (
     LaunchRequest,
 )
 from vell_core.services.promotion import Progress, PromotionService, PromotionView
-from vell_core.services.staff import StaffDirectory, StaffMember
+from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import session_scope
-from vell_core.store.funnel import FunnelRecorder
 
 PROMPT_ACTION = "trial.prompt_sent"
 RENEW_ACTION = "trial.renewed"
@@ -294,65 +291,3 @@ def _aware(value: Any) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return ensure_utc(value)
-
-
-# -- Wiring -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProductionServices:
-    """This issue's services, built together (they depend on each other)."""
-
-    connections: ConnectionService
-    production_setup: ProductionSetupService
-    promotion: PromotionService
-    trials: TrialsDeskService
-
-
-def build_production_services(
-    *,
-    settings: Settings,
-    engine: Engine,
-    clock: Clock,
-    aws: ClientFactory,
-    staff: StaffDirectory,
-    funnel: FunnelRecorder,
-    audit: AuditRecorder,
-    delegations: DelegationService,
-    customer_access: CustomerAccess,
-) -> ProductionServices:
-    """Connections, CloudFormation setup, promotion and the trials desk, wired."""
-    connections = ConnectionService(
-        settings=settings, engine=engine, clock=clock, aws=aws, staff=staff, audit=audit
-    )
-    setup = ProductionSetupService(
-        settings=settings,
-        engine=engine,
-        clock=clock,
-        staff=staff,
-        audit=audit,
-        funnel=funnel,
-        connections=connections,
-    )
-    promotion = PromotionService(
-        settings=settings,
-        engine=engine,
-        clock=clock,
-        staff=staff,
-        delegations=delegations,
-        customer_access=customer_access,
-        connections=connections,
-        funnel=funnel,
-        audit=audit,
-    )
-    trials = TrialsDeskService(
-        engine=engine,
-        clock=clock,
-        staff=staff,
-        audit=audit,
-        delegations=delegations,
-        promotion=promotion,
-        setup=setup,
-        connections=connections,
-    )
-    return ProductionServices(connections, setup, promotion, trials)

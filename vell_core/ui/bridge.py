@@ -32,8 +32,8 @@ from streamlit.errors import StreamlitAuthError
 
 from vell_core.app import Services, build_services
 from vell_core.domain.errors import ConfigurationError, VellError
+from vell_core.domain.roles import StaffMember, can
 from vell_core.domain.signed_tokens import COOKIE_NAME, SESSION_HOURS
-from vell_core.services.staff import StaffMember, can
 from vell_core.ui.navigation import staff_url_paths
 from vell_core.views.text import plain
 
@@ -44,6 +44,7 @@ SESSION_TOKEN_KEY = "vell_session_token"
 SIGNED_OUT_KEY = "vell_signed_out"
 RETURN_TO_KEY = "vell_return_to"
 DEMO_LINK_PARAM = "demo_link"  # same as vell_core.services.demo_links.QUERY_PARAM
+RECORD_LINK_PARAM = "record"  # same as vell_core.services.access_record.QUERY_PARAM
 OIDC_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
 
 
@@ -200,6 +201,12 @@ def signed_in_but_unknown() -> bool:
 def demo_link_token() -> str | None:
     """The customer demo-link token in the URL, if this session was opened from one."""
     value = st.query_params.get(DEMO_LINK_PARAM)
+    return value if value else None
+
+
+def record_link_token() -> str | None:
+    """The customer's access-record token in the URL, if this session was opened from one."""
+    value = st.query_params.get(RECORD_LINK_PARAM)
     return value if value else None
 
 

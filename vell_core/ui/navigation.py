@@ -1,6 +1,6 @@
 """Which pages exist and who sees them; Home.py turns this into ``st.navigation``.
 
-Each page names the action it needs (``vell_core.services.staff.ACTION_ROLES``); a page is
+Each page names the action it needs (``vell_core.domain.roles.ACTION_ROLES``); a page is
 listed only for members allowed that action, and each page checks again when it runs.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vell_core.services.staff import StaffMember, can
+from vell_core.domain.roles import StaffMember, can
 
 
 @dataclass(frozen=True)
@@ -113,12 +113,17 @@ PAGES: tuple[PageSpec, ...] = (
     ),
 )
 
-# Shown instead of PAGES: to anyone signed out, and to a customer who opened a demo link.
+# Shown instead of PAGES: to anyone signed out, and to a customer who opened a demo link or
+# the link to their access record.
 SIGN_IN_PAGE = PageSpec("pages/sign_in.py", "Sign in", ":material/login:", "", default=True)
 DEMO_REQUEST_PAGE = PageSpec(
     "pages/demo_request.py", "Your Vell demo", ":material/key:", "", default=True
 )
 DEMO_REQUEST_URL_PATH = "demo_request"  # the customer link's path (vell_core.services.demo_links)
+ACCESS_RECORD_PAGE = PageSpec(
+    "pages/access_record.py", "Your access record", ":material/fact_check:", "", default=True
+)
+ACCESS_RECORD_URL_PATH = "access_record"  # the customer record link's path (access_record)
 
 GROUP_ORDER = ("Overview", "Sales", "Customer success", "Leadership", "Admin", "Sandbox")
 
