@@ -2,11 +2,12 @@
 every doc.
 
 A doc under ``docs/`` may cite ``vell_core`` by path (``vell_core/services/sync/``), by module
-(``vell_core.services.sync``) or by a name in a module (``vell_core.services.sync.service.SyncService``,
-``…SyncService.header``). Each is resolved against the files, and names against the module's
-``ast``, without importing anything. Repository paths under ``pages/``, ``tests/``, ``bench/``,
-``policies/`` and ``docs/``, pytest node ids (``tests/x.py::test_y``) and relative Markdown links
-(with their heading anchors) are checked too. ``docs/README.md`` must link every other doc.
+(``vell_core.services.sync``) or by a name in a module
+(``vell_core.services.sync.service.SyncService``, ``…SyncService.header``). Each is resolved
+against the files, and names against the module's ``ast``, without importing anything.
+Repository paths under ``pages/``, ``tests/``, ``bench/``, ``policies/`` and ``docs/``, pytest
+node ids (``tests/x.py::test_y``) and relative Markdown links (with their heading anchors) are
+checked too. ``docs/README.md`` must link every other doc.
 """
 
 from __future__ import annotations
