@@ -3,6 +3,7 @@
 Three shapes of navigation, decided before anything else renders:
 
 * a customer who opened a demo link (``?demo_link=…``) gets that one page and nothing else;
+  so does a customer who opened the link to their access record (``?record=…``);
 * anyone not signed in gets only the sign-in page, served at every staff page's address, so a
   deep link (``/demo_browser?delegation=92``) shows the sign-in there and, once signed in, the
   same address (query included) opens the page it names;
@@ -16,8 +17,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from vell_core.errors import ConfigurationError
-from vell_core.navigation import (
+from vell_core.domain.errors import ConfigurationError
+from vell_core.ui.bridge import (
+    current_user,
+    demo_link_token,
+    follow_return_to,
+    get_services,
+    keep_session_cookie,
+    record_link_token,
+    sign_out,
+)
+from vell_core.ui.navigation import (
+    ACCESS_RECORD_PAGE,
+    ACCESS_RECORD_URL_PATH,
     DEMO_REQUEST_PAGE,
     DEMO_REQUEST_URL_PATH,
     SIGN_IN_PAGE,
@@ -26,15 +38,7 @@ from vell_core.navigation import (
     staff_url_paths,
     url_path_of,
 )
-from vell_core.ui_bridge import (
-    current_user,
-    demo_link_token,
-    follow_return_to,
-    get_services,
-    keep_session_cookie,
-    sign_out,
-)
-from vell_core.ui_text import plain
+from vell_core.views.text import plain
 
 st.set_page_config(page_title="Vell Delegation Desk", page_icon=":material/key:", layout="wide")
 try:
@@ -63,10 +67,9 @@ def _at_addresses(spec: PageSpec, url_paths: list[str]) -> list[st.Page]:
     return [_page(spec, url_path=f"{url_path_of(spec)}_home"), *aliases]
 
 
-def _customer_navigation() -> st.Page:
-    # No staff sidebar, badge or sign-out: the customer sees the demo page only.
-    pages = _at_addresses(DEMO_REQUEST_PAGE, [DEMO_REQUEST_URL_PATH])
-    return st.navigation(pages, position="hidden")
+def _customer_navigation(spec: PageSpec, url_path: str) -> st.Page:
+    # No staff sidebar, badge or sign-out: the customer sees the one page their link opens.
+    return st.navigation(_at_addresses(spec, [url_path]), position="hidden")
 
 
 def _staff_navigation() -> st.Page:
@@ -91,5 +94,10 @@ def _staff_navigation() -> st.Page:
     return navigation
 
 
-navigation = _customer_navigation() if demo_link_token() else _staff_navigation()
+if demo_link_token():
+    navigation = _customer_navigation(DEMO_REQUEST_PAGE, DEMO_REQUEST_URL_PATH)
+elif record_link_token():
+    navigation = _customer_navigation(ACCESS_RECORD_PAGE, ACCESS_RECORD_URL_PATH)
+else:
+    navigation = _staff_navigation()
 navigation.run()

@@ -7,7 +7,8 @@ all pay it. Launches N demo requests, approves each as the customer, and times f
 the customer's ``SendDelegationToken`` until the store shows FINALIZED with the token
 exchanged. Goal: p95 ≤ 2 s.
 
-The app allows each staff member 10 launches per 10 minutes (``vell_core.ratelimit``); the
+The app allows each staff member 10 launches per 10 minutes
+(``vell_core.services.action_limits``); the
 benchmark does not weaken that limit. It spreads the launches over as many bench sales reps as
 it needs (``bench-rep-NN@vell.ai``, 10 launches each), and checks that the 11th launch by one
 rep is still refused.
@@ -30,14 +31,21 @@ import boto3
 from benchlib import Report, load_average, parser
 from sqlmodel import Session
 
-from vell_core import migrate, seed
-from vell_core.delegation import LaunchRequest, new_launch_token
-from vell_core.errors import RateLimited
-from vell_core.models import AwsDelegationState, DelegationPath, ExchangeState, StaffRole, StaffUser
-from vell_core.ratelimit import DEFAULT_LIMITS
-from vell_core.services import Services, build_services
-from vell_core.settings import load_settings
-from vell_core.staff import StaffMember
+from vell_core.app import Services, build_services
+from vell_core.config.settings import load_settings
+from vell_core.domain.errors import RateLimited
+from vell_core.domain.models import (
+    AwsDelegationState,
+    DelegationPath,
+    ExchangeState,
+    StaffRole,
+    StaffUser,
+)
+from vell_core.domain.roles import StaffMember
+from vell_core.services import seed
+from vell_core.services.action_limits import DEFAULT_LIMITS
+from vell_core.services.delegation import LaunchRequest, new_launch_token
+from vell_core.store import migrate
 
 CUSTOMER = "602341187520"
 GOAL_P95_SECONDS = 2.0

@@ -5,7 +5,8 @@ production milestones and proportional setup tickets) into a temp SQLite file wi
 ``executemany``, then computes everything the page shows for its default view (last 90 days,
 weekly cohorts) and for the whole history, three ways:
 
-* ours — ``vell_core.metrics.compute_dashboard`` on the store (SQL aggregation, small frames);
+* ours — ``vell_core.services.metrics.compute_dashboard`` on the store (SQL aggregation,
+  small frames);
 * naive — ``pd.read_sql`` every row, then compute the same definitions in pandas;
 * DuckDB — the same rows loaded into DuckDB (load time reported separately), running our
   statements compiled for PostgreSQL, then the same shaping.
@@ -37,18 +38,23 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.dialects import postgresql
 
-from vell_core import metrics, migrate
-from vell_core.db import make_engine, read_connection
-from vell_core.funnel import rebuild_summary
-from vell_core.metrics import (
+from vell_core.domain.metrics import (
+    SYNC_BIN_EDGES,
     TRIAL_DECISION_WINDOW,
     WIZARD_STEPS,
     WIZARD_WINDOW,
+    Dashboard,
+    Kpi,
     MetricsFilter,
     Window,
-    compute_dashboard,
-    engine_runner,
+    day_start,
+    format_value,
 )
+from vell_core.services.metrics import compute_dashboard
+from vell_core.store import migrate
+from vell_core.store.engine import make_engine, read_connection
+from vell_core.store.funnel import rebuild_summary
+from vell_core.store.metrics import Runner, default_baseline, engine_runner
 
 ANCHOR = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 HISTORY_DAYS = 3 * 365
@@ -353,7 +359,7 @@ def _naive_sync(fe: pd.DataFrame, w: Window, f: MetricsFilter) -> dict[str, Any]
         out[f"sync_median_{c}"] = values.median() / 60 if len(values) else None
         out[f"sync_p90_{c}"] = values.quantile(0.9) / 60 if len(values) else None
     cur = ev[ev["cur"]]
-    edges = [e * 60 for e in metrics.SYNC_BIN_EDGES] + [math.inf]
+    edges = [e * 60 for e in SYNC_BIN_EDGES] + [math.inf]
     out["histogram"] = np.histogram(cur["value_seconds"], bins=edges)[0].tolist()
     out["sync_trend"] = cur.groupby(_cohort(cur["occurred_at"], f.grain))["value_seconds"].agg(
         ["median", lambda v: v.quantile(0.9)]
@@ -424,12 +430,10 @@ def _naive_tickets(
 ) -> dict[str, Any]:
     setup = tk[tk["category"] == "setup"]
     launch = fe.loc[fe["step"] == "request_sent", "occurred_at"].min()
-    choice = metrics.default_baseline(
-        launch.to_pydatetime(), setup["opened_at"].min().to_pydatetime()
-    )
+    choice = default_baseline(launch.to_pydatetime(), setup["opened_at"].min().to_pydatetime())
     assert choice is not None
-    b_lo = metrics.day_start(choice[0])
-    b_hi = metrics.day_start(choice[1]) + timedelta(days=1)
+    b_lo = day_start(choice[0])
+    b_hi = day_start(choice[1]) + timedelta(days=1)
     base = ((setup["opened_at"] >= b_lo) & (setup["opened_at"] < b_hi)).sum() / (b_hi - b_lo).days
     out = {}
     for c, lo, hi in ((True, w.lo, w.effective_hi), (False, w.prev_lo, w.lo)):
@@ -494,7 +498,7 @@ def load_duckdb(path: Path) -> duckdb.DuckDBPyConnection:
     return duck
 
 
-def duckdb_runner(duck: duckdb.DuckDBPyConnection) -> metrics.Runner:
+def duckdb_runner(duck: duckdb.DuckDBPyConnection) -> Runner:
     """Run our statements, compiled for PostgreSQL, on DuckDB."""
     dialect = postgresql.psycopg.dialect()
 
@@ -522,7 +526,7 @@ def timed(function: Callable[[], Any], repeat: int = 3) -> tuple[Any, float, flo
     return result, first, statistics.median(warm)
 
 
-def kpi_values(dashboard: metrics.Dashboard) -> dict[str, float | None]:
+def kpi_values(dashboard: Dashboard) -> dict[str, float | None]:
     """The five KPIs, current and previous, keyed like the naive version."""
     by_key = {k.key: k for k in dashboard.kpis}
     names = {
@@ -584,7 +588,7 @@ def run_case(
     """Time the three implementations on one filter and check they agree."""
     names = {rep: f"Rep {rep}" for rep in REPS}
 
-    def ours() -> metrics.Dashboard:
+    def ours() -> Dashboard:
         with read_connection(engine) as connection:
             return compute_dashboard(engine_runner(connection), filters, ANCHOR, names)
 
@@ -624,8 +628,8 @@ def run_case(
     return len(mismatches)
 
 
-def format_prev(kpi: metrics.Kpi) -> str:
-    return metrics.format_value(kpi.previous, kpi.unit)
+def format_prev(kpi: Kpi) -> str:
+    return format_value(kpi.previous, kpi.unit)
 
 
 if __name__ == "__main__":

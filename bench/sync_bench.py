@@ -52,26 +52,26 @@ import boto3
 import requests
 from benchlib import Report, load_average, parser
 
-from vell_core import migrate, seed
-from vell_core.customer_access import CustomerAccess, CustomerClients
-from vell_core.delegation import LaunchRequest, new_launch_token
-from vell_core.marketplace_views import PRODUCT_TYPES
-from vell_core.models import DelegationPath
+from vell_core.app import Services, build_services
+from vell_core.config.settings import load_settings
+from vell_core.domain.models import DelegationPath
+from vell_core.domain.quotas import MARKETPLACE_RATES
+from vell_core.domain.roles import StaffMember
 from vell_core.sandbox.control import SandboxControl
-from vell_core.services import Services, build_services
-from vell_core.settings import load_settings
-from vell_core.staff import StaffMember
-from vell_core.sync import (
+from vell_core.services import seed
+from vell_core.services.customer_access import CustomerAccess, CustomerClients
+from vell_core.services.delegation import LaunchRequest, new_launch_token
+from vell_core.services.sync.job import (
     BATCH_SIZE,
-    DOCUMENTED_RATES,
-    LIVE_DEMO_SERVICES,
     PAGE_SIZE,
     PROPOSER_FILTERS,
     SyncJob,
-    SyncService,
     _entity_detail,
     _list_kwargs,
 )
+from vell_core.services.sync.service import LIVE_DEMO_SERVICES, SyncService
+from vell_core.store import migrate
+from vell_core.views.marketplace import PRODUCT_TYPES
 
 SELLERS = {"small": "602341187520", "typical": "418295730164", "large": "739104552816"}
 REP = "maya.chen@vell.ai"
@@ -470,7 +470,7 @@ def full_bound(needed: Need, rtt: float, rates: dict[str, float]) -> tuple[float
 
 def bench_seller(name: str, services: Services, args: Any, report: Report, *, opens: bool) -> None:
     account = SELLERS[name]
-    rates = {op: rate * args.factor for op, rate in DOCUMENTED_RATES.items()}
+    rates = {op: rate * args.factor for op, rate in MARKETPLACE_RATES.items()}
     services.sandbox.control.set_config(latency_ms=0)  # fast set-up
     delegation_id = connect(services, account)
     warm = cold_access(services).for_delegation(rep(services), delegation_id)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, time, timedelta
 
 import streamlit as st
 
-from vell_core.audit_query import KINDS, AuditFilter, to_csv
-from vell_core.formatting import when
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
+from vell_core.services.audit_query import KINDS, AuditFilter, to_csv
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.views.formatting import when
 
 member = require_page("audit.read")
 services = get_services()

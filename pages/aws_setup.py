@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from vell_core.formatting import duration_text, when
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
-from vell_core.ui_text import plain
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.views.formatting import duration_text, when
+from vell_core.views.text import plain
 
 member = require_page("settings.read")
 services = get_services()
@@ -20,7 +20,7 @@ def dot(ok: bool | None) -> str:
 
 def render_health() -> None:
     """Verdict first, then the evidence."""
-    health = services.admin.health(member)
+    health = services.aws_health.health(member)
     if health.verdict_ok:
         st.success("Notifications are flowing: topic, queue and worker look healthy.", icon="✅")
     else:
@@ -146,7 +146,7 @@ def render_health() -> None:
 def render_checklist() -> None:
     """The guide's partner prerequisites, editable."""
     st.subheader("Partner prerequisites")
-    entries = services.admin.checklist(member)
+    entries = services.partner_onboarding.checklist(member)
     with st.form("setup_checklist"):
         values = {}
         for entry in entries:
@@ -160,7 +160,7 @@ def render_checklist() -> None:
                 st.caption(f"Updated {when(entry.updated_at)} by {plain(entry.updated_by)}")
         if st.form_submit_button("Save checklist"):
             for key, (done, note) in values.items():
-                services.admin.set_checklist_item(member, key, done=done, note=note)
+                services.partner_onboarding.set_checklist_item(member, key, done=done, note=note)
             st.toast("Checklist saved")
             st.rerun()
 
@@ -168,7 +168,7 @@ def render_checklist() -> None:
 def render_questionnaire() -> None:
     """Answers only Partner Central knows, the email, and the attachments."""
     st.subheader("Partner questionnaire")
-    entries = services.admin.profile(member)
+    entries = services.partner_onboarding.profile(member)
     with st.form("setup_profile"):
         answers = {
             entry.key: st.text_input(
@@ -177,10 +177,10 @@ def render_questionnaire() -> None:
             for entry in entries
         }
         if st.form_submit_button("Save answers"):
-            services.admin.set_profile(member, answers)
+            services.partner_onboarding.set_profile(member, answers)
             st.toast("Answers saved")
             st.rerun()
-    questionnaire = services.admin.questionnaire(member)
+    questionnaire = services.partner_onboarding.questionnaire(member)
     st.write(f"**To:** {questionnaire.to}  \n**Subject:** {questionnaire.subject}")
     if questionnaire.missing:
         st.warning("Still to fill in: " + ", ".join(questionnaire.missing))
@@ -190,7 +190,7 @@ def render_questionnaire() -> None:
 
 def render_attachments() -> None:
     """One download button per policy file; a clear message for files not written yet."""
-    files = services.admin.policy_files(member)
+    files = services.partner_onboarding.policy_files(member)
     present = [f for f in files if not f.missing]
     missing = [f for f in files if f.missing]
     if missing:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from vell_core.csv_export import records_csv
-from vell_core.models import ConnectionStatus
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
-from vell_core.ui_text import plain
+from vell_core.domain.models import ConnectionStatus
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.views.csv_export import records_csv
+from vell_core.views.text import plain
 
 member = require_page("connection.manage")
 services = get_services()

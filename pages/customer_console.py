@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from vell_core.customer_console import ConsoleAction, Persona
-from vell_core.formatting import countdown, hours_text, when
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
-from vell_core.ui_text import plain
+from vell_core.services.customer_console import ConsoleAction, Persona
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.views.formatting import countdown, hours_text, when
+from vell_core.views.text import plain
 
 member = require_page("sandbox.customer_console")
 services = get_services()

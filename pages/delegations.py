@@ -1,23 +1,92 @@
-"""Delegations: every request with filters, CSV export, and a detail view with its timeline."""
+"""Delegations: every request with filters, CSV export, and a detail view with its timeline
+and its access record (what Vell did with the customer's credentials, and the customer's link).
+"""
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pandas as pd
 import streamlit as st
 
-from vell_core.csv_export import frame_csv_later
-from vell_core.delegation import DelegationFilter
-from vell_core.formatting import countdown, when, when_minute
-from vell_core.models import DelegationPath, DelegationStatus
-from vell_core.staff import can
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
-from vell_core.ui_text import plain
+from vell_core.aws.request_summary import SummaryStatus
+from vell_core.domain.models import DelegationPath, DelegationStatus
+from vell_core.domain.roles import can
+from vell_core.services.access_record import calls_chart, calls_frame, screens_frame
+from vell_core.services.delegation import DelegationFilter
+from vell_core.services.nudges import ROOT_APPROVED_TEXT
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.views.csv_export import frame_csv, frame_csv_later
+from vell_core.views.formatting import countdown, when, when_minute
+from vell_core.views.text import plain
 
 member = require_page("delegation.read_own")
 services = get_services()
 st.title("Delegations")
+LINK_VALIDITY = {"7 days": 7, "14 days": 14, "30 days": 30}
+
+
+def show_access_record(delegation_id: int) -> None:
+    """Every call made with the customer's credentials, by screen; the customer's link."""
+    record = services.access_records.for_staff(member, delegation_id)
+    st.subheader("What Vell did with the customer's access")
+    if record.truncated:
+        st.warning(f"Only the first {record.calls:,} calls are shown: there were more.")
+    cols = st.columns(3)
+    cols[0].metric("Calls with their credentials", record.calls)
+    cols[1].metric("Screens opened", len(record.screens))
+    cols[2].metric("Changes made", record.changes)
+    if record.screens:
+        chart = calls_chart(record)
+        if chart is not None:
+            st.altair_chart(chart, width="stretch")
+        st.dataframe(screens_frame(record.screens), hide_index=True, key="dl_record_screens")
+        with st.expander(f"Every call ({record.calls})"):
+            st.dataframe(calls_frame(record), hide_index=True, key="dl_record_calls")
+        st.download_button(
+            "Download record CSV",
+            frame_csv(calls_frame(record)),
+            f"access-record-{delegation_id}.csv",
+            "text/csv",
+            key="dl_record_csv",
+        )
+    else:
+        st.caption("No calls have been made with this customer's credentials.")
+    if not record.access_ended:
+        st.caption(
+            "Once the access has ended you can send the customer a read-only link to this record."
+        )
+        return
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    validity = left.radio(
+        "Customer link valid for", list(LINK_VALIDITY), index=1, horizontal=True, key="dl_rl_ttl"
+    )
+    if right.button("Create customer link", key="dl_record_link"):
+        ttl = timedelta(days=LINK_VALIDITY[validity])
+        link = services.access_records.issue_link(member, delegation_id, ttl)
+        st.success(
+            "Send the customer this read-only link to the record (it names no one at Vell but "
+            f"the rep); it works until {when(link.expires_at)}:"
+        )
+        st.code(link.url, language=None)
+
+
+SHOWN_NUDGES = 5
+
+if can(member, "delegation.create"):
+    with friendly_errors("check your waiting requests"):
+        overdue = services.nudges.report(member).nudges
+        if overdue:
+            with st.container(border=True, key="dl_nudges"):
+                st.markdown(f"**:material/schedule: Waiting longer than usual ({len(overdue)})**")
+                for nudge in overdue[:SHOWN_NUDGES]:
+                    st.markdown(
+                        f"- **{plain(nudge.company)}** ({nudge.path.value}) — "
+                        f"{plain(nudge.headline)}. {plain(nudge.action)}"
+                    )
+                if len(overdue) > SHOWN_NUDGES:
+                    st.caption(f"…and {len(overdue) - SHOWN_NUDGES} more.")
 
 cols = st.columns(4)
 statuses = cols[0].multiselect("Status", [s.value for s in DelegationStatus], key="dl_status")
@@ -59,6 +128,7 @@ with friendly_errors("list delegations"):
                 "Ended": when_minute(v.ended_at(now)),
                 "AWS state": v.aws_state.value if v.aws_state else "—",
                 "Credentials": v.exchange_state.value,
+                "Root-approved": "yes (cannot be revoked)" if v.root_approved else "",
                 "Request #": v.id,
             }
             for v in views
@@ -95,6 +165,23 @@ with friendly_errors("list delegations"):
             st.code(detail.console_deep_link, language=None)
         if detail.rejection_reason:
             st.error(f"Rejected: {plain(detail.rejection_reason)}")
+        if detail.root_approved:
+            st.warning(ROOT_APPROVED_TEXT, icon=":material/gpp_maybe:")
+        entered = [e.occurred_at for e in detail.timeline if e.state is detail.aws_state]
+        nudge = services.nudges.for_request(
+            detail.aws_state,
+            entered[-1] if entered else None,
+            detail.aws_state_expires_at,
+            detail.session_duration,
+        )
+        if nudge is not None and detail.rep_id == member.id:
+            st.warning(
+                f"**{plain(nudge.headline)}.** {plain(nudge.action)}", icon=":material/schedule:"
+            )
+        summary = detail.aws_summary
+        if summary is not None and summary.status is SummaryStatus.AVAILABLE:
+            with st.expander("AWS's summary of this request (as AWS wrote it)"):
+                st.markdown(plain(summary.content, multiline=True))
         notice = detail.exchange_notice(now)
         if notice is not None:
             show = {"info": st.info, "warning": st.warning, "error": st.error}
@@ -130,3 +217,4 @@ with friendly_errors("list delegations"):
             width="stretch",
             key="dl_timeline",
         )
+        show_access_record(detail.id)

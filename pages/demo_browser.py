@@ -2,7 +2,7 @@
 
 One page with four tabs, so the delegation picker, the access countdown and the sync progress
 sit in one place above all of them. Data comes from ``services.sync`` (per rep, per delegation,
-in memory, expiring with the credentials); shaping is in ``vell_core.marketplace_views``.
+in memory, expiring with the credentials); shaping is in ``vell_core.views.marketplace``.
 """
 
 from __future__ import annotations
@@ -12,12 +12,15 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from vell_core import marketplace_views as views
-from vell_core.chart_data import text_table
-from vell_core.csv_export import frame_csv_later
-from vell_core.demo_charts import bar_spec
-from vell_core.errors import CredentialsUnavailable, VellError
-from vell_core.formatting import (
+from vell_core.domain.errors import CredentialsUnavailable, VellError
+from vell_core.services.listing_update import ListingEdit, new_request_token
+from vell_core.services.sync.progress import DelegationChoice, DemoState, SyncProgress
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.views import marketplace as views
+from vell_core.views.chart_data import text_table
+from vell_core.views.csv_export import frame_csv_later
+from vell_core.views.demo_charts import bar_spec
+from vell_core.views.formatting import (
     countdown,
     day,
     display_frame,
@@ -25,10 +28,7 @@ from vell_core.formatting import (
     numeric_columns,
     when,
 )
-from vell_core.listing_update import ListingEdit, new_request_token
-from vell_core.sync import DelegationChoice, DemoState, SyncProgress
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
-from vell_core.ui_text import plain
+from vell_core.views.text import plain
 
 member = require_page("demo.browse")
 services = get_services()

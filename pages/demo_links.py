@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import streamlit as st
 
-from vell_core.formatting import when
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
-from vell_core.ui_text import plain
+from vell_core.domain.validation import COMPANY_MAX
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.views.formatting import when
+from vell_core.views.text import plain
 
 member = require_page("delegation.create")
 services = get_services()
@@ -21,7 +22,10 @@ st.caption(
 VALIDITY = {"24 hours": 24, "3 days": 72, "7 days": 168}
 
 with st.form("demo_link_form", border=True):
-    company = st.text_input("Company", key="demo_link_company", max_chars=80)
+    # No max_chars: the browser would drop a longer paste silently; validation says why.
+    company = st.text_input(
+        "Company", key="demo_link_company", help=f"At most {COMPANY_MAX} characters."
+    )
     validity = st.radio("Valid for", list(VALIDITY), index=1, horizontal=True, key="demo_link_ttl")
     submitted = st.form_submit_button("Create link", type="primary")
 if submitted:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from vell_core.formatting import when
-from vell_core.ui_bridge import demo_link_token, friendly_errors, get_services
-from vell_core.ui_text import plain
+from vell_core.ui.bridge import demo_link_token, friendly_errors, get_services
+from vell_core.views.formatting import when
+from vell_core.views.text import plain
 
 RESULT_KEY = "demo_request_result"  # plain values only, tied to the token that produced them
 
@@ -50,8 +50,9 @@ def ask_for_account() -> None:
         f"demo with your own AWS Marketplace data. This link works once, until "
         f"{when(landing.expires_at)}."
     )
+    # No max_chars: a copied id with spaces around it would be dropped without a word.
     account = st.text_input(
-        "Your AWS account id (12 digits, the seller account)", key="demo_account", max_chars=14
+        "Your AWS account id (12 digits, the seller account)", key="demo_account"
     )
     if st.button("Continue", type="primary", key="demo_request_submit"):
         outcome = services.demo_links.redeem(token, account)

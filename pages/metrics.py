@@ -7,22 +7,22 @@ from typing import Any
 
 import streamlit as st
 
-from vell_core.chart_data import text_table
-from vell_core.csv_export import frame_csv_later
-from vell_core.formatting import numeric_columns
-from vell_core.metrics import (
+from vell_core.domain.metrics import (
     DEFINITIONS,
     GRAINS,
     PATH_OPTIONS,
     SEGMENT_OPTIONS,
     Dashboard,
     MetricsFilter,
-    dashboard_chart_specs,
-    dashboard_tables,
-    frames_for_download,
     period_presets,
 )
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
+from vell_core.services.metrics import frames_for_download
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.views.chart_data import text_table
+from vell_core.views.csv_export import frame_csv_later
+from vell_core.views.formatting import numeric_columns
+from vell_core.views.metrics import dashboard_tables
+from vell_core.views.metrics_charts import dashboard_chart_specs
 
 CACHE_TTL_SECONDS = 300
 CUSTOM = "Custom range"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from vell_core.overview import home_tiles
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
+from vell_core.services.overview import home_tiles
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
 
 member = require_page("home")
 services = get_services()

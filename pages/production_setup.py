@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
-from vell_core.ui_text import plain
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.views.text import plain
 
 member = require_page("connection.manage")
 services = get_services()
@@ -52,11 +52,24 @@ with friendly_errors("load setup"):
 st.markdown(
     f"**2. Send {plain(setup.company)} the link** (AWS account {plain(setup.aws_account_id)})"
 )
-st.code(setup.external_id, language=None)
-st.link_button("Open the AWS quick-create page", setup.quick_create_url)
 st.caption(
-    f"The customer signs in to account {setup.aws_account_id}, ticks the IAM acknowledgement and "
-    f"creates stack {setup.stack_name}. When it shows CREATE_COMPLETE, copy RoleArn from Outputs."
+    "The link opens CloudFormation's quick-create page with Vell's template, the stack name and "
+    "both parameters filled in. Copy it into your message to the customer:"
+)
+st.code(setup.quick_create_url, language=None, wrap_lines=True)
+st.caption("External ID (already in the link as the stack's ExternalId parameter):")
+st.code(setup.external_id, language=None)
+console = "sandbox AWS console" if setup.sandbox_console else "AWS quick-create page"
+st.link_button(f"Open the {console}", setup.quick_create_url)
+st.caption(
+    f"The customer signs in to account {plain(setup.aws_account_id)}, ticks the IAM "
+    f"acknowledgement and creates stack {plain(setup.stack_name)}. When it shows "
+    "CREATE_COMPLETE, they copy RoleArn from its Outputs and send it back."
+    + (
+        " In the sandbox the link opens the sandbox's console: you act as the customer there."
+        if setup.sandbox_console
+        else ""
+    )
 )
 
 st.markdown("**3. Validate**")
@@ -69,9 +82,10 @@ if st.button("Validate", key="ps_validate", type="primary"):
         if report.probe is not None:
             st.dataframe(pd.DataFrame(report.probe.rows()), hide_index=True)
         for explanation in report.explanations:
-            st.warning(f"**{explanation.title}** {explanation.fix}")
+            st.warning(f"**{plain(explanation.title)}** {plain(explanation.fix)}")
         if report.ok:
-            status.update(label="Connected: the role works", state="complete")
+            status.update(label="Connected: the role works", state="complete", expanded=True)
             st.success(f"Connection #{setup.connection_id} is active.")
         else:
-            status.update(label="Not connected yet", state="error")
+            reason = report.explanations[0].title if report.explanations else "see the checks"
+            status.update(label=f"Not connected yet: {reason}", state="error", expanded=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from vell_core.ui_bridge import (
+from vell_core.ui.bridge import (
     friendly_errors,
     get_services,
     oidc_configured,

@@ -6,19 +6,12 @@ from datetime import UTC, datetime, time
 
 import streamlit as st
 
-from vell_core.tickets import TEMPLATE_CSV, TicketInput
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
-from vell_core.ui_text import plain
+from vell_core.services.tickets import TEMPLATE_CSV, TicketInput
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.views.text import plain
 
 ADDED = "tickets_added_message"
-MANUAL_KEYS = (
-    "ticket_ref",
-    "ticket_day",
-    "ticket_category",
-    "ticket_subject",
-    "ticket_acct",
-    "ticket_company",
-)
+CLEAR = "tickets_clear_form"  # set once a ticket is stored: the next run empties the form
 
 member = require_page("tickets.write")
 services = get_services()
@@ -55,16 +48,28 @@ if upload is not None and st.button("Import", type="primary", key="tickets_impor
             st.dataframe(report.error_records(), hide_index=True, key="tickets_errors")
 
 st.subheader("Add a ticket")
+if st.session_state.pop(CLEAR, False):
+    # Set before the widgets exist: dropping their keys would leave the browser showing the
+    # old values (it keeps what it had), while set values are sent to it.
+    st.session_state.update(
+        ticket_ref="",
+        ticket_day=services.clock.now().date(),
+        ticket_category="setup",
+        ticket_subject="",
+        ticket_acct="",
+        ticket_company="",
+    )
 # Kept on a refusal so nothing typed is lost; cleared (below) only once the ticket is stored.
+# No max_chars: the browser drops a longer paste without a word; the service says what is wrong.
 with st.form("tickets_manual", clear_on_submit=False):
     cols = st.columns(3)
-    ref = cols[0].text_input("External ref (optional)", max_chars=64, key="ticket_ref")
+    ref = cols[0].text_input("External ref (optional)", key="ticket_ref")
     day = cols[1].date_input("Opened on (UTC)", key="ticket_day")
-    category = cols[2].text_input("Category", value="setup", max_chars=40, key="ticket_category")
-    subject = st.text_input("Subject", max_chars=200, key="ticket_subject")
+    category = cols[2].text_input("Category", value="setup", key="ticket_category")
+    subject = st.text_input("Subject", key="ticket_subject")
     cols = st.columns(2)
-    customer = cols[0].text_input("Customer account (optional)", max_chars=12, key="ticket_acct")
-    company = cols[1].text_input("Company (optional)", max_chars=120, key="ticket_company")
+    customer = cols[0].text_input("Customer account (optional)", key="ticket_acct")
+    company = cols[1].text_input("Company (optional)", key="ticket_company")
     submitted = st.form_submit_button("Add ticket", type="primary")
 if submitted:
     with friendly_errors("add a ticket"):
@@ -80,8 +85,7 @@ if submitted:
             ),
         )
         st.session_state[ADDED] = f"Added ticket {view.external_ref or view.id}."
-        for key in MANUAL_KEYS:
-            st.session_state.pop(key, None)
+        st.session_state[CLEAR] = True
         st.rerun()
 if ADDED in st.session_state:
     st.success(plain(st.session_state.pop(ADDED)))

@@ -7,12 +7,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from vell_core.csv_export import records_csv
-from vell_core.delegation import new_launch_token
-from vell_core.promotion import StepOutcome, StepState
-from vell_core.trials import TrialFilter
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
-from vell_core.ui_text import plain
+from vell_core.services.delegation import new_launch_token
+from vell_core.services.promotion import StepOutcome, StepState
+from vell_core.services.trials import TrialFilter
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.views.csv_export import records_csv
+from vell_core.views.text import plain
 
 member = require_page("promotion.run")
 services = get_services()
@@ -122,10 +122,15 @@ if hybrid_col.button("Promote (hybrid)", key="td_promote", type="primary"):
 if cfn_col.button("Promote (CloudFormation)", key="td_cfn"):
     with friendly_errors("CloudFormation setup"):
         setup = services.trials.promote_cloudformation(member, picked)
-        st.write(f"External ID for {plain(setup.company)}: ")
-        st.code(setup.external_id, language=None)
-        st.link_button("Open the AWS quick-create page", setup.quick_create_url)
-        st.caption("Then validate the stack's RoleArn on the **Production setup** page.")
+        st.write(f"Send {plain(setup.company)} this quick-create link:")
+        st.code(setup.quick_create_url, language=None, wrap_lines=True)
+        st.caption(f"External ID (already in the link): {setup.external_id}")
+        console = "sandbox AWS console" if setup.sandbox_console else "AWS quick-create page"
+        st.link_button(f"Open the {console}", setup.quick_create_url)
+        st.caption(
+            "When the customer sends back the stack's RoleArn, validate it on the "
+            "**Production setup** page (this setup is listed under Continue a setup)."
+        )
 
 with st.expander("Offboarding checklist"):
     if st.button("Show checklist", key="td_offboard"):

@@ -7,22 +7,26 @@ from datetime import datetime
 
 import streamlit as st
 
-from vell_core.delegation import DelegationView, LaunchRequest, new_launch_token
-from vell_core.formatting import countdown, principal_name, when
-from vell_core.live_views import reuse_unless_changed
-from vell_core.models import (
+from vell_core.aws.request_summary import AwsSummary, SummaryStatus
+from vell_core.domain.models import (
     AwsDelegationState,
     DelegationPath,
     DelegationStatus,
     FunnelStep,
 )
-from vell_core.ui_bridge import friendly_errors, get_services, require_page
-from vell_core.ui_text import plain
+from vell_core.domain.roles import can
+from vell_core.services.delegation import DelegationView, LaunchRequest, new_launch_token
+from vell_core.services.nudges import ROOT_APPROVED_TEXT, ROOT_LIMIT_TEXT
+from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.ui.live_views import reuse_unless_changed
+from vell_core.views.formatting import countdown, principal_name, when
+from vell_core.views.text import plain
 
 member = require_page("delegation.create")
 services = get_services()
 WIZARD = "wizard_state"
 LIVE_VIEW = "wizard_live_view"  # (change token, DelegationView) of the waiting step
+SUMMARY_VIEW = "wizard_summary_view"  # (delegation id, AwsSummary) once asked
 STEPS = (
     "Provider",
     "Account information",
@@ -102,10 +106,7 @@ def account_step() -> None:
     # No max_chars: the browser would silently drop a longer paste; validation says why instead.
     company = st.text_input("Company", value=wizard["company"], key="wizard_company")
     account = st.text_input(
-        "Customer's AWS account id (12 digits)",
-        value=wizard["account"],
-        key="wizard_account",
-        max_chars=14,
+        "Customer's AWS account id (12 digits)", value=wizard["account"], key="wizard_account"
     )
     back, nxt = st.columns([1, 5])
     if back.button("Back", key="wizard_account_back"):
@@ -192,14 +193,31 @@ def path_step() -> None:
             "connection. Customer success re-validates it on **Connections**."
         )
     elif wizard.get("path") == "production":
-        st.info(
-            "Production setup uses the CloudFormation path (a permanent role with an "
-            "external ID). Customer success runs it from **Production setup**."
-        )
+        production_next_step()
     elif wizard.get("path"):
         preview_and_confirm()
     if st.button("Back", key="wizard_path_back"):
         go(1)
+
+
+def production_next_step() -> None:
+    """The Production card: where the CloudFormation path lives, and who runs it."""
+    st.info(
+        "Production setup uses the CloudFormation path (a permanent role with an external ID). "
+        "Customer success runs it from **Production setup**: it generates the external ID and "
+        "the customer's quick-create link, then validates the role the stack creates."
+    )
+    if not can(member, "connection.manage"):
+        st.caption(
+            f"Hand it to customer success with the company ({plain(wizard['company'])}) and "
+            f"AWS account {plain(wizard['account'])}."
+        )
+        return
+    if st.button("Open Production setup", type="primary", key="wizard_production_setup"):
+        # The setup form starts filled in with this customer (its widget keys).
+        st.session_state["ps_company"] = wizard["company"]
+        st.session_state["ps_account"] = wizard["account"]
+        st.switch_page("pages/production_setup.py")
 
 
 def launch_request() -> LaunchRequest:
@@ -231,6 +249,11 @@ def preview_and_confirm() -> None:
         with st.expander("Permissions (the rendered policy the customer approves)"):
             st.code(preview.policy_pretty, language="json")
         st.caption(f"Template `{preview.template_name}` · {preview.template_arn}")
+        st.caption(
+            ":material/info: AWS writes its own plain-language summary of a request once it "
+            "exists: the next step shows it beside this policy and message, before you send "
+            "the customer the link."
+        )
         if st.button("Send request to AWS", type="primary", key="wizard_launch"):
             view = services.delegations.launch(member, launch_request())
             wizard["delegation_id"] = view.id
@@ -266,6 +289,17 @@ def render_status(view: DelegationView, now: datetime) -> None:
         st.warning(
             "Waiting for the customer's admin: the owner forwarded the request for "
             "approval. Share the console link again if they need it."
+        )
+    entered = [e.occurred_at for e in view.timeline if e.state is view.aws_state]
+    nudge = services.nudges.for_request(
+        view.aws_state,
+        entered[-1] if entered else None,
+        view.aws_state_expires_at,
+        view.session_duration,
+    )
+    if nudge is not None:
+        st.warning(
+            f"**{plain(nudge.headline)}.** {plain(nudge.action)}", icon=":material/schedule:"
         )
     render_exchange(view, now)
     render_timeline(view)
@@ -334,6 +368,7 @@ def waiting_step() -> None:
             ended_step(view, now)
             return
         st.subheader("Waiting for approval")
+        before_you_send(view)
         if view.console_deep_link:
             st.markdown(
                 "Send the customer this link to review the request in the AWS console "
@@ -343,12 +378,72 @@ def waiting_step() -> None:
             st.code(view.console_deep_link, language=None)
         elif view.last_error:
             st.error(plain(view.last_error))
+        if view.needs_non_root_approver:
+            st.warning(ROOT_LIMIT_TEXT, icon=":material/admin_panel_settings:")
         if services.settings.is_sandbox:
             st.caption(
                 ":material/science: Sandbox: open **Customer console** (sidebar) to act "
                 "as the customer and approve."
             )
         live_status()
+
+
+def before_you_send(view: DelegationView) -> None:
+    """AWS's own summary of the request beside the exact policy and message it was sent with."""
+    sent = services.delegations.sent_request(member, view.id)
+    st.markdown("#### Before you send the link: what AWS tells the customer")
+    summary_column, request_column = st.columns(2)
+    with summary_column:
+        st.markdown("**AWS's summary of this request**")
+        summary_panel(view.id)
+    with request_column:
+        st.markdown("**Message the customer will see**")
+        st.info(plain(sent.request_message))
+        st.markdown("**Permissions (the exact policy the customer approves)**")
+        st.code(sent.policy_pretty, language="json", height=260)
+
+
+def summary_panel(row_id: int) -> None:
+    """Asks AWS until its summary is final, then draws the kept answer with no timer."""
+    kept = st.session_state.get(SUMMARY_VIEW)
+    done = kept is not None and kept[0] == row_id and kept[1].final
+
+    def panel() -> None:
+        current = st.session_state.get(SUMMARY_VIEW)
+        if current is not None and current[0] == row_id and current[1].final:
+            render_summary(current[1])  # final: nothing to ask, nothing changed
+            return
+        with friendly_errors("read AWS's summary"):
+            summary = services.delegations.aws_summary(member, row_id)
+            st.session_state[SUMMARY_VIEW] = (row_id, summary)
+            if summary.final and not done:
+                st.rerun()  # redraw once without the refresh timer
+            render_summary(summary)
+
+    every = None if done else services.settings.vell_live_refresh_seconds
+    st.fragment(panel, run_every=every, key="wizard_summary")()
+
+
+def render_summary(summary: AwsSummary) -> None:
+    """AWS's text as text, or where its generation stands."""
+    with st.container(border=True, key="wizard_aws_summary"):
+        if summary.status is SummaryStatus.AVAILABLE:
+            st.markdown(plain(summary.content, multiline=True))
+            st.caption(
+                f"Written by AWS (IAM GetHumanReadableSummary, {summary.locale}), with a "
+                "language model; the policy beside it is what the customer approves."
+            )
+        elif summary.status in (
+            SummaryStatus.CREATING,
+            SummaryStatus.GENERATING,
+            SummaryStatus.UNREACHABLE,
+        ):
+            st.info(summary.notice or "", icon=":material/hourglass_top:")
+            st.caption("This refreshes on its own.")
+        elif summary.status is SummaryStatus.FAILED:
+            st.warning(summary.notice or "", icon=":material/sync_problem:")
+        else:
+            st.info(summary.notice or "", icon=":material/lock:")
 
 
 def connected_step() -> None:
@@ -363,6 +458,8 @@ def connected_step() -> None:
             )
         else:
             st.success(f"Connected to {plain(view.company)} (AWS account {view.aws_account_id}).")
+        if view.root_approved:
+            st.warning(ROOT_APPROVED_TEXT, icon=":material/gpp_maybe:")
         cols = st.columns(3)
         cols[0].metric("Access ends in", countdown(view.credentials_expire_at, now))
         cols[1].metric("Approved by", principal_name(view.approver_id))

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 from hypothesis import strategies as st
 
-from vell_core import validation
-from vell_core.errors import ValidationFailed
+from vell_core.domain import validation
+from vell_core.domain.errors import ValidationFailed
 
 # Zero-digit code points of scripts whose digits Python's ``\d`` accepts.
 DIGIT_ZEROS = {

@@ -9,13 +9,13 @@ import threading
 
 import typer
 
-from vell_core import migrate
-from vell_core import seed as seed_module
-from vell_core.clock import SystemClock
-from vell_core.db import make_engine
-from vell_core.errors import ConfigurationError
-from vell_core.logging_setup import configure_logging
-from vell_core.settings import PROJECT_ROOT, load_settings
+from vell_core.config.logs import configure_logging
+from vell_core.config.settings import PROJECT_ROOT, load_settings
+from vell_core.domain.clock import SystemClock
+from vell_core.domain.errors import ConfigurationError
+from vell_core.services import seed as seed_module
+from vell_core.store import migrate
+from vell_core.store.engine import make_engine
 
 app = typer.Typer(help="Vell Delegation Desk administration.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
@@ -87,9 +87,9 @@ def bootstrap() -> None:
 
 def _ensure_sample_sellers(seed: int) -> None:
     """Write the sandbox's sample sellers under data/sellers/ unless they are there."""
-    from vell_core.sandbox.accounts import SANDBOX_CUSTOMERS
+    from vell_core.config.sandbox_accounts import SANDBOX_CUSTOMERS
+    from vell_core.config.settings import DATA_DIR
     from vell_core.sandbox.marketplace.generator import seller_path, write_sample_sellers
-    from vell_core.settings import DATA_DIR
 
     if all(seller_path(DATA_DIR, c.account_id).exists() for c in SANDBOX_CUSTOMERS):
         return
@@ -107,7 +107,7 @@ def run(ctx: typer.Context) -> None:
     """
     from streamlit.web import cli as streamlit_cli
 
-    from vell_core.ui_bridge import start_services
+    from vell_core.ui.bridge import start_services
 
     start_services()
     sys.argv = ["streamlit", "run", str(PROJECT_ROOT / "Home.py"), *ctx.args]
@@ -117,7 +117,7 @@ def run(ctx: typer.Context) -> None:
 @app.command("worker")
 def worker() -> None:
     """Run the notification worker (SQS long polling) until interrupted."""
-    from vell_core.services import build_services
+    from vell_core.app import build_services
 
     settings = load_settings(vell_start_worker=False)
     configure_logging(settings.vell_log_level)

@@ -1,32 +1,32 @@
 """AppTest fixtures: one seeded store and one sandbox per session, a signed-in user per test.
 
-Pages reach the service graph only through ``vell_core.ui_bridge.get_services``; the fixture
+Pages reach the service graph only through ``vell_core.ui.bridge.get_services``; the fixture
 points that at a graph built on a temp SQLite store, so each page runs exactly as in the app.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import private_channel
-from vell_core import migrate, seed, ui_bridge
-from vell_core.services import Services, build_services
-from vell_core.settings import PROJECT_ROOT, load_settings
+from tests.conftest import StoreTemplates, private_channel
+from vell_core.app import Services, build_services
+from vell_core.config.settings import PROJECT_ROOT, load_settings
+from vell_core.ui import bridge as ui_bridge
 
 APP_TIMEOUT = 30
 
 
 @pytest.fixture(scope="session")
-def app_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+def app_services(
+    tmp_path_factory: pytest.TempPathFactory, store_templates: StoreTemplates
+) -> Iterator[Services]:
     """A full service graph (sandbox included) on a freshly seeded SQLite store."""
     folder: Path = tmp_path_factory.mktemp("appstore")
-    url = f"sqlite:///{folder / 'vell.db'}"
-    migrate.upgrade(url)
+    url = store_templates.copy(folder / "vell.db", seeded=True)
     settings = load_settings(
         vell_database_url=url,
         vell_sandbox_port=0,
@@ -35,7 +35,6 @@ def app_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]
         **private_channel(),
     )
     services = build_services(settings)
-    seed.seed(services.engine, datetime.now(UTC))
     yield services
     services.close()
 

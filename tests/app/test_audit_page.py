@@ -8,13 +8,7 @@ from collections.abc import Callable
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.test_auth_pages import ensure_wired
-from vell_core.services import Services
-
-
-@pytest.fixture(autouse=True)
-def _wired(app_services: Services) -> None:
-    ensure_wired(app_services)
+from vell_core.app import Services
 
 
 @pytest.fixture

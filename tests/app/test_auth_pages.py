@@ -16,15 +16,11 @@ import pytest
 from sqlalchemy import event
 from streamlit.testing.v1 import AppTest
 
-from vell_core import ui_bridge
-from vell_core.admin import AdminService
-from vell_core.audit_query import AuditQuery
-from vell_core.demo_links import DemoLinkService
-from vell_core.errors import PermissionDenied
-from vell_core.navigation import PAGES
-from vell_core.ratelimit import RateLimiter
-from vell_core.services import Services
-from vell_core.settings import load_settings
+from vell_core.app import Services
+from vell_core.config.settings import load_settings
+from vell_core.domain.errors import PermissionDenied
+from vell_core.ui import bridge as ui_bridge
+from vell_core.ui.navigation import PAGES
 
 MY_PAGES = ("pages/audit.py", "pages/aws_setup.py", "pages/demo_links.py")
 ALL_PAGES = sorted({spec.path for spec in PAGES} | set(MY_PAGES))
@@ -38,37 +34,6 @@ AWS_VALUES = {
     "vell_delegation_queue_url": "https://sqs.us-east-1.amazonaws.com/253265132499/vell-prod",
     "vell_cfn_template_url": "https://vell-prod.s3.amazonaws.com/role.yaml",
 }
-
-
-def ensure_wired(services: Services) -> None:
-    """Attach this issue's services if services.py does not wire them yet (AUTH_README.md)."""
-    if getattr(services, "rate_limiter", None) is None:
-        services.rate_limiter = RateLimiter(clock=services.clock, engine=services.engine)  # type: ignore[attr-defined]
-    if getattr(services, "admin", None) is None:
-        services.admin = AdminService(  # type: ignore[attr-defined]
-            settings=services.settings,
-            engine=services.engine,
-            clock=services.clock,
-            aws=services.aws,
-            staff=services.staff,
-        )
-    if getattr(services, "audit_query", None) is None:
-        services.audit_query = AuditQuery(engine=services.engine, staff=services.staff)  # type: ignore[attr-defined]
-    if getattr(services, "demo_links", None) is None:
-        services.demo_links = DemoLinkService(  # type: ignore[attr-defined]
-            settings=services.settings,
-            engine=services.engine,
-            clock=services.clock,
-            staff=services.staff,
-            delegations=services.delegations,
-            rate_limiter=services.rate_limiter,  # type: ignore[attr-defined]
-            audit=services.audit,
-        )
-
-
-@pytest.fixture(autouse=True)
-def _wired(app_services: Services) -> None:
-    ensure_wired(app_services)
 
 
 @pytest.fixture
@@ -90,8 +55,6 @@ def app_queries(app_services: Services) -> Iterator[list[str]]:
 def aws_mode(app_services: Services, monkeypatch: pytest.MonkeyPatch) -> Services:
     """The same graph, but with settings that say ``aws`` (nothing reaches AWS in these tests)."""
     services = dataclasses.replace(app_services, settings=load_settings(**AWS_VALUES))
-    for name in ("rate_limiter", "admin", "audit_query", "demo_links"):
-        setattr(services, name, getattr(app_services, name))
     monkeypatch.setattr(ui_bridge, "get_services", lambda: services)
     return services
 

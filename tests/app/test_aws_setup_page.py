@@ -7,14 +7,6 @@ from collections.abc import Callable
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.test_auth_pages import ensure_wired
-from vell_core.services import Services
-
-
-@pytest.fixture(autouse=True)
-def _wired(app_services: Services) -> None:
-    ensure_wired(app_services)
-
 
 def test_admin_sees_health_checklist_and_questionnaire(page: Callable[..., AppTest]) -> None:
     app = page("pages/aws_setup.py", as_email="sam.patel@vell.ai").run()

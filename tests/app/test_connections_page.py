@@ -7,8 +7,8 @@ from collections.abc import Callable
 from streamlit.testing.v1 import AppTest
 
 from tests.app.test_trials_desk_page import prod_page
-from vell_core.models import ConnectionVia
-from vell_core.services import Services
+from vell_core.app import Services
+from vell_core.domain.models import ConnectionVia
 
 __all__ = ["prod_page"]  # fixture
 PAGE = "pages/connections.py"

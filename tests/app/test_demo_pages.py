@@ -10,7 +10,6 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -18,22 +17,19 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import private_channel
+from tests.conftest import StoreTemplates, private_channel
 from tests.integration.test_sync import SMALL, connect, rep, set_sandbox_limits
-from vell_core import migrate, seed, ui_bridge
-from vell_core.listing_update import ListingUpdateService
-from vell_core.models import DelegationPath
-from vell_core.services import Services, build_services
-from vell_core.settings import PROJECT_ROOT, load_settings
-from vell_core.sync import SyncService
+from vell_core.app import Services, build_services
+from vell_core.config.settings import PROJECT_ROOT, load_settings
+from vell_core.domain.models import DelegationPath
+from vell_core.ui import bridge as ui_bridge
 
 PAGE = "pages/demo_browser.py"
 MAYA = "maya.chen@vell.ai"
 
 
-def _graph(folder: Path) -> Services:
-    url = f"sqlite:///{folder / 'demo.db'}"
-    migrate.upgrade(url)
+def _graph(folder: Path, templates: StoreTemplates) -> Services:
+    url = templates.copy(folder / "demo.db", seeded=True)
     settings = load_settings(
         vell_database_url=url,
         vell_sandbox_port=0,
@@ -42,25 +38,15 @@ def _graph(folder: Path) -> Services:
         **private_channel(),
     )
     services = build_services(settings, start_background=False)
-    seed.seed(services.engine, datetime.now(UTC))
     set_sandbox_limits(services, factor=1.0)
-    if not hasattr(services, "sync"):  # until the composition root wires them
-        services.sync = SyncService(  # type: ignore[attr-defined]
-            customer_access=services.customer_access,
-            delegations=services.delegations,
-            funnel=services.funnel,
-            engine=services.engine,
-            clock=services.clock,
-        )
-        services.listing_updates = ListingUpdateService(  # type: ignore[attr-defined]
-            customer_access=services.customer_access, sync=services.sync
-        )
     return services
 
 
 @pytest.fixture(scope="module")
-def demo_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    services = _graph(tmp_path_factory.mktemp("demo"))
+def demo_services(
+    tmp_path_factory: pytest.TempPathFactory, store_templates: StoreTemplates
+) -> Iterator[Services]:
+    services = _graph(tmp_path_factory.mktemp("demo"), store_templates)
     yield services
     services.sync.close()
     services.close()
@@ -201,9 +187,9 @@ def test_trial_updates_a_listing_with_live_change_set_progress(
 
 
 def test_expired_credentials_offer_renewal_instead_of_failing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_templates: StoreTemplates
 ) -> None:
-    services = _graph(tmp_path)
+    services = _graph(tmp_path, store_templates)
     try:
         delegation_id = connect(services, SMALL)
         at = page_for(services, monkeypatch)(delegation=str(delegation_id))

@@ -7,18 +7,12 @@ from collections.abc import Callable
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.test_auth_pages import ensure_wired
-from vell_core.sandbox.accounts import SANDBOX_CUSTOMERS
-from vell_core.services import Services
-from vell_core.staff import StaffMember
+from vell_core.app import Services
+from vell_core.config.sandbox_accounts import SANDBOX_CUSTOMERS
+from vell_core.domain.roles import StaffMember
 
 ACCOUNT = SANDBOX_CUSTOMERS[0].account_id
 COMPANY = SANDBOX_CUSTOMERS[0].company
-
-
-@pytest.fixture(autouse=True)
-def _wired(app_services: Services) -> None:
-    ensure_wired(app_services)
 
 
 @pytest.fixture
@@ -40,7 +34,7 @@ def test_rep_creates_a_link(page: Callable[..., AppTest]) -> None:
 def test_customer_redeems_once(
     page: Callable[..., AppTest], app_services: Services, maya: StaffMember
 ) -> None:
-    issued = app_services.demo_links.create(maya, COMPANY)  # type: ignore[attr-defined]
+    issued = app_services.demo_links.create(maya, COMPANY)
     app = page("Home.py", demo_link=issued.token).run()
     assert not app.exception
     assert [t.value for t in app.title] == ["Start your Vell demo"]
@@ -60,7 +54,7 @@ def test_customer_redeems_once(
 def test_tampered_link_is_refused(
     page: Callable[..., AppTest], app_services: Services, maya: StaffMember
 ) -> None:
-    issued = app_services.demo_links.create(maya, COMPANY)  # type: ignore[attr-defined]
+    issued = app_services.demo_links.create(maya, COMPANY)
     body, signature = issued.token.split(".")
     tampered = f"{body[:-2]}{'A' if body[-2] != 'A' else 'B'}{body[-1]}.{signature}"
     app = page("pages/demo_request.py", demo_link=tampered).run()

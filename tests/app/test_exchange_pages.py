@@ -6,14 +6,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-import pytest
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
-from tests.app.test_auth_pages import ensure_wired
-from vell_core.delegation import LaunchRequest, new_launch_token
-from vell_core.models import DelegationPath
-from vell_core.services import Services
+from vell_core.app import Services
+from vell_core.domain.models import DelegationPath
+from vell_core.services.delegation import LaunchRequest, new_launch_token
 
 CUSTOMER = "418295730164"
 
@@ -21,11 +19,6 @@ CUSTOMER = "418295730164"
 def shown(elements) -> list[str]:
     """Element texts as the rep reads them (pages escape Markdown in untrusted strings)."""
     return [element.value.replace("\\", "") for element in elements]
-
-
-@pytest.fixture(autouse=True)
-def _wired(app_services: Services) -> None:
-    ensure_wired(app_services)
 
 
 def approved_without_credentials(

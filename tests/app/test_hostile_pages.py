@@ -17,10 +17,11 @@ from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from tests.hostile import MARKDOWN, hostile_text, unicode_digit_accounts
-from vell_core.csv_export import FORMULA_PREFIXES
-from vell_core.delegation import LaunchRequest, new_launch_token
-from vell_core.models import DelegationPath
-from vell_core.services import Services
+from vell_core.app import Services
+from vell_core.domain.models import DelegationPath
+from vell_core.services.delegation import LaunchRequest, new_launch_token
+from vell_core.views.csv_export import FORMULA_PREFIXES
+from vell_core.views.text import WORD_JOINER
 
 PAYLOAD = "**Bold** :red[Evil] [link](https://evil.example)"
 FORMULA = '=HYPERLINK("https://evil.example","Click")'
@@ -47,6 +48,11 @@ def assert_rendered_as_text(at: AppTest) -> None:
         assert ":red[Evil]" not in body, body  # a Streamlit directive left unescaped
 
 
+def shown_text(body: str) -> str:
+    """The HTML a Markdown body renders to, without ``plain``'s invisible word joiners."""
+    return GFM.render(body).replace(WORD_JOINER, "")
+
+
 def start_wizard(at: AppTest, company: str, account: str) -> None:
     at.run()
     at.button(key="wizard_provider_next").click().run()
@@ -63,7 +69,8 @@ def test_wizard_shows_a_markdown_company_as_text(page: Callable[..., AppTest]) -
     assert not at.exception
     assert any("2048" in m.value for m in at.metric)  # the preview rendered
     assert_rendered_as_text(at)
-    assert any(PAYLOAD in GFM.render(body) for body in markdown_bodies(at))  # shown, as text
+    # Shown, as text (plain's invisible word joiners, against Streamlit's autolinker, aside).
+    assert any(PAYLOAD in shown_text(body) for body in markdown_bodies(at))
 
 
 @pytest.mark.parametrize("account", list(unicode_digit_accounts("418295730164")))
@@ -111,6 +118,7 @@ def test_demo_page_shows_the_company_as_text_and_refuses_unicode_digits(
     at.run()
     assert not at.exception
     assert_rendered_as_text(at)
+    assert at.text_input(key="demo_account").proto.max_chars == 0  # a padded paste is kept
     at.text_input(key="demo_account").set_value(next(unicode_digit_accounts("418295730164")))
     at.button(key="demo_request_submit").click().run()
     assert not at.exception
@@ -181,3 +189,57 @@ def test_ticket_form_keeps_values_when_refused_and_clears_when_stored(
     assert any("Added ticket" in s.value for s in at.success)
     assert at.text_input(key="ticket_subject").value == ""
     assert_rendered_as_text(at)
+
+
+# --- no silent paste limits ---------------------------------------------------------------------
+
+
+def test_ticket_fields_have_no_paste_limit_and_take_an_account_with_dashes(
+    page: Callable[..., AppTest], app_services: Services
+) -> None:
+    at = page("pages/tickets.py", as_email="lena.fischer@vell.ai")
+    at.run()
+    keys = ("ticket_ref", "ticket_category", "ticket_subject", "ticket_acct", "ticket_company")
+    # A browser drops a paste longer than max_chars without a word: none may have one.
+    assert [at.text_input(key=k).proto.max_chars for k in keys] == [0] * len(keys)
+    at.text_input(key="ticket_subject").set_value("Pasted account")
+    at.text_input(key="ticket_acct").set_value("5550-0006-6001")  # 14 characters, as copied
+    at.button(key="FormSubmitter:tickets_manual-Add ticket").click().run()
+    assert not at.exception
+    assert any("Added ticket" in s.value for s in at.success)
+    member = app_services.staff.by_email("lena.fischer@vell.ai")
+    stored = next(t for t in app_services.tickets.recent(member) if t.subject == "Pasted account")
+    assert stored.customer == "555000066001"
+
+
+def test_a_long_ticket_subject_gets_the_length_error(page: Callable[..., AppTest]) -> None:
+    at = page("pages/tickets.py", as_email="lena.fischer@vell.ai")
+    at.run()
+    at.text_input(key="ticket_subject").set_value("S" * 250)
+    at.button(key="FormSubmitter:tickets_manual-Add ticket").click().run()
+    assert not at.exception
+    assert any("subject" in e.value and "200" in e.value for e in at.error)
+    assert at.text_input(key="ticket_subject").value == "S" * 250  # kept, to be shortened
+
+
+def test_a_long_demo_link_company_gets_the_length_error(page: Callable[..., AppTest]) -> None:
+    at = page("pages/demo_links.py", as_email="maya.chen@vell.ai")
+    at.run()
+    assert at.text_input(key="demo_link_company").proto.max_chars == 0
+    at.text_input(key="demo_link_company").set_value("A" * 100)
+    at.button[0].click().run()  # Create link
+    assert not at.exception
+    assert any("at most 80 characters" in e.value for e in at.error)
+    assert not at.code  # no link was issued
+
+
+def test_account_fields_have_no_paste_limit(page: Callable[..., AppTest]) -> None:
+    at = page("pages/wizard.py", as_email="maya.chen@vell.ai")
+    at.run()
+    at.button(key="wizard_provider_next").click().run()
+    assert at.text_input(key="wizard_account").proto.max_chars == 0  # the browser would drop it
+    at.text_input(key="wizard_company").set_value("Padded Co")
+    at.text_input(key="wizard_account").set_value("   4182-9573-0164   ")  # 20, as copied
+    at.button(key="wizard_account_next").click().run()
+    assert at.session_state["wizard_state"]["step"] == 2
+    assert at.session_state["wizard_state"]["account"] == "418295730164"

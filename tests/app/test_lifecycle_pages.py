@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
 
-from vell_core.delegation import LaunchRequest, new_launch_token
-from vell_core.models import DelegationPath
-from vell_core.services import Services
+from vell_core.app import Services
+from vell_core.domain.models import DelegationPath
+from vell_core.services.delegation import LaunchRequest, new_launch_token
 
 
 def test_home_shows_seeded_figures(page: Callable[..., AppTest], app_services: Services) -> None:

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from vell_core.metrics import MetricsService
-from vell_core.services import Services
+from vell_core.app import Services
 
 LEADER = "rachel.kim@vell.ai"
 
@@ -20,14 +19,7 @@ LEADER = "rachel.kim@vell.ai"
 def metrics_page(
     page: Callable[..., AppTest], app_services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., AppTest]:
-    """The page factory, with ``services.metrics`` present even before the lead wires it."""
-    if not hasattr(app_services, "metrics"):
-        monkeypatch.setattr(
-            app_services,
-            "metrics",
-            MetricsService(app_services.engine, app_services.clock),
-            raising=False,
-        )
+    """The page factory for the metrics page (the graph wires ``services.metrics``)."""
     return page
 
 

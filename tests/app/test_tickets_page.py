@@ -7,22 +7,14 @@ from collections.abc import Callable
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from vell_core.services import Services
-from vell_core.tickets import TicketService
+from vell_core.app import Services
 
 
 @pytest.fixture
 def tickets_page(
     page: Callable[..., AppTest], app_services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., AppTest]:
-    """The page factory, with ``services.tickets`` present even before the lead wires it."""
-    if not hasattr(app_services, "tickets"):
-        monkeypatch.setattr(
-            app_services,
-            "tickets",
-            TicketService(app_services.engine, app_services.clock),
-            raising=False,
-        )
+    """The page factory for the tickets page (the graph wires ``services.tickets``)."""
     return page
 
 

@@ -7,10 +7,9 @@ from collections.abc import Callable
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from vell_core.delegation import LaunchRequest, new_launch_token
-from vell_core.models import DelegationPath
-from vell_core.services import Services
-from vell_core.trials import build_production_services
+from vell_core.app import Services
+from vell_core.domain.models import DelegationPath
+from vell_core.services.delegation import LaunchRequest, new_launch_token
 
 PAGE = "pages/trials_desk.py"
 CS = "lena.fischer@vell.ai"
@@ -19,21 +18,7 @@ ACCOUNT = "555000077001"
 
 @pytest.fixture
 def prod_page(page: Callable[..., AppTest], app_services: Services) -> Callable[..., AppTest]:
-    """``page`` with this issue's services on the graph (until services.py wires them)."""
-    if not hasattr(app_services, "trials"):
-        prod = build_production_services(
-            settings=app_services.settings,
-            engine=app_services.engine,
-            clock=app_services.clock,
-            aws=app_services.aws,
-            staff=app_services.staff,
-            funnel=app_services.funnel,
-            audit=app_services.audit,
-            delegations=app_services.delegations,
-            customer_access=app_services.customer_access,
-        )
-        for name in ("connections", "production_setup", "promotion", "trials"):
-            setattr(app_services, name, getattr(prod, name))
+    """The page factory for the production pages (the graph wires their services)."""
     return page
 
 
@@ -107,4 +92,9 @@ def test_cloudformation_promotion_shows_the_quick_create_link(
     at.text_input(key="td_company").set_value("Desk CFN").run()
     at.button(key="td_cfn").click().run()
     assert not at.exception
-    assert any(c.value.startswith("vell-") for c in at.code)
+    link = at.code[0].value
+    assert link.startswith(f"{app_services.sandbox.endpoint}/cloudformation/home?")
+    assert "#/stacks/quickcreate?" in link
+    external_id = link.split("param_ExternalId=")[1].split("&")[0]
+    assert any(external_id in c.value for c in at.caption)
+    assert [b.proto.url for b in at.get("link_button")] == [link]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import boto3
 from streamlit.testing.v1 import AppTest
 
-from vell_core.services import Services
+from vell_core.app import Services
 
 CUSTOMER = "418295730164"
 
@@ -96,3 +96,37 @@ def test_upgrade_to_production_prepares_an_onboarding_request(
     assert any("Automated production setup" in i.value for i in at.info)
     assert any("iam:CreateRole" in c.value for c in at.code)
     assert any("43200" in m.value or "12 h" in m.value for m in at.metric)
+
+
+def choose_production(at: AppTest, company: str, account: str) -> None:
+    at.run()
+    at.button(key="wizard_provider_next").click().run()
+    at.text_input(key="wizard_company").set_value(company)
+    at.text_input(key="wizard_account").set_value(account)
+    at.button(key="wizard_account_next").click().run()
+    at.button(key="wizard_path_production").click().run()
+    assert not at.exception
+
+
+def test_production_card_says_production_setup_and_hands_a_rep_over_to_cs(
+    page: Callable[..., AppTest],
+) -> None:
+    at = page("pages/wizard.py", as_email="maya.chen@vell.ai")
+    choose_production(at, "Card Co", "555000099001")
+    info = " ".join(i.value for i in at.info)
+    assert "Customer success runs it from **Production setup**" in info
+    assert "Connections" not in info
+    assert any(
+        "Hand it to customer success with the company (Card Co) and AWS account 555000099001"
+        in c.value
+        for c in at.caption
+    )
+    assert not [b for b in at.button if b.key == "wizard_production_setup"]  # not theirs to run
+
+
+def test_production_card_offers_cs_the_production_setup_page(
+    page: Callable[..., AppTest],
+) -> None:
+    at = page("pages/wizard.py", as_email="lena.fischer@vell.ai")
+    choose_production(at, "Card Co", "555000099001")
+    assert at.button(key="wizard_production_setup").label == "Open Production setup"

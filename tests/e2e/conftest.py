@@ -115,13 +115,26 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="session")
-def app_url(chromium_executable: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def sandbox_port() -> int:
+    """The port the app's sandbox AWS listens on (the customer's side of a journey uses it)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def sandbox_url(app_url: str, sandbox_port: int) -> str:
+    """The sandbox AWS endpoint of the running app (it listens once the app served a page)."""
+    return f"http://127.0.0.1:{sandbox_port}"
+
+
+@pytest.fixture(scope="session")
+def app_url(
+    chromium_executable: Path, tmp_path_factory: pytest.TempPathFactory, sandbox_port: int
+) -> Iterator[str]:
     """Base URL of ``streamlit run Home.py`` on a free port, over a freshly seeded store."""
     store = tmp_path_factory.mktemp("e2e-store") / "vell.db"
     port = free_port()
-    sandbox_port = free_port()
-    while sandbox_port == port:
-        sandbox_port = free_port()
+    while port == sandbox_port:
+        port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = app_environment(f"sqlite:///{store}", sandbox_port, url)
     bootstrap_store(env)

@@ -106,12 +106,14 @@ def rerun_after(page: Page, action: Callable[[], None], *, fragment: bool = Fals
     wait_for_app_run(page)
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """Save the current viewport as ``test-results/screenshots/<name>.png``."""
-    wait_for_app_run(page)
+def screenshot(page: Page, name: str, *, toasts: bool = False) -> Path:
+    """Save the current viewport as ``test-results/screenshots/<name>.png`` (toasts hidden,
+    unless the toast is the point: ``toasts=True``)."""
+    if not toasts:
+        wait_for_app_run(page)  # a toast would be gone by the time a run has settled
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), style=HIDE_IN_SCREENSHOTS)
+    page.screenshot(path=str(path), style=None if toasts else HIDE_IN_SCREENSHOTS)
     return path
 
 
@@ -371,3 +373,30 @@ def streamlit_command(port: int) -> list[str]:
         "--browser.gatherUsageStats",
         "false",
     ]
+
+
+def page_screenshot(page: Page, name: str) -> Path:
+    """Screenshot of a page that is not the Streamlit app (e.g. the sandbox AWS console)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def create_stack_in_sandbox_console(console: Page, account: str, shot: str = "") -> str:
+    """The customer's part of the CloudFormation path, on the page the quick-create link
+    opened: sign in to ``account``, tick the IAM acknowledgement, create the stack; returns the
+    RoleArn output the stack page shows."""
+    console.wait_for_load_state()
+    expect(
+        console.get_by_role("heading", name="Sign in to the sandbox AWS console")
+    ).to_be_visible()
+    console.get_by_label("AWS account ID (12 digits)").fill(account)
+    console.get_by_role("button", name="Sign in").click()
+    expect(console.get_by_role("heading", name="Quick create stack")).to_be_visible()
+    console.get_by_label(re.compile("I acknowledge that AWS CloudFormation")).check()
+    if shot:
+        page_screenshot(console, shot)
+    console.get_by_role("button", name="Create stack").click()
+    expect(console.locator("#stack-status")).to_have_text("CREATE_COMPLETE")
+    return console.locator("#output-RoleArn").inner_text()

@@ -69,7 +69,7 @@ def test_demo_request_reaches_connected_after_the_customer_allows_it(
     send_request(page)
     body = main(page)
     expect(body.get_by_text("Send the customer this link")).to_be_visible()
-    expect(body.get_by_test_id("stCode").first).to_contain_text("console.aws.amazon.com")
+    expect(body.get_by_test_id("stCode").filter(has_text="console.aws.amazon.com")).to_be_visible()
     expect(body.get_by_test_id("stDataFrame")).to_be_visible()
     screenshot(page, "05-waiting")
 

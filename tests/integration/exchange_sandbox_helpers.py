@@ -12,11 +12,11 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError
 
-from vell_core.delegation import DelegationView, LaunchRequest, new_launch_token
-from vell_core.faults import FaultHook, no_faults
-from vell_core.services import Services
-from vell_core.staff import StaffMember
-from vell_core.worker import NotificationWorker
+from vell_core.app import Services
+from vell_core.domain.roles import StaffMember
+from vell_core.services.delegation import DelegationView, LaunchRequest, new_launch_token
+from vell_core.services.faults import FaultHook, no_faults
+from vell_core.services.worker import NotificationWorker
 
 CUSTOMER = "602341187520"
 OTHER_CUSTOMER = "418295730164"

@@ -9,31 +9,35 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from vell_core.admin import (
-    AdminService,
-    check_arn,
-    check_settings,
-    dlq_url_for,
-    render_questionnaire,
-)
-from vell_core.aws import ClientFactory
-from vell_core.clock import FrozenClock
-from vell_core.db import session_scope
-from vell_core.errors import ValidationFailed
-from vell_core.models import (
+from tests.conftest import isolated_mock_aws
+from vell_core.aws.clients import ClientFactory
+from vell_core.config.settings import SANDBOX_DEFAULTS, load_settings
+from vell_core.domain.clock import FrozenClock
+from vell_core.domain.errors import ValidationFailed
+from vell_core.domain.models import (
     InboxStatus,
     NotificationInbox,
     StaffRole,
     StaffUser,
     WorkerHeartbeat,
 )
+from vell_core.domain.roles import StaffMember
 from vell_core.sandbox.sns_topic_attributes import report_real_topic_attributes
-from vell_core.settings import SANDBOX_DEFAULTS, load_settings
-from vell_core.staff import StaffDirectory, StaffMember
+from vell_core.services.aws_health import (
+    AwsHealthService,
+    check_arn,
+    check_settings,
+    dlq_url_for,
+)
+from vell_core.services.partner_onboarding import (
+    PartnerOnboardingService,
+    render_questionnaire,
+)
+from vell_core.services.staff import StaffDirectory
+from vell_core.store.engine import session_scope
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 TOPIC_ARN = SANDBOX_DEFAULTS["aws_delegation_sns_topic_arn"]
@@ -126,7 +130,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Moto with Vell's topic, queue and dead-letter queue as onboarding leaves them."""
     monkeypatch.setenv("MOTO_ACCOUNT_ID", "253265132499")  # the partner account in the ARNs
     report_real_topic_attributes()  # as the sandbox does: moto omits SignatureVersion
-    with mock_aws():
+    with isolated_mock_aws():
         sns = boto3.client("sns", region_name="us-east-1")
         sqs = boto3.client("sqs", region_name="us-east-1")
         topic = sns.create_topic(Name="vell-delegation-notifications")["TopicArn"]
@@ -169,14 +173,24 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
         yield {"sns": sns, "sqs": sqs, "queue_url": queue_url, "dlq_url": dlq_url, "topic": topic}
 
 
-def _service(engine: Engine, clock: FrozenClock, policies_dir: Path | None = None) -> AdminService:
-    settings = load_settings(vell_delegation_queue_url=QUEUE_URL)
-    kwargs: dict[str, Any] = {} if policies_dir is None else {"policies_dir": policies_dir}
-    return AdminService(
-        settings=settings,
+def _service(engine: Engine, clock: FrozenClock) -> AwsHealthService:
+    return AwsHealthService(
+        settings=load_settings(vell_delegation_queue_url=QUEUE_URL),
         engine=engine,
         clock=clock,
         aws=ClientFactory(region="us-east-1"),
+        staff=StaffDirectory(engine),
+    )
+
+
+def _onboarding(
+    engine: Engine, clock: FrozenClock, policies_dir: Path | None = None
+) -> PartnerOnboardingService:
+    kwargs: dict[str, Any] = {} if policies_dir is None else {"policies_dir": policies_dir}
+    return PartnerOnboardingService(
+        settings=load_settings(vell_delegation_queue_url=QUEUE_URL),
+        engine=engine,
+        clock=clock,
         staff=StaffDirectory(engine),
         **kwargs,
     )
@@ -271,7 +285,7 @@ def test_signature_version_one_and_no_subscription_are_problems(
 def test_missing_queue_and_topic_are_reported_not_raised(
     engine: Engine, admin_member: StaffMember
 ) -> None:
-    with mock_aws():  # nothing created
+    with isolated_mock_aws():  # nothing created
         health = _service(engine, FrozenClock(NOW)).health(admin_member)
     assert not health.topic.ok
     assert health.topic.error
@@ -283,7 +297,7 @@ def test_missing_queue_and_topic_are_reported_not_raised(
 def test_checklist_defaults_from_the_guide_and_persists(
     engine: Engine, admin_member: StaffMember
 ) -> None:
-    service = _service(engine, FrozenClock(NOW))
+    service = _onboarding(engine, FrozenClock(NOW))
     entries = {e.key: e for e in service.checklist(admin_member)}
     assert set(entries) == {"isva", "marketplace_listing", "deployed_on_aws", "partner_central"}
     assert entries["marketplace_listing"].done
@@ -300,7 +314,7 @@ def test_checklist_defaults_from_the_guide_and_persists(
 def test_profile_answers_are_validated_and_fill_the_questionnaire(
     engine: Engine, admin_member: StaffMember
 ) -> None:
-    service = _service(engine, FrozenClock(NOW))
+    service = _onboarding(engine, FrozenClock(NOW))
     with pytest.raises(ValidationFailed):
         service.set_profile(admin_member, {"partner_id": "12345"})
     service.set_profile(
@@ -320,12 +334,12 @@ def test_policy_files_are_read_lazily_and_missing_ones_flagged(
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "read-only.json").write_text('{"Version": "2012-10-17"}')
     (tmp_path / "trust-policy.json").write_text("{}")
-    files = _service(engine, FrozenClock(NOW), tmp_path).policy_files(admin_member)
+    files = _onboarding(engine, FrozenClock(NOW), tmp_path).policy_files(admin_member)
     by_path = {f.relative_path: f for f in files}
     assert by_path["templates/read-only.json"].data == b'{"Version": "2012-10-17"}'
     assert by_path["boundary.json"].missing
     assert by_path["trust-policy.json"].mime == "application/json"
-    empty = _service(engine, FrozenClock(NOW), tmp_path / "absent").policy_files(admin_member)
+    empty = _onboarding(engine, FrozenClock(NOW), tmp_path / "absent").policy_files(admin_member)
     assert all(f.missing for f in empty)
 
 

@@ -9,11 +9,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests import cfn_console
 from tests.integration.test_promotion import Harness, harness, onboarding_ready, sandbox
-from vell_core.cloudformation import STACK_NAME, new_external_id, quick_create_url
-from vell_core.errors import ValidationFailed
-from vell_core.models import ConnectionStatus, ConnectionVia, DelegationPath, DelegationStatus
-from vell_core.policies import policy_path
+from vell_core.domain.errors import ValidationFailed
+from vell_core.domain.models import (
+    ConnectionStatus,
+    ConnectionVia,
+    DelegationPath,
+    DelegationStatus,
+)
+from vell_core.domain.policies import policy_path
+from vell_core.services.cloudformation import CONSOLE_ORIGIN, quick_create_url
+from vell_core.services.connection_identity import STACK_NAME, new_external_id
 
 __all__ = ["harness", "sandbox"]  # fixtures used here
 
@@ -52,8 +59,14 @@ def test_external_ids_are_random_and_iam_shaped() -> None:
 
 def test_quick_create_link_prefills_template_stack_and_parameters(harness: Harness) -> None:
     setup = start(harness)
-    parts = urlsplit(setup.quick_create_url)
+    real = quick_create_url(
+        template_url=harness.settings.vell_cfn_template_url,
+        external_id=setup.external_id,
+        partner_account_id="253265132499",
+    )
+    parts = urlsplit(real)
     assert parts.netloc == "console.aws.amazon.com"
+    assert parts.path == "/cloudformation/home"
     assert parse_qs(parts.query) == {"region": ["us-east-1"]}
     route, _, query = parts.fragment.partition("?")
     assert route == "/stacks/quickcreate"
@@ -62,6 +75,56 @@ def test_quick_create_link_prefills_template_stack_and_parameters(harness: Harne
     assert params["stackName"] == [STACK_NAME]
     assert params["param_ExternalId"] == [setup.external_id]
     assert params["param_PartnerAccountId"] == ["253265132499"]
+    # The sandbox's link is the same link on the sandbox's console: only the origin differs.
+    assert setup.sandbox_console
+    assert setup.quick_create_url == real.replace(CONSOLE_ORIGIN, harness.sandbox.endpoint)
+
+
+def test_the_customer_creates_the_stack_from_the_link_in_the_sandbox_console(
+    harness: Harness,
+) -> None:
+    h = harness
+    setup = start(h)
+    role_arn = cfn_console.create_stack(setup.quick_create_url, h.account)
+    stack = h.customer("cloudformation").describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]} == {
+        "ExternalId": setup.external_id,
+        "PartnerAccountId": "253265132499",
+        "RoleName": "VellMarketplaceConnector",
+    }
+    report = h.prod.production_setup.validate(h.member(), setup.connection_id, role_arn)
+    assert report.ok, report.explanations
+    assert h.connections()[0].status is ConnectionStatus.ACTIVE
+
+
+def test_the_sandbox_console_refuses_a_stack_without_the_iam_acknowledgement(
+    harness: Harness,
+) -> None:
+    h = harness
+    setup = start(h)
+    _url, form = cfn_console.read_form(setup.quick_create_url, h.account)
+    assert ("checkbox", "acknowledge", "yes") in form.inputs
+    with pytest.raises(cfn_console.StackRefused) as refused:
+        cfn_console.create_stack(setup.quick_create_url, h.account, acknowledge=False)
+    assert refused.value.alerts == [
+        "InsufficientCapabilitiesException: Requires capabilities : [CAPABILITY_NAMED_IAM]"
+    ]
+    assert h.customer("cloudformation").describe_stacks()["Stacks"] == []
+
+
+def test_validating_without_a_role_arn_says_what_to_paste_and_tries_nothing(
+    harness: Harness,
+) -> None:
+    h = harness
+    setup = start(h)
+    report = h.prod.production_setup.validate(h.member(), setup.connection_id, "   ")
+    assert not report.ok
+    assert [e.code for e in report.explanations] == ["role_arn_missing"]
+    assert "Outputs" in report.explanations[0].fix
+    connection = h.connections()[0]
+    assert connection.status is ConnectionStatus.PENDING
+    assert connection.last_validated_at is None
 
 
 def test_quick_create_refuses_an_id_iam_would_refuse() -> None:
@@ -154,6 +217,18 @@ def test_promoting_a_trial_through_cloudformation_converts_it(harness: Harness) 
     assert row.status is DelegationStatus.CONVERTED
     assert row.cloud_connection_id == setup.connection_id
     assert row.persistent_role_arn == role_arn
+
+
+def test_a_trial_promoted_through_the_sandbox_console_is_converted(harness: Harness) -> None:
+    h = harness
+    trial_id = h.launch(DelegationPath.TRIAL)
+    setup = h.prod.trials.promote_cloudformation(h.member(), trial_id)
+    role_arn = cfn_console.create_stack(setup.quick_create_url, h.account)
+    assert h.prod.production_setup.validate(h.member(), setup.connection_id, role_arn).ok
+    row = h.row(trial_id)
+    assert row.status is DelegationStatus.CONVERTED
+    assert row.persistent_role_arn == role_arn
+    assert h.delegations.in_production(h.account)
 
 
 def test_an_account_with_an_active_connection_gets_no_second_setup(harness: Harness) -> None:

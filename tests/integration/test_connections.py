@@ -10,15 +10,15 @@ from sqlmodel import select
 
 from tests.integration.test_cloudformation_path import create_stack, start
 from tests.integration.test_promotion import Harness, harness, onboarding_ready, sandbox
-from vell_core.audit import flush_all
-from vell_core.csv_export import records_csv
-from vell_core.db import session_scope
-from vell_core.delegation import new_launch_token
-from vell_core.errors import InvalidTransition, PermissionDenied
-from vell_core.formatting import seconds_left
-from vell_core.iam_permissions import CONNECTOR_POLICY_NAME
-from vell_core.models import AuditLog, ConnectionStatus, DelegationPath
-from vell_core.trials import TrialFilter
+from vell_core.domain.errors import InvalidTransition, PermissionDenied
+from vell_core.domain.iam_actions import CONNECTOR_POLICY_NAME
+from vell_core.domain.models import AuditLog, ConnectionStatus, DelegationPath
+from vell_core.services.audit import flush_all
+from vell_core.services.delegation import new_launch_token
+from vell_core.services.trials import TrialFilter
+from vell_core.store.engine import session_scope
+from vell_core.views.csv_export import records_csv
+from vell_core.views.formatting import seconds_left
 
 __all__ = ["harness", "sandbox"]  # fixtures used here
 

@@ -3,34 +3,27 @@ notify through SNS → SQS → worker, exchange, and use the credentials in the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
-
 import boto3
 import pytest
 
-from tests.conftest import private_channel
-from vell_core import migrate, seed
-from vell_core.delegation import LaunchRequest, create_request_kwargs, new_launch_token
-from vell_core.errors import AwsConflict, CredentialsUnavailable, NotFound, PermissionDenied
-from vell_core.models import AwsDelegationState, DelegationPath, DelegationStatus, ExchangeState
-from vell_core.services import Services, build_services
-from vell_core.settings import load_settings
-from vell_core.staff import StaffMember
+from tests.conftest import GraphFactory
+from vell_core.app import Services
+from vell_core.domain.errors import AwsConflict, CredentialsUnavailable, NotFound, PermissionDenied
+from vell_core.domain.models import (
+    AwsDelegationState,
+    DelegationPath,
+    DelegationStatus,
+    ExchangeState,
+)
+from vell_core.domain.roles import StaffMember
+from vell_core.services.delegation import LaunchRequest, create_request_kwargs, new_launch_token
 
 CUSTOMER = "602341187520"
 
 
 @pytest.fixture
-def services(tmp_path: Path) -> Iterator[Services]:
-    url = f"sqlite:///{tmp_path / 'flow.db'}"
-    migrate.upgrade(url)
-    settings = load_settings(vell_database_url=url, vell_sandbox_port=0, **private_channel())
-    graph = build_services(settings, start_background=False)
-    seed.seed(graph.engine, datetime.now(UTC))
-    yield graph
-    graph.close()
+def services(make_services: GraphFactory) -> Services:
+    return make_services()
 
 
 def rep(services: Services, email: str = "maya.chen@vell.ai") -> StaffMember:
@@ -119,7 +112,7 @@ def test_a_lost_create_response_is_recovered_not_duplicated(services: Services) 
         launch_token=token,
     )
     preview = services.delegations.preview(member, request)
-    from vell_core.delegation import workflow_id_for
+    from vell_core.services.delegation import workflow_id_for
 
     kwargs = create_request_kwargs(
         preview, workflow_id_for(token), str(services.settings.aws_delegation_sns_topic_arn)
@@ -164,7 +157,7 @@ def test_root_cannot_approve_a_twelve_hour_trial(services: Services) -> None:
     customer_iam(services, "owner").associate_delegation_request(
         DelegationRequestId=view.delegation_request_id
     )
-    from vell_core.customer_console import ConsoleAction, Persona
+    from vell_core.services.customer_console import ConsoleAction, Persona
 
     with pytest.raises(AwsConflict):
         services.customer_console.act(

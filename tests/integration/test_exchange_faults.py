@@ -28,14 +28,19 @@ from tests.integration.ingest_helpers import (
     insert_request,
     state_change,
 )
-from vell_core import migrate
-from vell_core.audit import AuditRecorder
-from vell_core.clock import FrozenClock
-from vell_core.db import make_engine
-from vell_core.exchange import ExchangeRetryLater, RetryPolicy
-from vell_core.funnel import FunnelRecorder
-from vell_core.ingest import EXCHANGE_LEASE, MessageInProgress, NotificationProcessor, Outcome
-from vell_core.vault import CredentialVault
+from vell_core.aws.exchange import ExchangeRetryLater, RetryPolicy
+from vell_core.aws.vault import CredentialVault
+from vell_core.domain.clock import FrozenClock
+from vell_core.services.audit import AuditRecorder
+from vell_core.services.ingest import (
+    EXCHANGE_LEASE,
+    MessageInProgress,
+    NotificationProcessor,
+    Outcome,
+)
+from vell_core.store import migrate
+from vell_core.store.engine import make_engine
+from vell_core.store.funnel import FunnelRecorder
 
 OTHER_ACCOUNT = "111122223333"
 B_REQUEST_ID = "dr-bbbbbbbbbbbbbbbbbbbb"

@@ -3,14 +3,12 @@ delete, an expired token, and another request's token, through SNS → SQS → w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import private_channel
+from tests.conftest import GraphFactory
 from tests.integration.exchange_sandbox_helpers import (
     CUSTOMER,
     OTHER_CUSTOMER,
@@ -24,12 +22,10 @@ from tests.integration.exchange_sandbox_helpers import (
     take_messages,
 )
 from tests.integration.ingest_helpers import FakeVerifier, envelope
-from vell_core import migrate, seed
-from vell_core.faults import BEFORE_DELETE
-from vell_core.ingest import NotificationProcessor, Outcome
-from vell_core.models import ExchangeState
-from vell_core.services import Services, build_services
-from vell_core.settings import load_settings
+from vell_core.app import Services
+from vell_core.domain.models import ExchangeState
+from vell_core.services.faults import BEFORE_DELETE
+from vell_core.services.ingest import NotificationProcessor, Outcome
 
 
 class Killed(BaseException):
@@ -37,14 +33,8 @@ class Killed(BaseException):
 
 
 @pytest.fixture
-def services(tmp_path: Path) -> Iterator[Services]:
-    url = f"sqlite:///{tmp_path / 'exchange.db'}"
-    migrate.upgrade(url)
-    settings = load_settings(vell_database_url=url, vell_sandbox_port=0, **private_channel())
-    graph = build_services(settings, start_background=False)
-    seed.seed(graph.engine, datetime.now(UTC))
-    yield graph
-    graph.close()
+def services(make_services: GraphFactory) -> Services:
+    return make_services()
 
 
 @pytest.fixture

@@ -15,11 +15,11 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from vell_core import migrate
-from vell_core.clock import FrozenClock
-from vell_core.db import make_engine, session_scope
-from vell_core.funnel import FS, FunnelRecorder, insert_event, rebuild_summary
-from vell_core.models import FunnelStep, StaffRole, StaffUser
+from vell_core.domain.clock import FrozenClock
+from vell_core.domain.models import FunnelStep, StaffRole, StaffUser
+from vell_core.store import migrate
+from vell_core.store.engine import make_engine, session_scope
+from vell_core.store.funnel import FS, FunnelRecorder, insert_event, rebuild_summary
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

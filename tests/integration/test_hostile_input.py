@@ -18,22 +18,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from tests.conftest import private_channel
+from tests.conftest import StoreTemplates, private_channel
 from tests.hostile import hostile_text, invalid_account, unicode_digit_accounts
-from vell_core import migrate, seed
-from vell_core.delegation import LaunchRequest, new_launch_token
-from vell_core.errors import ValidationFailed, VellError
-from vell_core.models import (
+from vell_core.app import Services, build_services
+from vell_core.config.settings import load_settings
+from vell_core.domain.errors import ValidationFailed, VellError
+from vell_core.domain.models import (
     CloudConnection,
     DelegationPath,
     DelegationRequest,
     DemoLinkUse,
     SupportTicket,
 )
-from vell_core.services import Services, build_services
-from vell_core.settings import load_settings
-from vell_core.staff import StaffMember
-from vell_core.tickets import TicketInput
+from vell_core.domain.roles import StaffMember
+from vell_core.services.delegation import LaunchRequest, new_launch_token
+from vell_core.services.tickets import TicketInput
 
 ACCOUNT = "602341187520"
 UNICODE_ACCOUNTS = list(unicode_digit_accounts(ACCOUNT))
@@ -43,13 +42,13 @@ SERVICE_EXAMPLES = settings(
 
 
 @pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+def services(
+    tmp_path_factory: pytest.TempPathFactory, store_templates: StoreTemplates
+) -> Iterator[Services]:
     folder: Path = tmp_path_factory.mktemp("hostile")
-    url = f"sqlite:///{folder / 'hostile.db'}"
-    migrate.upgrade(url)
+    url = store_templates.copy(folder / "hostile.db", seeded=True)
     settings_ = load_settings(vell_database_url=url, vell_sandbox_port=0, **private_channel())
     graph = build_services(settings_, start_background=False)
-    seed.seed(graph.engine, datetime.now(UTC))
     yield graph
     graph.close()
 
@@ -136,7 +135,7 @@ def test_a_store_refusal_is_not_reported_as_an_already_used_link(services: Servi
 
 
 def test_a_store_refusal_is_not_blamed_on_the_external_id(services: Services) -> None:
-    from vell_core.models import ConnectionVia
+    from vell_core.domain.models import ConnectionVia
 
     with pytest.raises(ValidationFailed, match="could not be stored"):
         services.connections.create_pending(
@@ -253,7 +252,7 @@ def test_manual_ticket_entry_never_crashes(
 
 
 def test_sync_choices_without_a_member_is_a_permission_error(services: Services) -> None:
-    from vell_core.errors import PermissionDenied
+    from vell_core.domain.errors import PermissionDenied
 
     with pytest.raises(PermissionDenied):
         services.sync.choices(None)
@@ -274,21 +273,23 @@ def test_questionnaire_errors_say_what_is_expected_not_the_placeholder(
         "partner_id": "P-12\x00",
     }
     with pytest.raises(ValidationFailed) as refused:
-        services.admin.set_profile(admin, bad)
+        services.partner_onboarding.set_profile(admin, bad)
     fields = refused.value.fields
     assert fields["Staging account ID"] == "expected a 12-digit AWS account id (digits 0-9 only)"
     assert "Your staging" not in refused.value.message
     assert fields["Contact emails"].endswith("e.g. alex@vell.ai, team@vell.ai")
     assert "]" not in fields["Contact emails"]
     assert "Partner ID" in fields
-    assert all(entry.value == "" for entry in services.admin.profile(admin))  # nothing saved
+    assert all(
+        entry.value == "" for entry in services.partner_onboarding.profile(admin)
+    )  # nothing saved
 
 
 @pytest.mark.parametrize(
     "base", ["http://localhost:8501", "https://user@desk.vell.ai", "https://desk.vell.ai/?a=b:c"]
 )
 def test_a_base_url_aws_would_refuse_stops_start_up_with_its_name(base: str) -> None:
-    from vell_core.errors import ConfigurationError
+    from vell_core.domain.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="VELL_APP_BASE_URL must be"):
         load_settings(vell_app_base_url=base)

@@ -8,17 +8,17 @@ from sqlmodel import select
 
 from tests.integration import test_delegation_flow as flow
 from tests.integration.test_delegation_flow import CUSTOMER, customer_iam, drain, launch, rep
-from vell_core.customer_console import ConsoleAction, Persona
-from vell_core.db import session_scope
-from vell_core.delegation import DelegationFilter, LaunchRequest, new_launch_token
-from vell_core.errors import AwsConflict, NotFound, ValidationFailed
-from vell_core.models import (
+from vell_core.app import Services
+from vell_core.domain.errors import AwsConflict, NotFound, ValidationFailed
+from vell_core.domain.models import (
     CloudConnection,
     ConnectionStatus,
     DelegationPath,
     DelegationStatus,
 )
-from vell_core.services import Services
+from vell_core.services.customer_console import ConsoleAction, Persona
+from vell_core.services.delegation import DelegationFilter, LaunchRequest, new_launch_token
+from vell_core.store.engine import session_scope
 
 services = flow.services  # the same sandbox-backed service graph fixture
 

@@ -9,13 +9,10 @@ import pandas as pd
 import pytest
 from sqlalchemy.engine import Engine
 
-from vell_core import migrate
-from vell_core.clock import FrozenClock
-from vell_core.db import make_engine, session_scope
-from vell_core.errors import PermissionDenied
-from vell_core.funnel import insert_event
-from vell_core.metrics import Dashboard, MetricsFilter, MetricsService, period_presets
-from vell_core.models import (
+from vell_core.domain.clock import FrozenClock
+from vell_core.domain.errors import PermissionDenied
+from vell_core.domain.metrics import Dashboard, MetricsFilter, period_presets
+from vell_core.domain.models import (
     DelegationPath,
     DelegationRequest,
     DelegationStatus,
@@ -24,7 +21,12 @@ from vell_core.models import (
     StaffUser,
     SupportTicket,
 )
-from vell_core.staff import StaffMember
+from vell_core.domain.roles import StaffMember
+from vell_core.services.metrics import MetricsService
+from vell_core.services.staff import StaffDirectory
+from vell_core.store import migrate
+from vell_core.store.engine import make_engine, session_scope
+from vell_core.store.funnel import insert_event
 
 NOW = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
 # Period: March 2026 (31 days); previous period: 29 Jan - 28 Feb.
@@ -106,7 +108,7 @@ def add(engine: Engine, *rows: object) -> None:
 
 
 def dashboard(engine: Engine, filters: MetricsFilter = MARCH, now: datetime = NOW) -> Dashboard:
-    return MetricsService(engine, FrozenClock(now)).dashboard(BOSS, filters)
+    return MetricsService(engine, FrozenClock(now), StaffDirectory(engine)).dashboard(BOSS, filters)
 
 
 def kpi(board: Dashboard, key: str) -> tuple[float | None, float | None]:
@@ -357,11 +359,11 @@ def test_tickets_against_default_baseline(store: Engine) -> None:
 def test_metrics_need_metrics_read(store: Engine) -> None:
     sales = StaffMember(id=4, name="Maya", email="4@vell.ai", role=StaffRole.SALES)
     with pytest.raises(PermissionDenied):
-        MetricsService(store, FrozenClock(NOW)).dashboard(sales, MARCH)
+        MetricsService(store, FrozenClock(NOW), StaffDirectory(store)).dashboard(sales, MARCH)
 
 
 def test_data_version_changes_on_writes(store: Engine) -> None:
-    service = MetricsService(store, FrozenClock(NOW))
+    service = MetricsService(store, FrozenClock(NOW), StaffDirectory(store))
     before = service.data_version()
     add(store, ticket("x", at("2026-03-02")))
     assert service.data_version() != before

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from vell_core.models import FunnelEvent, FunnelStep
-from vell_core.overview import home_figures
+from vell_core.domain.models import FunnelEvent, FunnelStep
+from vell_core.services.overview import home_figures
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

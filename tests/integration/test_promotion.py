@@ -22,16 +22,13 @@ import pytest
 from botocore.exceptions import ClientError
 from sqlmodel import select
 
-from vell_core import migrate
-from vell_core.audit import AuditRecorder, flush_all
-from vell_core.aws import ClientFactory, StaticCredentials
-from vell_core.customer_access import CustomerAccess
-from vell_core.db import make_engine, session_scope
-from vell_core.delegation import DelegationService, LaunchRequest, new_launch_token
-from vell_core.errors import AwsError
-from vell_core.funnel import FunnelRecorder
-from vell_core.iam_permissions import CONNECTOR_POLICY_NAME, TAG_MANAGED_BY
-from vell_core.models import (
+from vell_core.app import ProductionServices, build_production_services
+from vell_core.aws.clients import ClientFactory, StaticCredentials
+from vell_core.aws.vault import CredentialVault, DelegatedCredentials
+from vell_core.config.settings import Settings, load_settings
+from vell_core.domain.errors import AwsError
+from vell_core.domain.iam_actions import CONNECTOR_POLICY_NAME, TAG_MANAGED_BY
+from vell_core.domain.models import (
     AuditLog,
     AwsDelegationState,
     CloudConnection,
@@ -47,12 +44,16 @@ from vell_core.models import (
     StaffRole,
     StaffUser,
 )
-from vell_core.promotion import Step, StepState, is_connector_role_name
+from vell_core.domain.roles import StaffMember
 from vell_core.sandbox.runtime import LocalSandbox, ensure_sandbox
-from vell_core.settings import Settings, load_settings
-from vell_core.staff import StaffDirectory, StaffMember
-from vell_core.trials import ProductionServices, build_production_services
-from vell_core.vault import CredentialVault, DelegatedCredentials
+from vell_core.services.audit import AuditRecorder, flush_all
+from vell_core.services.customer_access import CustomerAccess
+from vell_core.services.delegation import DelegationService, LaunchRequest, new_launch_token
+from vell_core.services.promotion import Step, StepState, is_connector_role_name
+from vell_core.services.staff import StaffDirectory
+from vell_core.store import migrate
+from vell_core.store.engine import make_engine, session_scope
+from vell_core.store.funnel import FunnelRecorder
 
 STAFF = (
     ("Lena Fischer", "lena.fischer@vell.ai", StaffRole.CS),
@@ -221,6 +222,7 @@ def _build(
         audit=audit,
         delegations=delegations,
         customer_access=access,
+        console_origin=sandbox.endpoint,  # as the composition root wires the sandbox
     )
     account = f"5550000{next(_accounts):05d}"
     return Harness(settings, sandbox, engine, aws, staff, vault, delegations, prod, account, tokens)
@@ -392,7 +394,7 @@ def test_a_trial_is_promoted_through_an_onboarding_request(harness: Harness) -> 
 
 
 def test_sales_cannot_promote(harness: Harness) -> None:
-    from vell_core.errors import PermissionDenied
+    from vell_core.domain.errors import PermissionDenied
 
     h = harness
     delegation_id = onboarding_ready(h)
@@ -462,7 +464,7 @@ def _raise(ctx: Any) -> str:
 
 
 def test_trust_policy_matches_the_policy_file(harness: Harness) -> None:
-    from vell_core.cloudformation import render_trust_policy
+    from vell_core.services.connection_identity import render_trust_policy
 
     rendered = json.loads(render_trust_policy("vell-abc", "253265132499"))
     assert rendered["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"] == "vell-abc"

@@ -17,20 +17,22 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from vell_core.admin import AdminService
-from vell_core.audit import AuditRecorder
-from vell_core.audit_query import AuditFilter, AuditQuery
-from vell_core.clock import FrozenClock
-from vell_core.customer_access import CustomerAccess
-from vell_core.db import session_scope
-from vell_core.delegation import DelegationFilter, DelegationService, LaunchRequest
-from vell_core.demo_links import DemoLinkService, LinkRefused
-from vell_core.errors import NotFound, PermissionDenied, RateLimited
-from vell_core.funnel import FunnelRecorder
-from vell_core.models import DelegationPath, DelegationRequest, StaffRole, StaffUser
-from vell_core.ratelimit import Limit, RateLimiter
-from vell_core.settings import load_settings
-from vell_core.staff import ACTION_ROLES, StaffDirectory, StaffMember
+from vell_core.config.settings import load_settings
+from vell_core.domain.clock import FrozenClock
+from vell_core.domain.errors import NotFound, PermissionDenied, RateLimited
+from vell_core.domain.models import DelegationPath, DelegationRequest, StaffRole, StaffUser
+from vell_core.domain.roles import ACTION_ROLES, StaffMember
+from vell_core.services.action_limits import ActionLimiter, Limit
+from vell_core.services.audit import AuditRecorder
+from vell_core.services.audit_query import AuditFilter, AuditQuery
+from vell_core.services.aws_health import AwsHealthService
+from vell_core.services.customer_access import CustomerAccess
+from vell_core.services.delegation import DelegationFilter, DelegationService, LaunchRequest
+from vell_core.services.demo_links import DemoLinkService, LinkRefused
+from vell_core.services.partner_onboarding import PartnerOnboardingService
+from vell_core.services.staff import StaffDirectory
+from vell_core.store.engine import session_scope
+from vell_core.store.funnel import FunnelRecorder
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 ACCOUNT = "602341187520"
@@ -97,7 +99,7 @@ def world(engine: Engine) -> dict[str, Any]:
     staff = StaffDirectory(engine)
     aws = FakeAws()
     audit = AuditRecorder(engine, clock)
-    limiter = RateLimiter(clock=clock, engine=engine)
+    limiter = ActionLimiter(clock=clock, engine=engine)
     delegations = DelegationService(
         settings=settings,
         engine=engine,
@@ -123,12 +125,15 @@ def world(engine: Engine) -> dict[str, Any]:
             audit=audit,
             clock=clock,
         ),
-        "admin": AdminService(
+        "admin": AwsHealthService(
             settings=settings,
             engine=engine,
             clock=clock,
             aws=aws,  # type: ignore[arg-type]
             staff=staff,
+        ),
+        "onboarding": PartnerOnboardingService(
+            settings=settings, engine=engine, clock=clock, staff=staff
         ),
         "audit_query": AuditQuery(engine=engine, staff=staff),
         "links": DemoLinkService(
@@ -263,13 +268,13 @@ def test_rep_sees_own_demos_only(world: dict[str, Any]) -> None:
 @pytest.mark.parametrize("role", list(StaffRole))
 def test_admin_pages_services(world: dict[str, Any], role: StaffRole) -> None:
     member = world["members"][role]
-    admin, audit = world["admin"], world["audit_query"]
+    admin, onboarding, audit = world["admin"], world["onboarding"], world["audit_query"]
     calls = [
         lambda: admin.health(member),
-        lambda: admin.checklist(member),
-        lambda: admin.set_checklist_item(member, "isva", done=True, note=""),
-        lambda: admin.questionnaire(member),
-        lambda: admin.policy_files(member),
+        lambda: onboarding.checklist(member),
+        lambda: onboarding.set_checklist_item(member, "isva", done=True, note=""),
+        lambda: onboarding.questionnaire(member),
+        lambda: onboarding.policy_files(member),
         lambda: audit.search(member, AuditFilter()),
         lambda: audit.staff_options(member),
     ]
@@ -350,7 +355,7 @@ def test_rate_limit_on_demo_link_launches(world: dict[str, Any]) -> None:
     issued = world["links"].create(maya, "Acme")
     with pytest.raises(LinkRefused, match="try again"):
         world["links"].redeem(issued.token, ACCOUNT)
-    limiter = RateLimiter(
+    limiter = ActionLimiter(
         clock=world["clock"],
         engine=world["engine"],
         limits={"delegation.create": Limit(10, timedelta(minutes=10), "delegation requests")},

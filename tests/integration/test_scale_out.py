@@ -43,7 +43,7 @@ from tests.e2e.helpers import (
 )
 from tests.e2e.test_demo_browser import metric, open_live_demo, open_tab
 from tests.sandbox.processes import VELL, customer_approves, sandbox_process, spawn, stop
-from vell_core.db import make_engine
+from vell_core.store.engine import make_engine
 
 pytestmark = pytest.mark.e2e
 

@@ -7,9 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, SQLModel, select
 
-from vell_core import migrate, seed
-from vell_core.db import make_engine
-from vell_core.models import (
+from vell_core.domain.models import (
     DelegationPath,
     DelegationRequest,
     DelegationStatus,
@@ -20,7 +18,10 @@ from vell_core.models import (
     SupportTicket,
     UtcDateTime,
 )
-from vell_core.overview import home_figures
+from vell_core.services import seed
+from vell_core.services.overview import home_figures
+from vell_core.store import migrate
+from vell_core.store.engine import make_engine
 
 NOW = datetime(2026, 11, 29, 14, 30, 27, tzinfo=UTC)
 
@@ -120,8 +121,8 @@ def test_live_demos_end_within_four_hours_of_seeding(tmp_path) -> None:
 
 def test_seeded_connections_have_a_realistic_validation_history(tmp_path) -> None:
     engine = _seeded(f"sqlite:///{tmp_path / 'a.db'}")
-    from vell_core.connections import VALIDATE_ACTION
-    from vell_core.models import AuditLog, CloudConnection, ConnectionStatus
+    from vell_core.domain.models import AuditLog, CloudConnection, ConnectionStatus
+    from vell_core.services.connections import VALIDATE_ACTION
 
     with Session(engine) as session:
         connections = session.exec(select(CloudConnection)).all()
@@ -143,7 +144,7 @@ def test_seeded_connections_have_a_realistic_validation_history(tmp_path) -> Non
 
 def test_no_worker_heartbeat_is_invented(tmp_path) -> None:
     engine = _seeded(f"sqlite:///{tmp_path / 'a.db'}")
-    from vell_core.models import WorkerHeartbeat
+    from vell_core.domain.models import WorkerHeartbeat
 
     with Session(engine) as session:
         assert session.exec(select(WorkerHeartbeat)).all() == []

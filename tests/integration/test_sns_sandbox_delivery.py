@@ -6,10 +6,10 @@ from __future__ import annotations
 import boto3
 
 from tests.conftest import private_channel
-from vell_core.clock import SystemClock
+from vell_core.aws.sns_verify import SnsVerifier, requests_certificate_fetcher, routed_session
+from vell_core.config.settings import load_settings
+from vell_core.domain.clock import SystemClock
 from vell_core.sandbox.runtime import ensure_sandbox
-from vell_core.settings import load_settings
-from vell_core.sns_verify import SnsVerifier, requests_certificate_fetcher, routed_session
 
 
 def test_moto_signed_delivery_verifies_through_the_sandbox(tmp_path) -> None:

@@ -9,9 +9,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
 
-from vell_core import migrate
-from vell_core.db import make_engine
-from vell_core.models import (
+from vell_core.domain.models import (
     CloudConnection,
     ConnectionVia,
     DelegationPath,
@@ -19,6 +17,8 @@ from vell_core.models import (
     StaffRole,
     StaffUser,
 )
+from vell_core.store import migrate
+from vell_core.store.engine import make_engine
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 EXPECTED_TABLES = {

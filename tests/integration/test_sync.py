@@ -8,32 +8,29 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 from sqlmodel import Session, select
 
-from tests.conftest import private_channel
+from tests.conftest import GraphFactory
 from tests.integration.exchange_sandbox_helpers import customer_iam
-from vell_core import migrate, seed
-from vell_core.delegation import LaunchRequest, new_launch_token
-from vell_core.errors import AwsAccessDenied, CredentialsUnavailable, PermissionDenied
-from vell_core.listing_update import (
+from vell_core.app import Services
+from vell_core.domain.errors import AwsAccessDenied, CredentialsUnavailable, PermissionDenied
+from vell_core.domain.models import DelegationPath, DelegationRequest, FunnelEvent, FunnelStep
+from vell_core.domain.roles import StaffMember
+from vell_core.services.delegation import LaunchRequest, new_launch_token
+from vell_core.services.listing_update import (
     READ_ONLY_DENIED,
     ListingEdit,
     ListingUpdateService,
     new_request_token,
     start_update,
 )
-from vell_core.models import DelegationPath, DelegationRequest, FunnelEvent, FunnelStep
-from vell_core.services import Services, build_services
-from vell_core.settings import load_settings
-from vell_core.staff import StaffMember
-from vell_core.sync import Kind, SyncJob, SyncService
+from vell_core.services.sync.job import SyncJob
+from vell_core.services.sync.progress import Kind
+from vell_core.services.sync.service import SyncService
 
 SMALL, TYPICAL, LARGE = "602341187520", "418295730164", "739104552816"
 
@@ -54,12 +51,13 @@ def connect(
     *,
     email: str = "maya.chen@vell.ai",
     hours: int | None = None,
+    company: str = "Sync Test Co",
 ) -> int:
     """Launch, approve as the customer, exchange the token; the delegation id (credentials live)."""
     view = services.delegations.launch(
         rep(services, email),
         LaunchRequest(
-            company="Sync Test Co",
+            company=company,
             aws_account_id=account,
             path=path,
             launch_token=new_launch_token(),
@@ -130,15 +128,10 @@ def new_sync(services: Services, factor: float = 1.0) -> SyncService:
 
 
 @pytest.fixture
-def services(tmp_path: Path) -> Iterator[Services]:
-    url = f"sqlite:///{tmp_path / 'sync.db'}"
-    migrate.upgrade(url)
-    settings = load_settings(vell_database_url=url, vell_sandbox_port=0, **private_channel())
-    graph = build_services(settings, start_background=False)
-    seed.seed(graph.engine, datetime.now(UTC))
+def services(make_services: GraphFactory) -> Services:
+    graph = make_services()
     set_sandbox_limits(graph, factor=1.0)
-    yield graph
-    graph.close()
+    return graph
 
 
 # -- pagination, concurrency, throttling --------------------------------------------------------

@@ -18,12 +18,13 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from tests.hostile import hostile_text
-from vell_core import migrate
-from vell_core.clock import FrozenClock
-from vell_core.db import make_engine, session_scope
-from vell_core.models import StaffRole, StaffUser, SupportTicket
-from vell_core.staff import StaffMember
-from vell_core.tickets import TicketService
+from vell_core.domain.clock import FrozenClock
+from vell_core.domain.models import StaffRole, StaffUser, SupportTicket
+from vell_core.domain.roles import StaffMember
+from vell_core.services.staff import StaffDirectory
+from vell_core.services.tickets import TicketService
+from vell_core.store import migrate
+from vell_core.store.engine import make_engine, session_scope
 
 NOW = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
 CS = StaffMember(id=1, name="Lena", email="lena@vell.ai", role=StaffRole.CS)
@@ -38,7 +39,7 @@ def service(store_url: str) -> Iterator[TicketService]:
         session.add(
             StaffUser(id=1, name="Lena", email="lena@vell.ai", role=StaffRole.CS, created_at=NOW)
         )
-    yield TicketService(engine, FrozenClock(NOW))
+    yield TicketService(engine, FrozenClock(NOW), StaffDirectory(engine))
     engine.dispose()
 
 

@@ -8,8 +8,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from vell_core.clock import FrozenClock
-from vell_core.vault import CredentialVault, DelegatedCredentials
+from vell_core.aws.vault import CredentialVault, DelegatedCredentials
+from vell_core.domain.clock import FrozenClock
 
 SECRET = "SENTINELsecretKEY0123456789"
 TOKEN = "SENTINELsessionTOKEN0123456789"

@@ -33,11 +33,12 @@ from tests.integration.exchange_sandbox_helpers import (
     launch,
     rep,
 )
-from vell_core import migrate, seed
-from vell_core.faults import AFTER_CLAIM, AFTER_STS, AFTER_VAULT_WRITE, BEFORE_DELETE
-from vell_core.models import ExchangeState
-from vell_core.services import Services, build_services
-from vell_core.settings import PROJECT_ROOT, load_settings
+from vell_core.app import Services, build_services
+from vell_core.config.settings import PROJECT_ROOT, load_settings
+from vell_core.domain.models import ExchangeState
+from vell_core.services import seed
+from vell_core.services.faults import AFTER_CLAIM, AFTER_STS, AFTER_VAULT_WRITE, BEFORE_DELETE
+from vell_core.store import migrate
 
 # What the killed worker leaves behind (exchange state, redemptions so far), and the
 # redemptions the whole story costs. ``before_delete`` dies at the first message's delete,

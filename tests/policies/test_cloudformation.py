@@ -12,12 +12,12 @@ import boto3
 import pytest
 from cfnlint.api import lint
 from cfnlint.decode.cfn_yaml import loads as load_cfn_yaml
-from moto import mock_aws
 
+from tests.conftest import isolated_mock_aws
 from tests.policies import policy_docs
-from vell_core import iam_permissions
-from vell_core.policies import policy_path
-from vell_core.settings import VELL_PARTNER_ACCOUNT_ID
+from vell_core.config.settings import VELL_PARTNER_ACCOUNT_ID
+from vell_core.domain import iam_actions as iam_permissions
+from vell_core.domain.policies import policy_path
 
 TEMPLATE_TEXT = policy_path(policy_docs.CFN_TEMPLATE).read_text(encoding="utf-8")
 TEMPLATE = json.loads(json.dumps(load_cfn_yaml(TEMPLATE_TEXT)))
@@ -65,7 +65,7 @@ def as_document(value: Any) -> dict[str, Any]:
 @pytest.fixture
 def stack_outputs() -> Iterator[dict[str, Any]]:
     """Create the stack under moto; yield its outputs plus the created role's documents."""
-    with mock_aws():
+    with isolated_mock_aws():
         cloudformation = boto3.client("cloudformation", region_name="us-east-1")
         cloudformation.create_stack(
             StackName="vell-connector-test",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.policies import policy_docs
-from vell_core import iam_permissions as perms
+from vell_core.domain import iam_actions as perms
 from vell_core.sandbox import authz
 
 ACCOUNT = policy_docs.SAMPLE_ACCOUNT

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.policies import policy_docs
-from vell_core import iam_permissions as perms
-from vell_core.policies import load_policy_file
+from vell_core.domain import iam_actions as perms
+from vell_core.domain.policies import load_policy_file
 
 PATHS = sorted(perms.PATH_POLICY_FILES)
 

@@ -8,10 +8,10 @@ import pytest
 from policy_sentry.querying.actions import get_action_data
 
 from tests.policies import policy_docs
-from vell_core import iam_permissions
-from vell_core.delegation import TEMPLATE_FOR_PATH, _parameters_for
-from vell_core.models import DelegationPath
-from vell_core.policies import (
+from vell_core.config.settings import load_settings
+from vell_core.domain import iam_actions as iam_permissions
+from vell_core.domain.models import DelegationPath
+from vell_core.domain.policies import (
     MAX_BOUNDARY_CHARS,
     MAX_RENDERED_POLICY_CHARS,
     TEMPLATE_NAMES,
@@ -21,7 +21,7 @@ from vell_core.policies import (
     template_parameter_names,
 )
 from vell_core.sandbox import authz
-from vell_core.settings import load_settings
+from vell_core.services.delegation import TEMPLATE_FOR_PATH, _parameters_for
 
 MARGIN_LIMIT = int(MAX_RENDERED_POLICY_CHARS * 0.85)  # I7: fit with at least 15 % to spare
 FIELD_ORDER = ("Effect", "Action", "NotAction", "Resource", "NotResource", "Condition")

@@ -14,9 +14,9 @@ from typing import Any
 import boto3
 import pytest
 
+from vell_core.config.settings import load_settings
 from vell_core.sandbox.control import SandboxControl
 from vell_core.sandbox.server import RunningSandbox, SandboxConfig, start_sandbox
-from vell_core.settings import load_settings
 
 CUSTOMER = "602341187520"
 OTHER_CUSTOMER = "418295730164"
@@ -109,7 +109,13 @@ def _fresh_sandbox(request: pytest.FixtureRequest) -> Iterator[None]:
     if "sandbox" in request.fixturenames or "control" in request.fixturenames:
         control = request.getfixturevalue("control")
         control.reset()
-        control.set_config(duplicate_notifications=False, latency_ms=0, throttling=False)
+        control.set_config(
+            duplicate_notifications=False,
+            latency_ms=0,
+            throttling=False,
+            summary_seconds=CONFIG.summary_seconds,
+            summary_failures=False,
+        )
     return
 
 

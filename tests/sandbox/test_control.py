@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import boto3
 import pytest
 import requests
 
 from tests.sandbox.conftest import CONFIG, CUSTOMER
 from vell_core.sandbox.control import SandboxControl, customer_session
+from vell_core.sandbox.server import start_sandbox
 
 
 def test_health_clock_and_advance(control: SandboxControl) -> None:
@@ -61,3 +64,28 @@ def test_unsigned_requests_are_refused(sandbox: Any) -> None:
 @pytest.mark.parametrize("path", ["/SimpleNotificationService-deadbeef.pem"])
 def test_unknown_certificate_is_404(sandbox: Any, path: str) -> None:
     assert requests.get(sandbox.endpoint + path, timeout=5).status_code == 404
+
+
+def test_reset_of_one_sandbox_leaves_another_in_the_process_working(
+    control: SandboxControl,
+) -> None:
+    """moto is process-global: a wipe must not leave a second sandbox without its topic."""
+    other_topic = "arn:aws:sns:us-east-1:253265132499:vell-second-sandbox"
+    other_queue = "https://sqs.us-east-1.amazonaws.com/253265132499/vell-second-sandbox"
+    second = start_sandbox(
+        dataclasses.replace(CONFIG, topic_arn=other_topic, queue_url=other_queue, port=0)
+    )
+    try:
+        control.reset()
+        creds = SandboxControl(second.endpoint).partner_credentials()
+        sns = boto3.client(
+            "sns",
+            endpoint_url=second.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+        )
+        assert sns.get_topic_attributes(TopicArn=other_topic)["Attributes"]["TopicArn"]
+        sns.publish(TopicArn=other_topic, Message="still here")
+    finally:
+        second.stop()

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
+from tests.conftest import StoreTemplates
 from tests.sandbox.processes import (
     VELL,
     clean_environment,
@@ -22,13 +23,12 @@ from tests.sandbox.processes import (
     spawn,
     stop,
 )
-from vell_core import migrate, seed
-from vell_core.delegation import LaunchRequest, new_launch_token
-from vell_core.models import DelegationPath, ExchangeState
+from vell_core.app import Services, build_services
+from vell_core.config.settings import load_settings
+from vell_core.domain.models import DelegationPath, ExchangeState
 from vell_core.sandbox.control import SandboxControl
 from vell_core.sandbox.runtime import RemoteSandbox, ensure_sandbox
-from vell_core.services import Services, build_services
-from vell_core.settings import load_settings
+from vell_core.services.delegation import LaunchRequest, new_launch_token
 
 CUSTOMER = "602341187520"
 EXCHANGE_TIMEOUT_S = 60.0
@@ -58,16 +58,16 @@ def test_a_joining_process_reads_and_advances_the_sandbox_clock(endpoint: str) -
 
 
 @pytest.fixture
-def app_services(endpoint: str, tmp_path: Path) -> Iterator[tuple[Services, dict[str, str]]]:
+def app_services(
+    endpoint: str, tmp_path: Path, store_templates: StoreTemplates
+) -> Iterator[tuple[Services, dict[str, str]]]:
     """The app's services in this process, joined to the sandbox, on a shared SQLite store."""
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
-    migrate.upgrade(url)
+    url = store_templates.copy(tmp_path / "shared.db", seeded=True)
     key = Fernet.generate_key().decode()
     settings = load_settings(
         vell_database_url=url, vell_sandbox_port=_port(endpoint), vell_vault_key=key
     )
     services = build_services(settings, start_background=False)
-    seed.seed(services.engine, datetime.now(UTC))
     env = {"VELL_DATABASE_URL": url, "VELL_SANDBOX_PORT": str(_port(endpoint))}
     yield services, {**env, "VELL_VAULT_KEY": key}
     services.close()

@@ -13,8 +13,8 @@ import boto3
 import pytest
 
 from tests.sandbox.processes import SANDBOX_COMMANDS, sandbox_process
+from vell_core.config.settings import SANDBOX_DEFAULTS
 from vell_core.sandbox.control import SandboxControl
-from vell_core.settings import SANDBOX_DEFAULTS
 
 CUSTOMER = "602341187520"
 

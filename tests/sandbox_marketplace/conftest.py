@@ -13,7 +13,7 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from vell_core.clock import FrozenClock
+from vell_core.domain.clock import FrozenClock
 from vell_core.sandbox.contract import Caller, SandboxCall, ServiceBackend
 from vell_core.sandbox.marketplace import build_marketplace_backends, write_sample_sellers
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.sandbox_marketplace.conftest import TYPICAL, Call, list_all
-from vell_core.clock import FrozenClock
+from vell_core.domain.clock import FrozenClock
 from vell_core.sandbox.contract import SandboxServiceError
 
 

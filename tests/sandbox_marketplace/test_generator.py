@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from tests.sandbox_marketplace.conftest import LARGE, NOW, SMALL, TYPICAL
-from vell_core.sandbox.accounts import SANDBOX_CUSTOMERS, customer_by_account
+from vell_core.config.sandbox_accounts import SANDBOX_CUSTOMERS, customer_by_account
 from vell_core.sandbox.marketplace.generator import (
     generate_seller,
     seller_path,

@@ -17,10 +17,10 @@ from tests.sandbox_marketplace.conftest import (
     make_call,
     search_all,
 )
-from vell_core.clock import FrozenClock
+from vell_core.domain.clock import FrozenClock
 from vell_core.sandbox.contract import SandboxServiceError
 from vell_core.sandbox.marketplace import build_marketplace_backends
-from vell_core.sandbox.marketplace.ratelimit import RateLimiter
+from vell_core.sandbox.marketplace.quotas import QuotaEnforcer
 
 
 def test_every_agreement_exactly_once_at_50(agreements: Call, backends: dict) -> None:
@@ -41,7 +41,9 @@ def test_every_offer_exactly_once_at_50(catalog: Call, backends: dict) -> None:
 
 def test_limiter_bucket_empties_and_refills() -> None:
     now = [100.0]
-    limiter = RateLimiter({"ListEntities": 10.0, "DescribeEntity": 20.0}, monotonic=lambda: now[0])
+    limiter = QuotaEnforcer(
+        {"ListEntities": 10.0, "DescribeEntity": 20.0}, monotonic=lambda: now[0]
+    )
     assert all(limiter.allow("a", "ListEntities") for _ in range(10))
     assert not limiter.allow("a", "ListEntities")
     assert limiter.allow("b", "ListEntities")  # per account

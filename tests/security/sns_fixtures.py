@@ -1,6 +1,6 @@
 """Self-signed SNS fixtures (checklist §6.2): our own RSA key and certificate, signed envelopes.
 
-The string to sign is written out here independently of ``vell_core.sns_verify`` so a bug in
+The string to sign is written out here independently of ``vell_core.aws.sns_verify`` so a bug in
 the verifier's canonicalisation cannot make the tests agree with it by construction.
 """
 
@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from vell_core.clock import FrozenClock
-from vell_core.sns_verify import SnsVerifier
+from vell_core.aws.sns_verify import SnsVerifier
+from vell_core.domain.clock import FrozenClock
 
 REGION = "us-east-1"
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

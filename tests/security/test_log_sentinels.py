@@ -18,7 +18,7 @@ import pytest
 from botocore.config import Config
 from streamlit.testing.v1 import AppTest
 
-from vell_core.logging_setup import NOISY_LOGGERS, configure_logging, forget_secret
+from vell_core.config.logs import NOISY_LOGGERS, configure_logging, forget_secret
 
 TRADE_IN = "SENTINEL-TRADEIN-7f3a9c0e11d24b6a"
 ACCESS_KEY = "ASIASENTINEL7Q2W3E4R"
@@ -141,8 +141,8 @@ def test_page_shows_only_the_safe_message_of_an_error() -> None:
     """friendly_errors: the VellError message reaches the page; its cause and details do not."""
 
     def script() -> None:
-        from vell_core.errors import AwsAccessDenied
-        from vell_core.ui_bridge import friendly_errors
+        from vell_core.domain.errors import AwsAccessDenied
+        from vell_core.ui.bridge import friendly_errors
 
         with friendly_errors("exchange"):
             try:

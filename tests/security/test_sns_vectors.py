@@ -30,8 +30,8 @@ from tests.security.sns_fixtures import (
     sign,
     signing_key,
 )
-from vell_core.clock import FrozenClock
-from vell_core.sns_verify import MAX_BODY_BYTES, SnsVerificationError
+from vell_core.aws.sns_verify import MAX_BODY_BYTES, SnsVerificationError
+from vell_core.domain.clock import FrozenClock
 
 GOOD_PATH = "/SimpleNotificationService-0123456789abcdef.pem"
 

@@ -9,9 +9,9 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from vell_core.audit import AuditRecorder
-from vell_core.clock import FrozenClock
-from vell_core.models import AuditLog
+from vell_core.domain.clock import FrozenClock
+from vell_core.domain.models import AuditLog
+from vell_core.services.audit import AuditRecorder
 
 
 def _count(engine: Engine) -> int:

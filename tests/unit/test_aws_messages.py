@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from vell_core.aws import translate
-from vell_core.aws_messages import plain_message
-from vell_core.errors import AwsConflict
+from vell_core.aws.clients import translate
+from vell_core.aws.messages import plain_message
+from vell_core.domain.errors import AwsConflict
 
 
 def client_error(code: str, message: str) -> ClientError:

@@ -8,8 +8,10 @@ import pytest
 import requests
 from typer.testing import CliRunner
 
-from vell_core import cli, migrate, ui_bridge
-from vell_core.settings import PROJECT_ROOT
+from vell_core import cli
+from vell_core.config.settings import PROJECT_ROOT
+from vell_core.store import migrate
+from vell_core.ui import bridge as ui_bridge
 
 
 def test_services_and_sandbox_are_up_before_streamlit_starts(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vell_core.aws import ClientFactory, StaticCredentials
+from vell_core.aws.clients import ClientFactory, StaticCredentials
 
 
 def test_sibling_factories_share_the_session_and_keep_their_own_keys() -> None:

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.hostile import FORMULAS, hostile_text
-from vell_core.audit_query import AuditRow
-from vell_core.audit_query import to_csv as audit_csv
-from vell_core.csv_export import FORMULA_PREFIXES, frame_csv, is_formula, records_csv
-from vell_core.settings import PROJECT_ROOT
+from vell_core.config.settings import PROJECT_ROOT
+from vell_core.services.audit_query import AuditRow
+from vell_core.services.audit_query import to_csv as audit_csv
+from vell_core.views.csv_export import FORMULA_PREFIXES, frame_csv, is_formula, records_csv
 
 SPREADSHEET_SKIPS = " \u00a0\u200b\ufeff\u200e\u200f\u202e"
 

@@ -14,10 +14,26 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from vell_core.audit import AuditRecorder, flush_all
-from vell_core.clock import FrozenClock
-from vell_core.db import session_scope
-from vell_core.demo_links import (
+from vell_core.config.settings import load_settings
+from vell_core.domain.clock import FrozenClock
+from vell_core.domain.errors import (
+    AwsThrottled,
+    ConfigurationError,
+    PermissionDenied,
+    ValidationFailed,
+)
+from vell_core.domain.models import (
+    AuditLog,
+    DelegationPath,
+    DelegationRequest,
+    DemoLinkUse,
+    StaffRole,
+    StaffUser,
+)
+from vell_core.domain.roles import StaffMember
+from vell_core.services.action_limits import ActionLimiter
+from vell_core.services.audit import AuditRecorder, flush_all
+from vell_core.services.demo_links import (
     DemoLinkService,
     LinkPayload,
     LinkRefused,
@@ -26,23 +42,8 @@ from vell_core.demo_links import (
     signing_key,
     verify_token,
 )
-from vell_core.errors import (
-    AwsThrottled,
-    ConfigurationError,
-    PermissionDenied,
-    ValidationFailed,
-)
-from vell_core.models import (
-    AuditLog,
-    DelegationPath,
-    DelegationRequest,
-    DemoLinkUse,
-    StaffRole,
-    StaffUser,
-)
-from vell_core.ratelimit import RateLimiter
-from vell_core.settings import load_settings
-from vell_core.staff import StaffDirectory, StaffMember
+from vell_core.services.staff import StaffDirectory
+from vell_core.store.engine import session_scope
 
 KEY = b"k" * 32
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -220,7 +221,7 @@ def links(
         clock=clock,
         staff=staff,
         delegations=delegations,  # type: ignore[arg-type]
-        rate_limiter=RateLimiter(clock=clock, engine=engine),
+        rate_limiter=ActionLimiter(clock=clock, engine=engine),
         audit=AuditRecorder(engine, clock),
         key=KEY,
     )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from vell_core.exchange import (
+from vell_core.aws.exchange import (
     ErrorKind,
     ExchangeFacts,
     NoticeLevel,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from vell_core.formatting import countdown, duration_text
+from vell_core.views.formatting import countdown, duration_text
 
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
 
@@ -23,7 +23,7 @@ def test_countdown() -> None:
 
 
 def test_hours_read_as_days_and_hours_never_as_fractions() -> None:
-    from vell_core.formatting import hours_text
+    from vell_core.views.formatting import hours_text
 
     assert [hours_text(h) for h in (1, 4, 12, 24, 48, 24 * 7 + 1)] == [
         "1 h",
@@ -37,7 +37,7 @@ def test_hours_read_as_days_and_hours_never_as_fractions() -> None:
 
 def test_iso_durations_read_in_words() -> None:
     """Issue 13: offer terms showed ``P12M``; durations read as words everywhere."""
-    from vell_core.formatting import iso_duration_text
+    from vell_core.views.formatting import iso_duration_text
 
     assert iso_duration_text("P12M") == "12 months"
     assert iso_duration_text("P1M") == "1 month"
@@ -51,8 +51,8 @@ def test_iso_durations_read_in_words() -> None:
 def test_percentages_and_money_have_one_helper_each() -> None:
     from decimal import Decimal
 
-    from vell_core.formatting import money, percent, signed_percent
-    from vell_core.metrics import format_value
+    from vell_core.domain.metrics import format_value
+    from vell_core.views.formatting import money, percent, signed_percent
 
     assert percent(0.9467) == "95%"
     assert percent(0.9467, 1) == "94.7%"
@@ -67,7 +67,7 @@ def test_percentages_and_money_have_one_helper_each() -> None:
 def test_display_frame_never_shows_none_and_orders_columns() -> None:
     import pandas as pd
 
-    from vell_core.formatting import display_frame, percent
+    from vell_core.views.formatting import display_frame, percent
 
     frame = pd.DataFrame(
         {"id": ["a", "b"], "name": ["x", None], "share": [0.5, None]},
@@ -85,7 +85,7 @@ def test_display_frame_never_shows_none_and_orders_columns() -> None:
 
 def test_principal_name_keeps_what_a_person_reads() -> None:
     """Issue 13: "Approved by" was cut off at "user/customer-…"."""
-    from vell_core.formatting import principal_name
+    from vell_core.views.formatting import principal_name
 
     assert principal_name("arn:aws:iam::602341187520:user/customer-admin") == "customer-admin"
     assert principal_name("arn:aws:iam::602341187520:root") == "account root"
@@ -93,7 +93,7 @@ def test_principal_name_keeps_what_a_person_reads() -> None:
 
 
 def test_unique_labels_break_ties_only_where_needed() -> None:
-    from vell_core.formatting import unique_labels
+    from vell_core.views.formatting import unique_labels
 
     labels = unique_labels({1: "Same", 2: "Same", 3: "Other"}, {1: "#1", 2: "#2", 3: "#3"})
     assert labels == {1: "Same · #1", 2: "Same · #2", 3: "Other"}
@@ -102,7 +102,7 @@ def test_unique_labels_break_ties_only_where_needed() -> None:
 def test_numeric_columns_are_the_figures_a_table_right_aligns() -> None:
     import pandas as pd
 
-    from vell_core.formatting import numeric_columns
+    from vell_core.views.formatting import numeric_columns
 
     shown = pd.DataFrame(
         {

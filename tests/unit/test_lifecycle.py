@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from vell_core.lifecycle import is_forward, is_waiting, status_for
-from vell_core.models import AwsDelegationState as S
-from vell_core.models import DelegationStatus as D
+from vell_core.domain.lifecycle import is_forward, is_waiting, status_for
+from vell_core.domain.models import AwsDelegationState as S
+from vell_core.domain.models import DelegationStatus as D
 
 
 @pytest.mark.parametrize(

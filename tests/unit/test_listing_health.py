@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from vell_core.listing_health import check_product
+from vell_core.domain.listing_health import check_product
 
 NOW = datetime(2026, 9, 10, 12, 0, tzinfo=UTC)
 PUBLIC_OFFER = {"OfferSummary": {"State": "Released", "Targeting": ["None"]}}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vell_core.live_views import reuse_unless_changed
+from vell_core.ui.live_views import reuse_unless_changed
 
 
 def test_loads_once_per_token_and_again_when_it_changes() -> None:

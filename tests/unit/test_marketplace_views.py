@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 
-from vell_core import marketplace_views as views
+from vell_core.views import marketplace as views
 
 NOW = datetime(2026, 9, 10, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -443,7 +443,7 @@ def test_pickers_show_what_a_person_recognises_and_are_unique() -> None:
 
 
 def test_demo_charts_count_in_whole_numbers_and_keep_bucket_order() -> None:
-    from vell_core.demo_charts import bar_spec
+    from vell_core.views.demo_charts import bar_spec
 
     counts = bar_spec(
         views.status_counts(views.agreements_frame(snapshot(), NOW)),

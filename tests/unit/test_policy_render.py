@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from vell_core.policies import PolicyParameter, TemplateRenderError, render_template
+from vell_core.domain.policies import PolicyParameter, TemplateRenderError, render_template
 
 TEMPLATE = {
     "Version": "2012-10-17",

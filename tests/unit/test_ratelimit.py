@@ -7,16 +7,21 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
-from vell_core.clock import FrozenClock
-from vell_core.errors import RateLimited
-from vell_core.ratelimit import DEFAULT_LIMITS, Limit, RateLimiter, default_store_counters
+from vell_core.domain.clock import FrozenClock
+from vell_core.domain.errors import RateLimited
+from vell_core.services.action_limits import (
+    DEFAULT_LIMITS,
+    ActionLimiter,
+    Limit,
+    default_store_counters,
+)
 
 LIMITS = {"delegation.create": Limit(3, timedelta(minutes=10), "delegation requests")}
 
 
 def test_allows_up_to_the_limit_then_refuses_with_a_clear_message() -> None:
     clock = FrozenClock()
-    limiter = RateLimiter(clock=clock, limits=LIMITS)
+    limiter = ActionLimiter(clock=clock, limits=LIMITS)
     for _ in range(3):
         limiter.check(1, "delegation.create")
     with pytest.raises(RateLimited) as refused:
@@ -27,7 +32,7 @@ def test_allows_up_to_the_limit_then_refuses_with_a_clear_message() -> None:
 
 def test_window_slides_so_the_oldest_action_frees_a_slot() -> None:
     clock = FrozenClock()
-    limiter = RateLimiter(clock=clock, limits=LIMITS)
+    limiter = ActionLimiter(clock=clock, limits=LIMITS)
     limiter.check(1, "delegation.create")
     clock.advance(timedelta(minutes=4))
     limiter.check(1, "delegation.create")
@@ -42,7 +47,7 @@ def test_window_slides_so_the_oldest_action_frees_a_slot() -> None:
 
 def test_limits_are_per_member_and_per_action() -> None:
     limits = {**LIMITS, "promotion.run": Limit(1, timedelta(minutes=10), "promotions")}
-    limiter = RateLimiter(clock=FrozenClock(), limits=limits)
+    limiter = ActionLimiter(clock=FrozenClock(), limits=limits)
     for _ in range(3):
         limiter.check(1, "delegation.create")
     limiter.check(2, "delegation.create")  # another rep is unaffected
@@ -53,7 +58,7 @@ def test_limits_are_per_member_and_per_action() -> None:
 
 def test_refused_attempts_are_not_counted() -> None:
     clock = FrozenClock()
-    limiter = RateLimiter(clock=clock, limits=LIMITS)
+    limiter = ActionLimiter(clock=clock, limits=LIMITS)
     for _ in range(3):
         limiter.check(1, "delegation.create")
     for _ in range(5):
@@ -66,7 +71,7 @@ def test_refused_attempts_are_not_counted() -> None:
 def test_store_count_applies_across_processes() -> None:
     """Rows another process created count against this process's limiter."""
     stored = {"count": 3}
-    limiter = RateLimiter(
+    limiter = ActionLimiter(
         clock=FrozenClock(),
         limits=LIMITS,
         store_counters={"delegation.create": lambda member_id, since: stored["count"]},
@@ -79,7 +84,7 @@ def test_store_count_applies_across_processes() -> None:
 
 
 def test_unlimited_actions_pass_and_defaults_cover_creations_and_promotions() -> None:
-    limiter = RateLimiter(clock=FrozenClock(), limits=LIMITS)
+    limiter = ActionLimiter(clock=FrozenClock(), limits=LIMITS)
     for _ in range(100):
         limiter.check(1, "home")
     assert limiter.remaining(1, "home") is None
@@ -89,7 +94,7 @@ def test_unlimited_actions_pass_and_defaults_cover_creations_and_promotions() ->
 
 
 def test_reset_forgets_memory() -> None:
-    limiter = RateLimiter(clock=FrozenClock(), limits=LIMITS)
+    limiter = ActionLimiter(clock=FrozenClock(), limits=LIMITS)
     for _ in range(3):
         limiter.check(1, "delegation.create")
     limiter.reset()

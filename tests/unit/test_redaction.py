@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from vell_core.logging_setup import RedactingFilter, configure_logging, redact, register_secret
+from vell_core.config.logs import RedactingFilter, configure_logging, redact, register_secret
 
 
 def test_redact_masks_keys_fields_and_registered_values() -> None:

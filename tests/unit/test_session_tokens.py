@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from vell_core.clock import FrozenClock
-from vell_core.session_tokens import SESSION_HOURS, SessionTokens
+from vell_core.domain.clock import FrozenClock
+from vell_core.domain.signed_tokens import SESSION_HOURS, SessionTokens
 
 NOW = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
 

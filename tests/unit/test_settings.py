@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from vell_core.errors import ConfigurationError
-from vell_core.settings import ENV_NAMES, PROJECT_ROOT, SANDBOX_DEFAULTS, AwsMode, load_settings
+from vell_core.config.settings import (
+    ENV_NAMES,
+    PROJECT_ROOT,
+    SANDBOX_DEFAULTS,
+    AwsMode,
+    load_settings,
+)
+from vell_core.domain.errors import ConfigurationError
 
 REAL_VALUES = {
     "AWS_DELEGATION_SNS_TOPIC_ARN": "arn:aws:sns:us-east-1:253265132499:prod-delegations",
@@ -99,7 +105,7 @@ def test_nothing_else_reads_the_environment() -> None:
 
 
 def test_links_point_at_the_local_app_in_the_sandbox_and_at_the_desk_on_aws() -> None:
-    from vell_core.settings import load_settings as load
+    from vell_core.config.settings import load_settings as load
 
     assert load().links_base_url == "http://localhost:8501"
     assert load(vell_sandbox_app_url="http://127.0.0.1:9000/").links_base_url == (

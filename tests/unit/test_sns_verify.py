@@ -23,8 +23,8 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moto import mock_aws
 
+from tests.conftest import isolated_mock_aws
 from tests.security.sns_fixtures import (
     CERT_URL,
     INNER,
@@ -41,8 +41,7 @@ from tests.security.sns_fixtures import (
     sign,
     sns_time,
 )
-from vell_core.clock import FrozenClock, SystemClock
-from vell_core.sns_verify import (
+from vell_core.aws.sns_verify import (
     UUID_RE,
     SnsVerificationError,
     SnsVerifier,
@@ -52,6 +51,7 @@ from vell_core.sns_verify import (
     routed_session,
     string_to_sign,
 )
+from vell_core.domain.clock import FrozenClock, SystemClock
 
 MESSAGE_ID = "2f1c4b4e-6a1c-4e1f-9c7d-0a1b2c3d4e5f"
 TIMESTAMP = "2026-11-29T12:00:00.000Z"
@@ -798,7 +798,7 @@ def _moto_verifier(topic: str) -> SnsVerifier:
 
 def test_moto_sqs_delivery_verifies_with_the_requests_fetcher() -> None:
     """moto signs v2 whatever the topic attribute says (it always uses SHA256)."""
-    with mock_aws():
+    with isolated_mock_aws():
         topic, raw = _moto_sqs_body(json.dumps(INNER))
         assert json.loads(raw)["SignatureVersion"] == "2"
         message = _moto_verifier(topic).verify(raw)
@@ -813,7 +813,7 @@ def test_moto_leaves_subject_out_of_its_signature() -> None:
     """moto 5.2.5 puts Subject in the envelope but not in the string it signs; real SNS signs
     it. The verifier follows AWS, so a moto message with a Subject fails (re-check on
     upgrade; the sandbox publishes without a Subject)."""
-    with mock_aws():
+    with isolated_mock_aws():
         topic, raw = _moto_sqs_body(json.dumps(INNER), subject="Delegation update")
         with pytest.raises(SnsVerificationError) as refused:
             _moto_verifier(topic).verify(raw)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 
-from vell_core.settings import PROJECT_ROOT
+from vell_core.config.settings import PROJECT_ROOT
 
 
 def test_config_is_hardened() -> None:

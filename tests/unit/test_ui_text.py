@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from tests.hostile import MARKDOWN, hostile_text
-from vell_core.ui_text import plain
+from vell_core.views.text import WORD_JOINER, plain
 
 GFM = MarkdownIt("gfm-like")  # tables, strikethrough and bare-URL autolinks, as Streamlit has
 LINE_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\x0b\x0c\x85]")
@@ -30,14 +30,30 @@ def _trim(text: str) -> str:
     return text.strip("".join(edge))
 
 
+# Streamlit's renderer links bare URLs and e-mail addresses once more after parsing (remark-gfm's
+# text pass, copied from Streamlit's bundle): JavaScript's ``\w`` is ASCII.
+AFTER_PARSE_LINKS = (
+    re.compile(r"(https?://|www(?=\.))([-.\w]+)([^ \t\r\n]*)", re.IGNORECASE | re.ASCII),
+    re.compile(r"(?<![^\s\W])([-.\w+]+)@([-\w]+(?:\.[-\w]+)+)", re.ASCII),
+)
+
+
 def rendered(value: str) -> str:
-    output = GFM.render(plain(value)).strip()
+    """The HTML, without the invisible word joiners ``plain`` adds against that pass."""
+    output = GFM.render(plain(value)).strip().replace(WORD_JOINER, "")
     return "" if output == "<p></p>" else output  # only whitespace the renderer trims
+
+
+def after_parse_links(value: str) -> list[str]:
+    """What Streamlit's after-parse pass would link in the text ``plain(value)`` renders to."""
+    text = html.unescape(re.sub(r"<[^>]+>", " ", GFM.render(plain(value))))
+    return [m.group(0) for pattern in AFTER_PARSE_LINKS for m in pattern.finditer(text)]
 
 
 def expected_html(value: str) -> str:
     # The renderer trims the paragraph of any whitespace (a no-break space too).
-    text = _trim(shown(value).replace("\x00", "\ufffd"))
+    # Word joiners are set aside on both sides (``rendered`` drops the ones plain adds).
+    text = _trim(shown(value).replace("\x00", "\ufffd")).replace(WORD_JOINER, "")
     escaped = html.escape(text, quote=False).replace('"', "&quot;")
     return f"<p>{escaped}</p>" if text else ""
 
@@ -73,3 +89,22 @@ def test_multiline_keeps_lines_without_starting_blocks() -> None:
 def test_any_text_renders_exactly_as_text(value: str) -> None:
     assert rendered(value) == expected_html(value)
     assert streamlit_syntax_left(plain(value)) == []
+    assert after_parse_links(value) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "[link](https://evil.example)",
+        "see https://evil.example/path now",
+        "HTTP://EVIL.EXAMPLE",
+        "www.evil.example",
+        "a.WWW.evil.example",
+        "https://www.evil.example",
+        "mail me: someone@evil.example",
+    ],
+)
+def test_bare_urls_and_emails_are_not_linked_after_parsing_either(value: str) -> None:
+    """What the browser showed linked (issue 15 item 4, found in Chromium)."""
+    assert after_parse_links(value) == []
+    assert rendered(value) == expected_html(value)

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.hostile import unicode_digit_accounts
-from vell_core import validation
-from vell_core.errors import ValidationFailed
+from vell_core.domain import validation
+from vell_core.domain.errors import ValidationFailed
 
 MODEL_REDIRECT = re.compile(
     r"^http(s?)://[a-zA-Z0-9._/-]*(\?[a-zA-Z0-9._=&-]*)?(#[a-zA-Z0-9._/-]*)?$"
@@ -88,8 +88,8 @@ def test_account_id_refuses_other_scripts_digits(account: str) -> None:
 
 @pytest.mark.parametrize("account", UNICODE_ACCOUNTS)
 def test_ingest_and_sandbox_use_the_same_ascii_rule(account: str) -> None:
-    from vell_core.ingest import ACCOUNT_RE
     from vell_core.sandbox.control import ACCOUNT_RE as SANDBOX_ACCOUNT_RE
+    from vell_core.services.ingest import ACCOUNT_RE
 
     assert ACCOUNT_RE.match(account) is None
     assert SANDBOX_ACCOUNT_RE.match(account) is None
@@ -99,8 +99,8 @@ def test_ingest_and_sandbox_use_the_same_ascii_rule(account: str) -> None:
 
 @pytest.mark.parametrize("account", UNICODE_ACCOUNTS)
 def test_settings_refuse_a_unicode_digit_partner_account(account: str) -> None:
-    from vell_core.errors import ConfigurationError
-    from vell_core.settings import load_settings
+    from vell_core.config.settings import load_settings
+    from vell_core.domain.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="VELL_PARTNER_ACCOUNT_ID"):
         load_settings(vell_partner_account_id=account)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -179,7 +179,7 @@ class Layer:
     """A named layer of the effective-permission intersection."""
 
     name: str  # "identity" | "session" | "boundary"
-    policies: list[Policy]
+    policies: Sequence[Policy]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ Endpoints (JSON in, JSON out):
 ``/_sandbox/personas``      POST  ``{"account_id": "…"}`` → owner/admin/root credentials
 ``/_sandbox/partner-credentials`` GET  the partner app's access key (IAM user ``vell-desk``)
 ``/_sandbox/config``        GET/POST  runtime knobs: duplicate_notifications, latency_ms,
-                                  rate_limit_factor, throttling
+                                  rate_limit_factor, throttling, summary_seconds,
+                                  summary_failures
 ==========================  ====  =========================================================
 
 The control plane is unauthenticated on purpose: the sandbox binds to loopback and holds no
@@ -25,13 +26,13 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import requests
 
+from vell_core.domain.validation import ACCOUNT_ID_RE
 from vell_core.sandbox.wire import iso8601
-from vell_core.validation import ACCOUNT_ID_RE
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request
 
-    from vell_core.sandbox.server import SandboxState
+    from vell_core.sandbox.state import SandboxState
 
 ACCOUNT_RE = ACCOUNT_ID_RE  # ASCII digits, as AWS accepts
 DEFAULT_TIMEOUT = 10.0

@@ -145,6 +145,11 @@ class IdentityRegistry:
         with self._lock:
             return self._personas.setdefault(account_id, created)
 
+    def persona_accounts(self) -> list[str]:
+        """Customer accounts whose personas exist (the sandbox console offers them)."""
+        with self._lock:
+            return sorted(self._personas)
+
     def _root_identity(self, account_id: str) -> Identity:
         key = mint_temp_key(account_id)
         identity = Identity(

@@ -15,10 +15,10 @@ from typing import Any
 
 import requests
 
-from vell_core.clock import OffsetClock, ensure_utc
+from vell_core.config.settings import DATA_DIR, Settings
+from vell_core.domain.clock import OffsetClock, ensure_utc
 from vell_core.sandbox.control import SandboxControl
 from vell_core.sandbox.server import RunningSandbox, SandboxConfig, start_sandbox
-from vell_core.settings import DATA_DIR, Settings
 
 log = logging.getLogger(__name__)
 

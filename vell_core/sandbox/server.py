@@ -18,18 +18,16 @@ lives in one process and shares moto's *global* backends, exactly as moto's serv
 
 Calls made with delegated or assumed-role credentials are checked by ``authz.py`` (session
 policy; role policies ∩ boundary) whoever serves them. Control endpoints live under
-``/_sandbox/`` and moto's SNS signing certificates are served at
-``/SimpleNotificationService-<hex>.pem``.
+``/_sandbox/``, moto's SNS signing certificates are served at
+``/SimpleNotificationService-<hex>.pem``, and the AWS console's CloudFormation pages that a
+quick-create link opens at ``/cloudformation/home`` (``console.py``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
-import secrets
-import string
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -37,36 +35,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlparse
+from urllib.parse import parse_qsl, urlencode
 
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.compat import HTTPHeaders
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.core.base_backend import BackendDict
 from moto.core.botocore_stubber import BotocoreStubber
-from moto.core.model_instances import reset_model_data
 from moto.sns.models import sns_backends
-from moto.sqs.models import sqs_backends
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from vell_core.clock import OffsetClock
-from vell_core.policies import load_policy_file
-from vell_core.sandbox import authz
-from vell_core.sandbox.accounts import PARTNER_NAME
+from vell_core.sandbox import authz, cloudformation, console
 from vell_core.sandbox.contract import Caller, SandboxCall, SandboxServiceError, ServiceBackend
 from vell_core.sandbox.control import handle_control
-from vell_core.sandbox.iam import DelegationBackend, build_iam_backend, load_registered_templates
 from vell_core.sandbox.identity import (
-    PARTNER_USER,
     Credentials,
     Identity,
-    IdentityRegistry,
     iam_backend,
 )
-from vell_core.sandbox.notifications import Notifier
-from vell_core.sandbox.sns_topic_attributes import report_real_topic_attributes
-from vell_core.sandbox.sts_exchange import DelegatedTokenExchange, TokenVault, build_sts_backend
+from vell_core.sandbox.state import SandboxConfig, SandboxState, bootstrap
 from vell_core.sandbox.topic_policy import Publisher, check_publish
 from vell_core.sandbox.validation import internal_error, validate_input
 from vell_core.sandbox.wire import (
@@ -82,301 +69,13 @@ from vell_core.sandbox.wire import (
     serialize_response,
     service_model,
 )
-from vell_core.settings import SANDBOX_DEFAULTS, VELL_PARTNER_ACCOUNT_ID, Settings
 
 logger = logging.getLogger(__name__)
 
 PARTNER_BOUNDARY_PREFIX = "arn:aws:iam::partner:policy/"
 PEM_PATH = re.compile(r"^/SimpleNotificationService-[A-Za-z0-9]+\.pem$")
-DLQ_MAX_RECEIVE = 5
-# AWS answers these whatever the policies say (GetCallerIdentity needs no permission).
 UNRESTRICTED_ACTIONS = {"sts:getcalleridentity"}
 _HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "status", "server", "date"}
-
-
-@dataclass
-class SandboxConfig:
-    """Everything the sandbox needs to know; the knobs at the end can change at runtime."""
-
-    partner_account_id: str = VELL_PARTNER_ACCOUNT_ID
-    region: str = "us-east-1"
-    topic_arn: str = SANDBOX_DEFAULTS["aws_delegation_sns_topic_arn"]
-    queue_url: str = SANDBOX_DEFAULTS["vell_delegation_queue_url"]
-    template_arns: dict[str, str] = field(
-        default_factory=lambda: {
-            "read-only": SANDBOX_DEFAULTS["aws_delegation_read_only_template_arn"],
-            "full-access": SANDBOX_DEFAULTS["aws_delegation_full_access_template_arn"],
-            "onboarding": SANDBOX_DEFAULTS["aws_delegation_onboarding_template_arn"],
-        }
-    )
-    boundary_arn: str = SANDBOX_DEFAULTS["aws_delegation_permission_boundary_arn"]
-    duplicate_notifications: bool = False
-    latency_ms: int = 0
-    rate_limit_factor: float = 1.0
-    throttling: bool = False
-    seed: int = 20261129
-    host: str = "127.0.0.1"
-    port: int = 0
-
-    # Called after every runtime knob change (backends that keep their own copies, e.g. the
-    # Marketplace rate limiters, follow the knobs through these).
-    knob_listeners: list[Any] = field(default_factory=list, repr=False, compare=False)
-
-    RUNTIME_KNOBS = ("duplicate_notifications", "latency_ms", "rate_limit_factor", "throttling")
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SandboxConfig:
-        """Build from the app's ``Settings`` (``aws_delegation_*`` and ``vell_sandbox_*``)."""
-        return cls(
-            partner_account_id=settings.vell_partner_account_id,
-            region=settings.vell_aws_region,
-            topic_arn=str(settings.aws_delegation_sns_topic_arn),
-            queue_url=str(settings.vell_delegation_queue_url),
-            template_arns=dict(settings.template_arns),
-            boundary_arn=str(settings.aws_delegation_permission_boundary_arn),
-            duplicate_notifications=settings.vell_sandbox_duplicate_notifications,
-            latency_ms=settings.vell_sandbox_latency_ms,
-            rate_limit_factor=settings.vell_sandbox_rate_limit_factor,
-            throttling=settings.vell_sandbox_throttling,
-            seed=settings.vell_sandbox_seed,
-            host=settings.vell_sandbox_host,
-            port=settings.vell_sandbox_port,
-        )
-
-    def knobs(self) -> dict[str, Any]:
-        """The runtime-adjustable settings."""
-        return {name: getattr(self, name) for name in self.RUNTIME_KNOBS}
-
-    def update_knobs(self, values: dict[str, Any]) -> None:
-        """Change runtime knobs (unknown names are refused)."""
-        unknown = set(values) - set(self.RUNTIME_KNOBS)
-        if unknown:
-            raise ValueError(f"unknown sandbox settings: {sorted(unknown)}")
-        for name, value in values.items():
-            current = getattr(self, name)
-            setattr(self, name, type(current)(value))
-        for listener in list(self.knob_listeners):
-            listener(self)
-
-
-def _random_key_id() -> str:
-    alphabet = string.ascii_uppercase + string.digits
-    return "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
-
-
-def _partner_credentials(account_id: str, seed: int) -> Credentials:
-    """Deterministic sandbox keys: every sandbox in a process shares moto's one partner user.
-
-    These are sandbox-only values (moto does not check signatures), so being derivable is fine.
-    """
-    digest = hashlib.sha256(f"vell-sandbox:{account_id}:{seed}".encode()).hexdigest()
-    return Credentials("AKIA" + digest[:16].upper(), digest[16:56])
-
-
-class SandboxState:
-    """The in-process objects behind the endpoint: clock, registries, backends."""
-
-    def __init__(
-        self,
-        config: SandboxConfig,
-        *,
-        templates: dict[str, dict[str, Any]] | None = None,
-        boundary_document: dict[str, Any] | None = None,
-        clock: OffsetClock | None = None,
-    ) -> None:
-        self.config = config
-        self.clock = clock or OffsetClock()
-        self.identities = IdentityRegistry()
-        self.vault = TokenVault()
-        self.notifier = Notifier(
-            seed=config.seed, duplicates=lambda: self.config.duplicate_notifications
-        )
-        self._boundary_document = boundary_document
-        self.partner_credentials = _partner_credentials(config.partner_account_id, config.seed)
-        self.delegation = DelegationBackend(
-            partner_accounts={config.partner_account_id},
-            partner_name=PARTNER_NAME,
-            templates=templates
-            if templates is not None
-            else load_registered_templates(config.template_arns),
-            boundary_arn=config.boundary_arn,
-            clock=self.clock,
-            notifier=self.notifier,
-            vault=self.vault,
-            topic_exists=_topic_exists,
-        )
-        self.exchange = DelegatedTokenExchange(self.vault, self.identities)
-        self.backends: dict[str, ServiceBackend] = {}
-        self.throttle = Throttle()
-        self.register(build_iam_backend(self.delegation))
-        self.register(build_sts_backend(self.exchange))
-
-    def register(self, backend: ServiceBackend) -> None:
-        """Plug in a backend; operations of an already registered service are merged."""
-        existing = self.backends.get(backend.service)
-        if existing is None:
-            self.backends[backend.service] = backend
-            return
-        existing.handlers.update(backend.handlers)
-        existing.action_overrides.update(backend.action_overrides)
-
-    def all_backends(self) -> Iterable[ServiceBackend]:
-        """Every registered backend."""
-        return list(self.backends.values())
-
-    def boundary_document(self, arn: str | None) -> dict[str, Any] | None:
-        """The policy document of a boundary ARN (Vell's registered one or a moto policy)."""
-        if not arn:
-            return None
-        if arn == self.config.boundary_arn:
-            if self._boundary_document is None:
-                try:  # policies/boundary.json is written separately; read it lazily
-                    self._boundary_document = dict(load_policy_file("boundary.json"))
-                except FileNotFoundError:
-                    logger.warning("policies/boundary.json is missing; boundary not enforced")
-                    return None
-            return self._boundary_document
-        return _managed_policy_document(arn)
-
-    def tick(self) -> None:
-        """Apply due timers in every backend."""
-        now = self.clock.now()
-        for backend in self.all_backends():
-            hook = getattr(backend, "on_tick", None)
-            if hook is not None:
-                hook(now)
-
-    def reset(self) -> None:
-        """Wipe moto and every backend, then bootstrap the partner account again."""
-        BackendDict.reset()
-        reset_model_data()
-        self.identities.reset()
-        self.vault.reset()
-        self.notifier.reseed(self.config.seed)
-        self.throttle.reset()
-        for backend in self.all_backends():
-            hook = getattr(backend, "on_reset", None)
-            if hook is not None:
-                hook()
-        bootstrap(self)
-
-    def personas(self, account_id: str) -> dict[str, Identity]:
-        """Owner/admin/root identities of a customer account."""
-        return self.identities.personas(account_id)
-
-
-def _topic_exists(arn: str) -> bool:
-    parts = arn.split(":")
-    return len(parts) == 6 and arn in sns_backends[parts[4]][parts[3]].topics
-
-
-def _managed_policy_document(arn: str) -> dict[str, Any] | None:
-    account = arn.split(":")[4] or "aws"
-    backend = iam_backend(DEFAULT_ACCOUNT_ID if account == "aws" else account)
-    policy = backend.managed_policies.get(arn)
-    if policy is None:
-        return None
-    for version in policy.versions:
-        if version.is_default_version:
-            return authz.load_policy(version.document)
-    return None
-
-
-# --------------------------------------------------------------------------------------------
-# Bootstrap: Vell's partner account as AWS onboarding leaves it
-
-
-def bootstrap(state: SandboxState) -> None:
-    """Partner user + key, the notification topic, its SQS queue and dead-letter queue."""
-    report_real_topic_attributes()
-    config = state.config
-    state.identities.ensure_user_key(
-        config.partner_account_id, PARTNER_USER, pinned=state.partner_credentials
-    )
-    topic_arn = _create_topic(config.topic_arn)
-    queue_arn = _create_queues(config.queue_url, topic_arn)
-    region, account = topic_arn.split(":")[3], topic_arn.split(":")[4]
-    sns_backends[account][region].subscribe(topic_arn, queue_arn, "sqs")
-
-
-def _create_topic(topic_arn: str) -> str:
-    _, _, _, region, account, name = topic_arn.split(":")
-    backend = sns_backends[account][region]
-    topic = backend.create_topic(name)
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AllowIamDelegationNotifications",
-                "Effect": "Allow",
-                "Principal": {"Service": "iam.amazonaws.com"},
-                "Action": "SNS:Publish",
-                "Resource": topic.arn,
-            }
-        ],
-    }
-    backend.set_topic_attribute(topic.arn, "policy", json.dumps(policy))
-    backend.set_topic_attribute(topic.arn, "signature_version", "2")
-    return topic.arn
-
-
-def _create_queues(queue_url: str, topic_arn: str) -> str:
-    parsed = urlparse(queue_url)
-    account, name = parsed.path.strip("/").split("/")[:2]
-    region = parsed.netloc.split(".")[1] if parsed.netloc.count(".") >= 3 else "us-east-1"
-    backend = sqs_backends[account][region]
-    dlq = backend.create_queue(f"{name}-dlq")
-    queue_policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sns.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": f"arn:aws:sqs:{region}:{account}:{name}",
-                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-            }
-        ],
-    }
-    queue = backend.create_queue(
-        name,
-        Policy=json.dumps(queue_policy),
-        RedrivePolicy=json.dumps(
-            {"deadLetterTargetArn": dlq.queue_arn, "maxReceiveCount": DLQ_MAX_RECEIVE}
-        ),
-    )
-    return str(queue.queue_arn)
-
-
-# --------------------------------------------------------------------------------------------
-# Throttling
-
-
-class Throttle:
-    """Per (service, operation, account) token buckets on real time (request rates are real)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._buckets: dict[tuple[str, str, str], tuple[float, float]] = {}
-
-    def reset(self) -> None:
-        """Refill every bucket."""
-        with self._lock:
-            self._buckets.clear()
-
-    def allow(self, key: tuple[str, str, str], rate: float) -> bool:
-        """Take one token from the bucket for ``key`` refilling at ``rate`` per second."""
-        capacity = max(1.0, rate)
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (capacity, now))
-            tokens = min(capacity, tokens + (now - last) * rate)
-            if tokens < 1.0:
-                self._buckets[key] = (tokens, now)
-                return False
-            self._buckets[key] = (tokens - 1.0, now)
-            return True
-
 
 # --------------------------------------------------------------------------------------------
 # The WSGI application
@@ -443,6 +142,8 @@ class SandboxApp:
             ("iam", "PutRolePermissionsBoundary"): SandboxApp._put_role_boundary,
             ("sns", "Publish"): SandboxApp._publish,
             ("sns", "PublishBatch"): SandboxApp._publish,
+            ("cloudformation", "CreateStack"): SandboxApp._create_stack,
+            ("cloudformation", "GetTemplateSummary"): SandboxApp._get_template_summary,
         }
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -464,6 +165,8 @@ class SandboxApp:
             return Response(json.dumps(document, default=str), status, mimetype="application/json")
         if request.method == "GET" and PEM_PATH.match(request.path):
             return _serve_pem(request.path)
+        if console.handles(request.path) and "Authorization" not in request.headers:
+            return console.handle(self.state, request)  # a browser, not an API call
         wire = WireRequest(
             method=request.method,
             path=request.path,
@@ -724,6 +427,27 @@ class SandboxApp:
             check_publish(publisher, topic_arn)
         return self.forward_to_moto(exchange.signature, exchange.request)
 
+    def _create_stack(self, exchange: _Exchange) -> WireResponse:
+        """``CreateStack`` with the IAM capability and parameter constraints AWS enforces."""
+        body = cloudformation.template_body(exchange.params, _account_of(exchange))
+        if body is not None:
+            template = cloudformation.load_template(body)
+            cloudformation.check_create_stack(exchange.params, template)
+        return self.forward_to_moto(exchange.signature, exchange.request)
+
+    def _get_template_summary(self, exchange: _Exchange) -> WireResponse:
+        """moto's summary plus the capabilities the template needs (the console's IAM box)."""
+        answer = self.forward_to_moto(exchange.signature, exchange.request)
+        body = cloudformation.template_body(exchange.params, _account_of(exchange))
+        if answer.status != 200 or body is None:
+            return answer
+        parsed = parse_response("cloudformation", "GetTemplateSummary", answer)
+        parsed.pop("ResponseMetadata", None)
+        parsed.update(cloudformation.summary_capabilities(cloudformation.load_template(body)))
+        return serialize_response(
+            "cloudformation", "GetTemplateSummary", parsed, exchange.request_id
+        )
+
     def _put_role_boundary(self, exchange: _Exchange) -> WireResponse:
         boundary = exchange.params.get("PermissionsBoundary")
         if not _is_partner_boundary(boundary):
@@ -951,6 +675,7 @@ class RunningSandbox:
     def endpoint(self) -> str:
         """Base URL to pass as ``endpoint_url``."""
         host, port = self.server.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}"
 
     def register(self, backend: ServiceBackend) -> None:
@@ -962,6 +687,7 @@ class RunningSandbox:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+        self.state.forget()
 
 
 def start_sandbox(

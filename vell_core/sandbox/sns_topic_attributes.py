@@ -22,7 +22,7 @@ def report_real_topic_attributes() -> None:
         return
 
     def get_topic_attributes(self: SNSResponse) -> Any:
-        result = original(self)
+        result: Any = original(self)
         topic = self.backend.get_topic(self._get_param("TopicArn"))
         attributes = result.result["Attributes"]
         subscriptions = [s for s in self.backend.subscriptions.values() if s.topic.arn == topic.arn]
@@ -35,4 +35,4 @@ def report_real_topic_attributes() -> None:
         return result
 
     setattr(get_topic_attributes, _PATCHED, True)
-    SNSResponse.get_topic_attributes = get_topic_attributes  # type: ignore[method-assign]
+    SNSResponse.get_topic_attributes = get_topic_attributes  # type: ignore[method-assign]  # patching moto: the point of this module

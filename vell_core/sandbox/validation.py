@@ -151,7 +151,7 @@ def _exception_status(model: ServiceModel, name: str, default: int) -> int:
 def _exception_members(model: ServiceModel, name: str) -> set[str]:
     if name not in model.shape_names:
         return set()
-    return set(model.shape_for(name).members)  # type: ignore[attr-defined]
+    return set(model.shape_for(name).members)
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,12 +180,12 @@ def _check(service: str, shape: Shape, value: Any, path: str, found: list[Violat
     elif kind == "list":
         _check_bounds(shape, "[...]", len(value), path, found, "length")
         for index, item in enumerate(value, 1):
-            _check(service, shape.member, item, f"{path}.{index}.member", found)  # type: ignore[attr-defined]
+            _check(service, shape.member, item, f"{path}.{index}.member", found)
     elif kind == "map":
         _check_bounds(shape, "{...}", len(value), path, found, "length")
         for key, item in value.items():
-            _check(service, shape.key, key, f"{path}.{key}.key", found)  # type: ignore[attr-defined]
-            _check(service, shape.value, item, f"{path}.{key}.value", found)  # type: ignore[attr-defined]
+            _check(service, shape.key, key, f"{path}.{key}.key", found)
+            _check(service, shape.value, item, f"{path}.{key}.value", found)
     elif kind == "string":
         _check_string(shape, value, path, found)
     elif kind == "blob":
@@ -201,8 +201,8 @@ def _bool_as_number(kind: str, value: Any) -> bool:
 def _check_structure(
     service: str, shape: Shape, value: dict[str, Any], path: str, found: list[Violation]
 ) -> None:
-    members = shape.members  # type: ignore[attr-defined]
-    for name in shape.required_members:  # type: ignore[attr-defined]
+    members = shape.members
+    for name in shape.required_members:
         if value.get(name) is None:
             where = _child(path, name)
             found.append(

@@ -6,27 +6,44 @@ transition (UNASSIGNED 1 day, every other state 7 days, Q2), EXPIRED requests re
 (Q4), state errors as ``InvalidInput`` except Accept's ``ConcurrentModification`` (Q5), the
 partner may Get only while the request has no owner account (Q1).
 
+``GetHumanReadableSummary`` follows Get's access rules (the model says they are identical) and
+generates asynchronously on the sandbox clock: the first call for a locale starts the
+generation and answers ``NOT_AVAILABLE``, calls from ``summary_seconds`` later answer
+``AVAILABLE`` with the text of ``summary.py`` (or ``FAILED`` while the ``summary_failures``
+knob is on when generation starts). An ARN of another entity type answers ``NOT_SUPPORTED``.
+
 Where the sandbox differs from AWS: the "permission check" of Get always completes with
-``ALLOWED`` for persona admins; there is no human-readable summary; model constraint
-violations answer ``InvalidInput`` (the declared error) rather than a generic validation error.
+``ALLOWED`` for persona admins; the summary is templated text, not a language model's;
+semantic refusals (a malformed ARN, an unsupported locale) answer ``InvalidInput`` (the
+declared error), while model constraint violations are ``ValidationError`` (wire layer).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from vell_core.clock import Clock
-from vell_core.policies import PolicyParameter, TemplateRenderError, render_template
+from vell_core.domain.clock import Clock
+from vell_core.domain.policies import PolicyParameter, TemplateRenderError, render_template
+from vell_core.domain.validation import is_account_id
 from vell_core.sandbox import authz
 from vell_core.sandbox.contract import Caller
 from vell_core.sandbox.iam import exceptions as exc
+from vell_core.sandbox.iam.summary import (
+    DEFAULT_LOCALE,
+    LOCALES,
+    SummaryFacts,
+    resolve_locale,
+    summarize,
+)
 from vell_core.sandbox.notifications import Notifier
 from vell_core.sandbox.sts_exchange import TokenGrant, TokenVault
 from vell_core.sandbox.validation import input_violations, validation_message
@@ -38,6 +55,9 @@ EXPIRED_RETENTION = timedelta(days=30)
 ROOT_MAX_SESSION = 14400
 DEFAULT_MAX_OPEN = 100
 DEEP_LINK = "https://us-east-1.console.aws.amazon.com/iam/account-access-requests/review/{id}"
+SUMMARY_SECONDS = 3.0  # sandbox time a summary takes to generate (the summary_seconds knob)
+# arn:partition:service:region:account:resource (the general ARN shape)
+ARN_RE = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):([a-z0-9-]+):([a-z0-9-]*):([^:]*):(.+)$")
 
 
 class State(StrEnum):
@@ -159,6 +179,8 @@ class DelegationBackend:
         vault: TokenVault,
         topic_exists: Any,
         max_open: int = DEFAULT_MAX_OPEN,
+        summary_seconds: Callable[[], float] = lambda: SUMMARY_SECONDS,
+        summary_failures: Callable[[], bool] = lambda: False,
     ) -> None:
         self.partner_accounts = partner_accounts
         self.partner_name = partner_name
@@ -169,6 +191,8 @@ class DelegationBackend:
         self.vault = vault
         self.topic_exists = topic_exists
         self.max_open = max_open
+        self.summary_seconds = summary_seconds
+        self.summary_failures = summary_failures
         self.requests: dict[str, DelegationRequest] = {}
         self._lock = threading.RLock()
 
@@ -340,6 +364,49 @@ class DelegationBackend:
             out["PermissionCheckResult"] = "ALLOWED"
         return out
 
+    def summary(self, caller: Caller, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """``GetHumanReadableSummary``: Get's access rules; generated asynchronously."""
+        asked = params.get("Locale")
+        locale = resolve_locale(asked)
+        if locale is None:
+            raise exc.invalid_input(
+                f"Locale {asked} is not supported. Supported locales: {', '.join(LOCALES)}."
+            )
+        out: dict[str, Any] = {"SummaryContent": "", "Locale": asked or DEFAULT_LOCALE}
+        entity = _entity(str(params.get("EntityArn", "")))
+        if entity is None:
+            return {**out, "SummaryState": "NOT_SUPPORTED"}
+        account, request_id = entity
+        with self._lock:
+            request = self._find(request_id, now, strict_id=True)
+            if account not in (request.requestor_id, request.owner_account_id):
+                raise exc.no_such_entity(request_id)
+            if request.owner_account_id is not None:
+                self._require_owner_account(request, caller, "iam:GetHumanReadableSummary")
+            state, content = self._generated(request, locale, now)
+        return {**out, "SummaryState": state, "SummaryContent": content}
+
+    def _generated(self, request: DelegationRequest, locale: str, now: datetime) -> tuple[str, str]:
+        """(state, text) of the summary in ``locale``; the first ask starts the generation."""
+        jobs: dict[str, dict[str, Any]] = request.extra.setdefault("summaries", {})
+        job = jobs.get(locale)
+        if job is None:
+            ready_at = now + timedelta(seconds=max(0.0, float(self.summary_seconds())))
+            jobs[locale] = {"ready_at": ready_at, "fails": bool(self.summary_failures())}
+            return "NOT_AVAILABLE", ""
+        if now < job["ready_at"]:
+            return "NOT_AVAILABLE", ""
+        if job["fails"]:
+            return "FAILED", ""
+        facts = SummaryFacts(
+            requestor_name=request.requestor_name,
+            requestor_account=request.requestor_id,
+            session_duration=request.session_duration,
+            permission_policy=request.permission_policy,
+            boundary_arns=tuple(request.restriction_arns),
+        )
+        return "AVAILABLE", summarize(facts, locale)
+
     def list(self, caller: Caller, params: dict[str, Any], now: datetime) -> dict[str, Any]:
         """``ListDelegationRequests``: owned requests of the caller's account, paged."""
         self._validate("ListDelegationRequests", params)
@@ -499,6 +566,26 @@ def _refuse_unassigned(request: DelegationRequest, *, accept: bool) -> None:
         return
     message = f"Delegation request {request.request_id} is UNASSIGNED; associate it first."
     raise exc.concurrent_modification(message) if accept else exc.invalid_input(message)
+
+
+def _entity(arn: str) -> tuple[str, str] | None:
+    """(account, request id) of a delegation-request ARN; None for another entity type.
+
+    Anything that is not an IAM-shaped ARN at all is ``InvalidInput``.
+    """
+    found = ARN_RE.fullmatch(arn)
+    if found is None:
+        raise exc.invalid_input(f"EntityArn {arn} is not a valid ARN.")
+    _partition, service, region, account, resource = found.groups()
+    kind, _, request_id = resource.partition("/")
+    if service != "iam" or kind != "delegation-request":
+        return None
+    if region or not is_account_id(account) or not request_id:
+        raise exc.invalid_input(
+            f"EntityArn {arn} is not a valid delegation request ARN "
+            "(arn:aws:iam::<account>:delegation-request/<id>)."
+        )
+    return account, request_id
 
 
 def _encode_marker(offset: int) -> str:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from vell_core.policies import load_template
+from vell_core.domain.policies import load_template
 from vell_core.sandbox.contract import SandboxCall
 from vell_core.sandbox.iam.models import DelegationBackend, request_arn
 from vell_core.sandbox.wire import WiredServiceBackend
@@ -40,6 +40,9 @@ def _handler(method: Method) -> Callable[[SandboxCall], dict[str, Any]]:
 
 
 def _authz_context(call: SandboxCall) -> tuple[list[str], dict[str, Any]]:
+    entity = call.params.get("EntityArn")
+    if entity:  # GetHumanReadableSummary names its resource by ARN
+        return [str(entity)], {}
     request_id = call.params.get("DelegationRequestId")
     if request_id:
         return [request_arn(call.caller.account_id, str(request_id))], {}
@@ -53,6 +56,7 @@ def build_iam_backend(backend: DelegationBackend) -> WiredServiceBackend:
         handlers={
             "CreateDelegationRequest": _handler(backend.create),
             "GetDelegationRequest": _handler(backend.get),
+            "GetHumanReadableSummary": _handler(backend.summary),
             "ListDelegationRequests": _handler(backend.list),
             "AssociateDelegationRequest": _handler(backend.associate),
             "UpdateDelegationRequest": _handler(backend.update),

@@ -21,7 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from vell_core.clock import Clock
+from vell_core.domain.clock import Clock
+from vell_core.domain.quotas import AGREEMENT_RATES, CATALOG_RATES
 from vell_core.sandbox.contract import Handler, SandboxCall, ServiceBackend
 from vell_core.sandbox.marketplace.agreement import AgreementService
 from vell_core.sandbox.marketplace.catalog import CatalogService
@@ -34,7 +35,7 @@ from vell_core.sandbox.marketplace.generator import (
     write_sample_sellers,
 )
 from vell_core.sandbox.marketplace.models import FILE_FORMAT, SellerState, seller_from_document
-from vell_core.sandbox.marketplace.ratelimit import AGREEMENT_RATES, CATALOG_RATES, RateLimiter
+from vell_core.sandbox.marketplace.quotas import QuotaEnforcer
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class SellerRegistry:
         return seller_from_document(document, self.clock.now())
 
     def _document(self, account_id: str) -> dict[str, Any] | None:
-        from vell_core.sandbox.accounts import customer_by_account
+        from vell_core.config.sandbox_accounts import customer_by_account
 
         customer = customer_by_account(account_id)
         path = seller_path(self.data_dir, account_id) if self.data_dir is not None else None
@@ -115,7 +116,7 @@ def _wrap(
     service: str,
     operation: str,
     handler: Callable[[SandboxCall], dict[str, Any]],
-    limiter: RateLimiter,
+    limiter: QuotaEnforcer,
     latency: Callable[[], float],
 ) -> Handler:
     """Injected latency, then the per-account token bucket, then the handler."""
@@ -159,15 +160,15 @@ def build_marketplace_backends(
     def latency() -> float:
         return max(0, settings["latency_ms"]) / 1000
 
-    catalog_limiter = RateLimiter(CATALOG_RATES, factor=rate_limit_factor, enabled=throttling)
-    agreement_limiter = RateLimiter(AGREEMENT_RATES, factor=rate_limit_factor, enabled=throttling)
+    catalog_limiter = QuotaEnforcer(CATALOG_RATES, factor=rate_limit_factor, enabled=throttling)
+    agreement_limiter = QuotaEnforcer(AGREEMENT_RATES, factor=rate_limit_factor, enabled=throttling)
     backends = [
         _backend(CATALOG, catalog, CATALOG_OPERATIONS, catalog_limiter, latency),
         _backend(AGREEMENT, agreements, AGREEMENT_OPERATIONS, agreement_limiter, latency),
     ]
     backends[0].action_overrides["BatchDescribeEntities"] = "aws-marketplace:DescribeEntity"
-    backends[0].authz_context = catalog.authz_context  # type: ignore[attr-defined]
-    backends[1].authz_context = _agreement_authz  # type: ignore[attr-defined]
+    backends[0].authz_context = catalog.authz_context  # type: ignore[attr-defined]  # hooks set on the wired backend object, not declared by ServiceBackend
+    backends[1].authz_context = _agreement_authz  # type: ignore[attr-defined]  # hooks set on the wired backend object, not declared by ServiceBackend
 
     def on_reset() -> None:
         registry.reset()
@@ -180,10 +181,10 @@ def build_marketplace_backends(
                 engine.refresh(seller, now)
 
     for backend in backends:
-        backend.on_reset = on_reset  # type: ignore[attr-defined]
-        backend.sellers = registry  # type: ignore[attr-defined]
-        backend.latency_settings = settings  # type: ignore[attr-defined]
-    backends[0].on_tick = on_tick  # type: ignore[attr-defined]
+        backend.on_reset = on_reset  # type: ignore[attr-defined]  # hooks set on the wired backend object, not declared by ServiceBackend
+        backend.sellers = registry  # type: ignore[attr-defined]  # hooks set on the wired backend object, not declared by ServiceBackend
+        backend.latency_settings = settings  # type: ignore[attr-defined]  # hooks set on the wired backend object, not declared by ServiceBackend
+    backends[0].on_tick = on_tick  # type: ignore[attr-defined]  # hooks set on the wired backend object, not declared by ServiceBackend
     return backends
 
 
@@ -191,7 +192,7 @@ def _backend(
     service: str,
     target: Any,
     operations: dict[str, str],
-    limiter: RateLimiter,
+    limiter: QuotaEnforcer,
     latency: Callable[[], float],
 ) -> ServiceBackend:
     handlers = {
@@ -199,7 +200,7 @@ def _backend(
         for operation, method in operations.items()
     }
     backend = ServiceBackend(service=service, handlers=handlers)
-    backend.limiter = limiter  # type: ignore[attr-defined]
+    backend.limiter = limiter  # type: ignore[attr-defined]  # hooks set on the wired backend object, not declared by ServiceBackend
     return backend
 
 

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from vell_core.sandbox.marketplace import terms as tm
 from vell_core.sandbox.marketplace.models import iso_ms, iso_z
+from vell_core.sandbox.marketplace.plan import SellerDraft, Slot, lognormal_tcv
 from vell_core.sandbox.marketplace.profiles import ProductSpec
 from vell_core.sandbox.marketplace.rand import IdMaker, day_end
 
 if TYPE_CHECKING:
     import random
 
-    from vell_core.sandbox.marketplace.generator import SellerGenerator, _Slot
 
 BUYER_FIRST = (
     "Helios",
@@ -222,7 +222,7 @@ def make_buyers(rng: random.Random, count: int) -> dict[str, str]:
 # Products
 
 
-def _title(gen: SellerGenerator, spec: ProductSpec, index: int) -> str:
+def _title(gen: SellerDraft, spec: ProductSpec, index: int) -> str:
     prefix = gen.profile.title_words[0]
     noun = PRODUCT_NOUNS[index % len(PRODUCT_NOUNS)]
     title = f"{prefix} {noun}"
@@ -235,7 +235,7 @@ def _title(gen: SellerGenerator, spec: ProductSpec, index: int) -> str:
     return title
 
 
-def _dimensions(gen: SellerGenerator, spec: ProductSpec) -> list[dict[str, Any]]:
+def _dimensions(gen: SellerDraft, spec: ProductSpec) -> list[dict[str, Any]]:
     """Priced dimensions (simulator form: ``Key``, ``Types``, ``Meta`` prices)."""
     rng = gen.rng
     if spec.entity_type == "AmiProduct":
@@ -284,7 +284,7 @@ def _dimensions(gen: SellerGenerator, spec: ProductSpec) -> list[dict[str, Any]]
     return dims
 
 
-def _description(gen: SellerGenerator, title: str, spec: ProductSpec, level: str) -> dict[str, Any]:
+def _description(gen: SellerDraft, title: str, spec: ProductSpec, level: str) -> dict[str, Any]:
     rng = gen.rng
     description: dict[str, Any] = {
         "ProductTitle": title,
@@ -338,7 +338,7 @@ def _support(level: str) -> dict[str, Any] | None:
     }
 
 
-def _type_specific(gen: SellerGenerator, spec: ProductSpec, title: str) -> dict[str, Any]:
+def _type_specific(gen: SellerDraft, spec: ProductSpec, title: str) -> dict[str, Any]:
     ids = gen.ids
     if spec.entity_type == "AmiProduct":
         return _ami_blocks(gen, title)
@@ -411,7 +411,7 @@ def _type_specific(gen: SellerGenerator, spec: ProductSpec, title: str) -> dict[
     return {}
 
 
-def _ami_blocks(gen: SellerGenerator, title: str) -> dict[str, Any]:
+def _ami_blocks(gen: SellerDraft, title: str) -> dict[str, Any]:
     ids = gen.ids
     delivery = {
         "Id": ids.make("do-", 13),
@@ -466,7 +466,7 @@ def _ami_blocks(gen: SellerGenerator, title: str) -> dict[str, Any]:
     }
 
 
-def make_product(gen: SellerGenerator, spec: ProductSpec, index: int) -> dict[str, Any]:
+def make_product(gen: SellerDraft, spec: ProductSpec, index: int) -> dict[str, Any]:
     """A product entity document of ``spec``'s type and visibility."""
     rng = gen.rng
     title = _title(gen, spec, index)
@@ -515,7 +515,7 @@ def make_product(gen: SellerGenerator, spec: ProductSpec, index: int) -> dict[st
 
 
 def _offer(
-    gen: SellerGenerator, product: dict[str, Any], details: dict[str, Any], meta: dict[str, Any]
+    gen: SellerDraft, product: dict[str, Any], details: dict[str, Any], meta: dict[str, Any]
 ) -> dict[str, Any]:
     offer_id = gen.ids.make("offer-", 13)
     details = {"Id": offer_id, **details, "ProductId": product["EntityId"]}
@@ -531,9 +531,7 @@ def _offer(
     }
 
 
-def _public_terms(
-    gen: SellerGenerator, product: dict[str, Any]
-) -> tuple[str, list[dict[str, Any]]]:
+def _public_terms(gen: SellerDraft, product: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     rng = gen.rng
     prices = product["Meta"]["Prices"]
     pricing = product["Meta"]["Pricing"]
@@ -581,7 +579,7 @@ def _public_terms(
     return "Usage", terms
 
 
-def make_public_offer(gen: SellerGenerator, product: dict[str, Any]) -> dict[str, Any]:
+def make_public_offer(gen: SellerDraft, product: dict[str, Any]) -> dict[str, Any]:
     """The product's public offer (a Draft one for a Draft product)."""
     title = product["DetailsDocument"]["Description"]["ProductTitle"]
     draft = product["Meta"]["Visibility"] == "Draft"
@@ -601,13 +599,13 @@ def make_public_offer(gen: SellerGenerator, product: dict[str, Any]) -> dict[str
     return _offer(gen, product, details, meta)
 
 
-def _private_name(gen: SellerGenerator, buyer: str) -> str:
+def _private_name(gen: SellerDraft, buyer: str) -> str:
     company = gen.buyers.get(buyer, "a buyer").rsplit(" ", 1)[0]
     name = f"{gen.customer.company} private offer for {company} (acct: {buyer})"
     return name[:150]
 
 
-def _private_product(gen: SellerGenerator) -> dict[str, Any]:
+def _private_product(gen: SellerDraft) -> dict[str, Any]:
     sellable = [
         p
         for p in gen.products
@@ -616,9 +614,8 @@ def _private_product(gen: SellerGenerator) -> dict[str, Any]:
     return gen.rng.choice(sellable or gen.products)
 
 
-def make_private_offer(gen: SellerGenerator, slot: _Slot | None, state: str) -> dict[str, Any]:
+def make_private_offer(gen: SellerDraft, slot: Slot | None, state: str) -> dict[str, Any]:
     """A private offer: ``accepted`` (for ``slot``), ``open``, ``draft`` or ``expired``."""
-    from vell_core.sandbox.marketplace.generator import lognormal_tcv
 
     rng = gen.rng
     if slot is not None:
@@ -670,7 +667,7 @@ def make_private_offer(gen: SellerGenerator, slot: _Slot | None, state: str) -> 
     return offer
 
 
-def _private_window(gen: SellerGenerator, state: str) -> tuple[datetime, datetime]:
+def _private_window(gen: SellerDraft, state: str) -> tuple[datetime, datetime]:
     rng = gen.rng
     if state == "open":  # the live pipeline: closes in the next 3–45 days
         return gen.now - timedelta(days=rng.uniform(1, 40)), day_end(
@@ -684,7 +681,7 @@ def _private_window(gen: SellerGenerator, state: str) -> tuple[datetime, datetim
     return released, day_end(released + timedelta(days=rng.uniform(10, 35)))
 
 
-def _quote_terms(gen: SellerGenerator, product: dict[str, Any], tcv: int) -> list[dict[str, Any]]:
+def _quote_terms(gen: SellerDraft, product: dict[str, Any], tcv: int) -> list[dict[str, Any]]:
     rng = gen.rng
     tier = max(
         (d for d in product["Meta"]["Prices"] if d["Types"] == ["Entitled"]),
@@ -705,7 +702,7 @@ def _quote_terms(gen: SellerGenerator, product: dict[str, Any], tcv: int) -> lis
     ]
 
 
-def make_resale_and_offer_sets(gen: SellerGenerator) -> None:
+def make_resale_and_offer_sets(gen: SellerDraft) -> None:
     """ResaleAuthorizations (own and shared), CPPO and ABO offers, and OfferSets."""
     profile = gen.profile
     product = _private_product(gen)
@@ -726,7 +723,7 @@ def make_resale_and_offer_sets(gen: SellerGenerator) -> None:
 
 
 def _resale(
-    gen: SellerGenerator, product: dict[str, Any], status: str, ownership: str
+    gen: SellerDraft, product: dict[str, Any], status: str, ownership: str
 ) -> dict[str, Any]:
     rng = gen.rng
     created = gen.now - timedelta(days=rng.uniform(20, 300))
@@ -778,7 +775,7 @@ def _resale(
     }
 
 
-def _offer_set(gen: SellerGenerator, index: int) -> dict[str, Any]:
+def _offer_set(gen: SellerDraft, index: int) -> dict[str, Any]:
     offers = [o["EntityId"] for o in gen.private_offers[index * 3 : index * 3 + 3]]
     released = gen.now - timedelta(days=20 + index * 15)
     state = "Released" if index == 0 else "Draft"
@@ -803,7 +800,7 @@ def _offer_set(gen: SellerGenerator, index: int) -> dict[str, Any]:
 
 
 def make_change_sets(
-    gen: SellerGenerator, counts: dict[str, int]
+    gen: SellerDraft, counts: dict[str, int]
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Change-set history for the last 60 days (see ``changeset_data``)."""
     from vell_core.sandbox.marketplace.changeset_data import ChangeSetHistory

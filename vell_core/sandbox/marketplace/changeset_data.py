@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vell_core.sandbox.marketplace.models import PRODUCT_TYPES, iso_z, parse_iso
-
-if TYPE_CHECKING:
-    from vell_core.sandbox.marketplace.generator import SellerGenerator
+from vell_core.sandbox.marketplace.plan import SellerDraft
 
 WINDOW = timedelta(days=60)
 FAILURE_DESCRIPTION = "Change set preparation has failed. For details see 'ErrorDetailList'."
@@ -53,7 +51,7 @@ class _Plan:
 class ChangeSetHistory:
     """Plans change sets for one generated seller and replays revisions."""
 
-    def __init__(self, gen: SellerGenerator, counts: dict[str, int]) -> None:
+    def __init__(self, gen: SellerDraft, counts: dict[str, int]) -> None:
         self.gen = gen
         self.rng = gen.rng
         self.counts = counts

@@ -13,14 +13,13 @@ and ``estimatedCharges.agreementValue`` is derived from the accepted terms, neve
 from __future__ import annotations
 
 import json
-import math
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from vell_core.clock import ensure_utc
-from vell_core.sandbox.accounts import SANDBOX_CUSTOMERS, SandboxCustomer
+from vell_core.config.sandbox_accounts import SANDBOX_CUSTOMERS, SandboxCustomer
+from vell_core.domain.clock import ensure_utc
 from vell_core.sandbox.marketplace import catalog_data as cd
 from vell_core.sandbox.marketplace import terms as tm
 from vell_core.sandbox.marketplace.models import (
@@ -28,6 +27,7 @@ from vell_core.sandbox.marketplace.models import (
     FILE_FORMAT,
     iso_z,
 )
+from vell_core.sandbox.marketplace.plan import Slot
 from vell_core.sandbox.marketplace.profiles import PROFILES, Profile
 from vell_core.sandbox.marketplace.rand import IdMaker, add_months, day_end, day_start
 
@@ -42,26 +42,6 @@ BUCKETS = {
     "within_180": (91, 180),
     "later": (181, 1000),
 }
-
-
-class _Slot:
-    """One agreement being planned: status, kind, links and (later) dates and terms."""
-
-    def __init__(self, status: str, kind: str, bucket: str | None = None) -> None:
-        self.status = status
-        self.kind = kind  # contract | payg | trial
-        self.bucket = bucket
-        self.future = False
-        self.buyer = ""
-        self.product: dict[str, Any] | None = None
-        self.offer: dict[str, Any] | None = None  # a private offer entity, when from one
-        self.successor: _Slot | None = None
-        self.predecessor: _Slot | None = None
-        self.duration = "P12M"
-        self.acceptance: datetime | None = None
-        self.start: datetime | None = None
-        self.end: datetime | None = None
-        self.agreement_id = ""
 
 
 class SellerGenerator:
@@ -127,7 +107,7 @@ class SellerGenerator:
                 return product
         return None
 
-    def _make_offers(self, slots: list[_Slot]) -> None:
+    def _make_offers(self, slots: list[Slot]) -> None:
         for product in self.products:
             offer = cd.make_public_offer(self, product)
             self.public_offers[product["EntityId"]] = offer
@@ -135,7 +115,7 @@ class SellerGenerator:
         self._make_private_offers(slots)
         cd.make_resale_and_offer_sets(self)
 
-    def _make_private_offers(self, slots: list[_Slot]) -> None:
+    def _make_private_offers(self, slots: list[Slot]) -> None:
         counts = self.profile.private_offers
         for slot in [s for s in slots if s.offer is not None]:
             self._add_private(cd.make_private_offer(self, slot, "accepted"))
@@ -149,7 +129,7 @@ class SellerGenerator:
 
     # -- agreements -------------------------------------------------------------------------
 
-    def _plan_agreements(self) -> list[_Slot]:
+    def _plan_agreements(self) -> list[Slot]:
         slots = self._active_slots() + self._ended_slots()
         self._pair_renewals(slots)
         self._assign_products(slots)
@@ -161,24 +141,24 @@ class SellerGenerator:
             slot.agreement_id = self.ids.make("agmt-", 25)
         return slots
 
-    def _active_slots(self) -> list[_Slot]:
+    def _active_slots(self) -> list[Slot]:
         mix = self.profile.active
-        slots: list[_Slot] = []
+        slots: list[Slot] = []
         for bucket in BUCKETS:
-            slots += [_Slot("ACTIVE", "contract", bucket) for _ in range(getattr(mix, bucket))]
-        slots += [_Slot("ACTIVE", "payg") for _ in range(mix.payg)]
-        slots += [_Slot("ACTIVE", "trial") for _ in range(mix.trials)]
+            slots += [Slot("ACTIVE", "contract", bucket) for _ in range(getattr(mix, bucket))]
+        slots += [Slot("ACTIVE", "payg") for _ in range(mix.payg)]
+        slots += [Slot("ACTIVE", "trial") for _ in range(mix.trials)]
         for _ in range(mix.future_dated):
-            slot = _Slot("ACTIVE", "contract", "later")
+            slot = Slot("ACTIVE", "contract", "later")
             slot.future = True
             slots.append(slot)
         return slots
 
-    def _ended_slots(self) -> list[_Slot]:
-        slots: list[_Slot] = []
+    def _ended_slots(self) -> list[Slot]:
+        slots: list[Slot] = []
         for status, count in self.profile.ended.items():
             for index in range(count):
-                slots.append(_Slot(status, self._ended_kind(status, index)))
+                slots.append(Slot(status, self._ended_kind(status, index)))
         return slots
 
     def _ended_kind(self, status: str, index: int) -> str:
@@ -188,7 +168,7 @@ class SellerGenerator:
         share = 0.4 if status == "CANCELLED" else 0.2
         return "payg" if self.rng.random() < share else "contract"
 
-    def _pair_renewals(self, slots: list[_Slot]) -> None:
+    def _pair_renewals(self, slots: list[Slot]) -> None:
         successors = [
             s for s in slots if s.status == "ACTIVE" and s.kind == "contract" and not s.future
         ]
@@ -200,7 +180,7 @@ class SellerGenerator:
                 successor = successors.pop()
                 slot.successor, successor.predecessor = successor, slot
 
-    def _assign_products(self, slots: list[_Slot]) -> None:
+    def _assign_products(self, slots: list[Slot]) -> None:
         contract = [p for p in self.products if p["Meta"]["Pricing"] == "contract"]
         usage = [
             p for p in self.products if p["Meta"]["Pricing"] in ("usage", "subscription", "byol")
@@ -222,7 +202,7 @@ class SellerGenerator:
         weights = [1.0 / (rank + 1) ** 0.7 for rank in range(len(pool))]
         return self.rng.choices(pool, weights)[0]
 
-    def _assign_buyers(self, slots: list[_Slot]) -> None:
+    def _assign_buyers(self, slots: list[Slot]) -> None:
         accounts = list(self.buyers)
         weights = [1.0 / (rank + 1) ** 0.6 for rank in range(len(accounts))]
         for index, slot in enumerate(slots):
@@ -235,7 +215,7 @@ class SellerGenerator:
             if slot.successor is not None:
                 slot.successor.buyer = slot.buyer
 
-    def _mark_private(self, slots: list[_Slot]) -> None:
+    def _mark_private(self, slots: list[Slot]) -> None:
         wanted = self.profile.private_offers["accepted"]
         candidates = [
             s
@@ -250,7 +230,7 @@ class SellerGenerator:
         for slot in candidates[:wanted] + abo:
             slot.offer = {}  # placeholder: the offer entity is made once dates are known
 
-    def _schedule(self, slot: _Slot) -> None:
+    def _schedule(self, slot: Slot) -> None:
         if slot.start is not None:
             return
         if slot.predecessor is not None:
@@ -261,7 +241,7 @@ class SellerGenerator:
         elif slot.successor is None:
             self._schedule_ended(slot)
 
-    def _schedule_active(self, slot: _Slot) -> None:
+    def _schedule_active(self, slot: Slot) -> None:
         if slot.kind == "contract":
             self._schedule_contract(slot)
             return
@@ -270,7 +250,7 @@ class SellerGenerator:
         slot.start = slot.acceptance
         slot.end = None
 
-    def _schedule_contract(self, slot: _Slot) -> None:
+    def _schedule_contract(self, slot: Slot) -> None:
         if slot.future:
             slot.duration = "P12M"
             slot.acceptance = self.now - timedelta(days=self.rng.uniform(3, 45))
@@ -291,7 +271,7 @@ class SellerGenerator:
         names, weights = zip(*choices, strict=True)
         return self.rng.choices(names, weights)[0]
 
-    def _schedule_predecessor(self, slot: _Slot, successor: _Slot) -> None:
+    def _schedule_predecessor(self, slot: Slot, successor: Slot) -> None:
         assert successor.start is not None
         slot.duration = successor.duration
         if slot.status == "RENEWED":
@@ -303,11 +283,13 @@ class SellerGenerator:
             slot.start = day_start(slot.start)
         slot.acceptance = slot.start - timedelta(hours=self.rng.uniform(1, 72))
 
-    def _schedule_ended(self, slot: _Slot) -> None:
+    def _schedule_ended(self, slot: Slot) -> None:
         slot.duration = (
             "P1M"
             if slot.status == "CANCELLED" and self.rng.random() < 0.7
-            else (self.rng.choices(*zip(*DURATION_WEIGHTS[:3], strict=True))[0])
+            else self.rng.choices(
+                [d for d, _ in DURATION_WEIGHTS[:3]], [w for _, w in DURATION_WEIGHTS[:3]]
+            )[0]
         )
         months = tm.months_of(slot.duration)
         if slot.status in ("EXPIRED", "ARCHIVED", "SUPERSEDED", "ROLLED_BACK"):
@@ -336,7 +318,7 @@ class SellerGenerator:
         candidate = quarter_end - timedelta(days=self.rng.uniform(0, 13))
         return candidate if candidate < self.now else moment
 
-    def _make_agreements(self, slots: list[_Slot]) -> None:
+    def _make_agreements(self, slots: list[Slot]) -> None:
         eur = set(self.rng.sample(range(len(slots)), min(self.profile.eur_agreements, len(slots))))
         variable = self.profile.variable_payment_agreements
         for index, slot in enumerate(slots):
@@ -369,12 +351,6 @@ def write_sample_sellers(data_dir: Path, now: datetime, seed: int = DEFAULT_SEED
     return paths
 
 
-def lognormal_tcv(rng: random.Random) -> int:
-    """A contract value: log-normal, median ~$48k, p90 ~$250k, clipped to $6k–$1.2M."""
-    value = math.exp(rng.gauss(math.log(48_000), 1.29))
-    return int(min(1_200_000, max(6_000, round(value, -2))))
-
-
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``python -m vell_core.sandbox.marketplace.generator [DATA_DIR] [--now ISO] [--seed N]``.
 
@@ -384,8 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import logging
 
+    from vell_core.config.settings import DATA_DIR
     from vell_core.sandbox.marketplace.models import parse_iso
-    from vell_core.settings import DATA_DIR
 
     parser = argparse.ArgumentParser(description="Write the sandbox's sample seller files.")
     parser.add_argument("data_dir", nargs="?", default=str(DATA_DIR))

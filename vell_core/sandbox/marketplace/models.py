@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from vell_core.clock import ensure_utc
+from vell_core.domain.clock import ensure_utc
 
 FILE_FORMAT = 1
 BUYER_DIRECTORY_KEY = "x-buyer-directory"

@@ -11,13 +11,11 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vell_core.sandbox.marketplace.models import iso_ms, iso_z, parse_iso
+from vell_core.sandbox.marketplace.plan import SellerDraft, Slot, TermBodies, lognormal_tcv
 from vell_core.sandbox.marketplace.rand import add_months, day_start, term_id
-
-if TYPE_CHECKING:
-    from vell_core.sandbox.marketplace.generator import SellerGenerator, _Slot
 
 EULA_VERSIONS = ("2019-04-24", "2019-12-12", "2022-07-14")
 REFUND_POLICIES = (
@@ -105,8 +103,8 @@ def configurable_term(dimensions: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def private_contract_terms(
-    gen: SellerGenerator,
-    slot: _Slot,
+    gen: SellerDraft,
+    slot: Slot,
     tcv: int,
     currency: str,
     dimensions: list[dict[str, Any]],
@@ -192,7 +190,7 @@ def accepted_term(
 def term_spec(
     offer_id: str,
     offer_terms: list[dict[str, Any]],
-    slot: _Slot,
+    slot: Slot,
     *,
     auto_renew: bool,
     configuration: dict[str, Any] | None = None,
@@ -240,7 +238,7 @@ class TermCache:
 
 
 def materialize_terms(
-    spec: dict[str, Any], offer_terms: list[dict[str, Any]], cache: TermCache | None = None
+    spec: dict[str, Any], offer_terms: list[dict[str, Any]], cache: TermBodies | None = None
 ) -> list[dict[str, Any]]:
     """The accepted-term union items an agreement's ``spec`` stands for."""
     cache = cache or TermCache()
@@ -309,7 +307,7 @@ def _configured_total(body: dict[str, Any]) -> Decimal:
 
 
 def _public_configuration(
-    gen: SellerGenerator, offer_terms: list[dict[str, Any]], duration: str, target: int
+    gen: SellerDraft, offer_terms: list[dict[str, Any]], duration: str, target: int
 ) -> dict[str, Any]:
     """Pick a tier and extra units so the configured total lands near ``target``."""
     term = next(t for t in offer_terms if t["Type"] == "ConfigurableUpfrontPricingTerm")
@@ -328,10 +326,9 @@ def _public_configuration(
 
 
 def make_agreement(
-    gen: SellerGenerator, slot: _Slot, currency: str, with_variable: bool
+    gen: SellerDraft, slot: Slot, currency: str, with_variable: bool
 ) -> dict[str, Any]:
     """The agreement document for a planned slot (times as ISO strings; see models.py)."""
-    from vell_core.sandbox.marketplace.generator import lognormal_tcv
 
     assert slot.product is not None
     assert slot.start is not None
@@ -377,7 +374,7 @@ def make_agreement(
     return document
 
 
-def _public_terms_for(slot: _Slot, offer_terms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _public_terms_for(slot: Slot, offer_terms: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The public-offer terms an agreement of this kind carries."""
     keep = {
         "LegalTerm",

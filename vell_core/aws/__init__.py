@@ -1,0 +1,1 @@
+"""AWS: the client factory and retries, SNS verification, the credential vault, the probe."""

@@ -1,0 +1,1 @@
+"""Configuration: the one settings class and secret-safe logging."""

@@ -1,0 +1,1 @@
+"""Services: one per feature, built by ``vell_core.app`` and called by pages."""

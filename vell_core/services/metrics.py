@@ -1,0 +1,111 @@
+"""``MetricsService``: the store and the clock behind the Leadership page."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from vell_core.domain.clock import Clock
+from vell_core.domain.metrics import Dashboard, MetricsFilter, Window
+from vell_core.domain.models import StaffRole
+from vell_core.domain.roles import StaffMember
+from vell_core.services.staff import StaffDirectory
+from vell_core.store.engine import read_connection
+from vell_core.store.metrics import SU, Runner, data_version_query, engine_runner, fetch_raw
+from vell_core.views.metrics import shape
+
+
+def compute_dashboard(
+    run: Runner, filters: MetricsFilter, as_of: datetime, rep_names: dict[int, str]
+) -> Dashboard:
+    """Run the queries through ``run`` and shape the result (also used by the benchmark)."""
+    window = Window.of(filters.validate(), as_of)
+    return shape(fetch_raw(run, filters, window), filters, window, rep_names)
+
+
+# --- the service ----------------------------------------------------------------------------
+
+
+class MetricsService:
+    """Leadership metrics on the store; wired as ``services.metrics``."""
+
+    def __init__(self, engine: Engine, clock: Clock, staff: StaffDirectory) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._staff = staff
+
+    def default_filter(self) -> MetricsFilter:
+        """Last 90 days, weekly cohorts, no filters."""
+        today = self._clock.now().date()
+        return MetricsFilter(start=today - timedelta(days=89), end=today)
+
+    def today(self) -> date:
+        """Today (UTC) on the injected clock."""
+        return self._clock.now().date()
+
+    def dashboard(self, member: StaffMember | None, filters: MetricsFilter) -> Dashboard:
+        """Everything the Leadership page shows for ``filters`` (needs ``metrics.read``)."""
+        self._staff.require(member, "metrics.read")
+        filters.validate()
+        with read_connection(self._engine) as connection:
+            return compute_dashboard(
+                engine_runner(connection), filters, self._clock.now(), self._rep_names(connection)
+            )
+
+    def rep_options(self, member: StaffMember | None) -> list[tuple[int, str]]:
+        """(id, name) of every sales and CS staff member, for the rep filter."""
+        self._staff.require(member, "metrics.read")
+        with read_connection(self._engine) as connection:
+            rows = connection.execute(
+                select(SU.c.id, SU.c.name)
+                .where(SU.c.role.in_([StaffRole.SALES.value, StaffRole.CS.value]))
+                .order_by(SU.c.name)
+            ).all()
+        return [(int(row.id), str(row.name)) for row in rows]
+
+    def data_version(self) -> tuple[int, ...]:
+        """Changes whenever events, requests or tickets are added: part of the page cache key.
+
+        Ticket imports and manual entries add rows, so the page's cached results are dropped
+        on the next run in every process, not only the one that wrote.
+        """
+        with read_connection(self._engine) as connection:
+            row = connection.execute(data_version_query()).one()
+        return tuple(int(value or 0) for value in row)
+
+    @staticmethod
+    def _rep_names(connection: Any) -> dict[int, str]:
+        rows = connection.execute(select(SU.c.id, SU.c.name)).all()
+        return {int(row.id): str(row.name) for row in rows}
+
+
+def frames_for_download(dashboard: Dashboard) -> dict[str, pd.DataFrame]:
+    """Every chart's and table's data by name (the page offers each as CSV)."""
+    kpi_rows = [
+        {
+            "metric": k.label,
+            "value": k.value,
+            "previous_period": k.previous,
+            "target": k.target,
+            "unit": k.unit,
+            "higher_is_better": k.higher_is_better,
+            "on_target": k.on_target,
+            "note": k.note,
+        }
+        for k in dashboard.kpis
+    ]
+    return {
+        "kpis": pd.DataFrame(kpi_rows),
+        "wizard_funnel": dashboard.wizard_funnel,
+        "completion_trend": dashboard.completion_trend,
+        "sync_histogram": dashboard.sync_histogram,
+        "sync_trend": dashboard.sync_trend,
+        "customer_funnel": dashboard.customer_funnel,
+        "trial_trend": dashboard.trial_trend,
+        "tickets": dashboard.tickets,
+        "reps": dashboard.reps,
+    }

@@ -1,0 +1,1 @@
+"""The store: database engine, migrations, seed data and the queries."""

@@ -1,0 +1,211 @@
+"""Funnel events: each wizard step and lifecycle milestone, recorded once per session and step.
+
+Every event also updates its session's row in ``funnel_sessions`` in the same transaction, so
+the Leadership metrics read one row per session instead of grouping every event. Both writes
+are race-free upserts (``INSERT … ON CONFLICT``, SQLite and PostgreSQL alike).
+``rebuild_summary`` recomputes the whole table from the events (migration backfill, seed, bulk
+loads); it gives exactly what recording the same events one by one gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, case, delete, func, null, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
+from sqlmodel import select as sm_select
+
+from vell_core.domain.clock import Clock
+from vell_core.domain.models import Customer, FunnelEvent, FunnelSession, FunnelStep
+from vell_core.store.engine import session_scope, table_of
+
+FE: Table = table_of(FunnelEvent)
+FS: Table = table_of(FunnelSession)
+
+WIZARD_STEP_VALUES = (
+    FunnelStep.PROVIDER.value,
+    FunnelStep.ACCOUNT_INFO.value,
+    FunnelStep.CHOOSE_PATH.value,
+    FunnelStep.REQUEST_SENT.value,
+    FunnelStep.APPROVED.value,
+    FunnelStep.CONNECTED.value,
+)
+# The step whose time each summary column holds.
+STEP_COLUMNS: dict[str, str] = {
+    FunnelStep.PROVIDER.value: "started_at",
+    FunnelStep.ACCOUNT_INFO.value: "account_info_at",
+    FunnelStep.CHOOSE_PATH.value: "choose_path_at",
+    FunnelStep.REQUEST_SENT.value: "request_sent_at",
+    FunnelStep.APPROVED.value: "approved_at",
+    FunnelStep.CONNECTED.value: "connected_at",
+    FunnelStep.FIRST_SYNC.value: "first_sync_at",
+    FunnelStep.PRODUCTION.value: "production_at",
+}
+ATTRIBUTES: dict[str, str] = {"rep": "actor_user_id", "path": "path", "segment": "segment"}
+
+
+class FunnelRecorder:
+    """Writes funnel events; repeated steps in one wizard session count once."""
+
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def record(
+        self,
+        *,
+        session_id: str,
+        step: FunnelStep,
+        customer: str,
+        company: str | None = None,
+        path: str | None = None,
+        actor_user_id: int | None = None,
+        delegation_id: int | None = None,
+        value_seconds: float | None = None,
+    ) -> bool:
+        """Record ``step`` for this wizard session unless already recorded; True if new."""
+        with session_scope(self._engine) as session:
+            segment = session.exec(
+                sm_select(Customer.segment).where(Customer.aws_account_id == customer)
+            ).first()
+            return insert_event(
+                session,
+                {
+                    "wizard_session_id": session_id,
+                    "step": str(FunnelStep(step)),
+                    "customer": customer,
+                    "company": company,
+                    "segment": str(segment) if segment is not None else None,
+                    "path": path,
+                    "actor_user_id": actor_user_id,
+                    "delegation_id": delegation_id,
+                    "value_seconds": value_seconds,
+                    "occurred_at": self._clock.now(),
+                },
+            )
+
+
+def _dialect_insert(bind: Session | Connection, table: Table) -> Any:
+    name = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+
+
+def insert_event(bind: Session | Connection, values: Mapping[str, Any]) -> bool:
+    """Insert one funnel event and fold it into its session's summary row; True if new.
+
+    A (session, step) pair already recorded is left alone (the unique index decides, so two
+    processes recording the same step at once cannot both succeed). Runs in the caller's
+    transaction: the event and its summary change commit or roll back together.
+    """
+    values = dict(values)
+    values["step"] = FunnelStep(values["step"]).value
+    inserted = bind.execute(
+        _dialect_insert(bind, FE)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["wizard_session_id", "step"])
+        .returning(FE.c.id)
+    ).first()
+    if inserted is None:
+        return False
+    bind.execute(_summary_upsert(bind, values))
+    return True
+
+
+def _greater(current: ColumnElement[Any], new: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The larger of two values, ignoring NULLs (SQL ``max`` semantics, both dialects)."""
+    return case((or_(current.is_(None), new > current), new), else_=current)
+
+
+def _has_wizard_step(row: Any) -> ColumnElement[bool]:
+    return or_(*[row[STEP_COLUMNS[step]].is_not(None) for step in WIZARD_STEP_VALUES])
+
+
+def _summary_upsert(bind: Session | Connection, event: Mapping[str, Any]) -> Any:
+    """``INSERT … ON CONFLICT DO UPDATE`` folding one new event into ``funnel_sessions``."""
+    step = event["step"]
+    is_wizard = step in WIZARD_STEP_VALUES
+    row: dict[str, Any] = {
+        "wizard_session_id": event["wizard_session_id"],
+        "customer": event.get("customer"),
+        **{summary: event.get(source) for summary, source in ATTRIBUTES.items()},
+    }
+    if step in STEP_COLUMNS:
+        row[STEP_COLUMNS[step]] = event["occurred_at"]
+    if step == FunnelStep.FIRST_SYNC.value:
+        row["first_sync_seconds"] = event.get("value_seconds")
+    insert = _dialect_insert(bind, FS).values(**row)
+    old, new = FS.c, insert.excluded
+    had_wizard = _has_wizard_step(old)
+    changes: dict[str, Any] = {"customer": _greater(old.customer, new.customer)}
+    for name in ATTRIBUTES:
+        if is_wizard:
+            # The first wizard step replaces attributes taken from other events; later ones
+            # combine with max, as rebuild_summary's GROUP BY does.
+            changes[name] = case((had_wizard, _greater(old[name], new[name])), else_=new[name])
+        else:
+            changes[name] = case((had_wizard, old[name]), else_=_greater(old[name], new[name]))
+    if step in STEP_COLUMNS:
+        column = STEP_COLUMNS[step]
+        changes[column] = func.coalesce(old[column], new[column])
+    if step == FunnelStep.FIRST_SYNC.value:
+        changes["first_sync_seconds"] = new.first_sync_seconds
+    return insert.on_conflict_do_update(index_elements=["wizard_session_id"], set_=changes)
+
+
+def summary_select() -> Any:
+    """One summary row per session computed from ``funnel_events`` (the rebuild's SELECT)."""
+    is_wizard = FE.c.step.in_(WIZARD_STEP_VALUES)
+    has_wizard = func.max(case((is_wizard, 1), else_=0)) == 1
+
+    def attribute(source: str) -> ColumnElement[Any]:
+        column = FE.c[source]
+        return case(
+            (has_wizard, func.max(case((is_wizard, column), else_=null()))),
+            else_=func.max(column),
+        )
+
+    def at(step: str) -> ColumnElement[Any]:
+        return func.min(case((FE.c.step == step, FE.c.occurred_at), else_=null()))
+
+    columns: list[ColumnElement[Any]] = [
+        FE.c.wizard_session_id.label("wizard_session_id"),
+        func.max(FE.c.customer).label("customer"),
+        *[attribute(source).label(name) for name, source in ATTRIBUTES.items()],
+        *[at(step).label(column) for step, column in STEP_COLUMNS.items()],
+        func.max(
+            case((FE.c.step == FunnelStep.FIRST_SYNC.value, FE.c.value_seconds), else_=null())
+        ).label("first_sync_seconds"),
+    ]
+    return (
+        select(*columns)
+        .group_by(FE.c.wizard_session_id)
+        # Rows in the order sessions started keep time-range scans sequential on SQLite.
+        .order_by(func.min(FE.c.occurred_at), FE.c.wizard_session_id)
+    )
+
+
+def rebuild_summary(bind: Engine | Connection | Session) -> int:
+    """Recompute ``funnel_sessions`` from ``funnel_events``; returns the number of sessions.
+
+    Pass an engine (own transaction) or a connection/session (the caller's transaction, e.g.
+    a migration or the seed).
+    """
+    if isinstance(bind, Engine):
+        with bind.begin() as connection:
+            return rebuild_summary(connection)
+    query = summary_select()
+    names = [column.name for column in query.selected_columns]
+    bind.execute(delete(FS))
+    bind.execute(FS.insert().from_select(names, query))
+    return int(bind.execute(select(func.count()).select_from(FS)).scalar_one())
+
+
+__all__ = [
+    "FunnelRecorder",
+    "insert_event",
+    "rebuild_summary",
+    "summary_select",
+]

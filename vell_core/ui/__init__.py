@@ -1,0 +1,1 @@
+"""The Streamlit bridge: cached services, the signed-in user, navigation, live views."""

@@ -1,0 +1,1 @@
+"""Views: pure shaping of service results for pages (tables, charts, text, CSV)."""
