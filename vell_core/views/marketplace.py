@@ -959,6 +959,8 @@ AGREEMENT_TABLE_COLUMNS = [
 ]
 
 
+# What a renewal conversation needs (when, what, how much, will it renew), narrow enough to fit
+# at 1280 px; the agreement's id and pricing model are in *All agreements* and the CSV.
 RENEWAL_TABLE_COLUMNS = [
     "Bucket",
     "Product",
@@ -967,8 +969,6 @@ RENEWAL_TABLE_COLUMNS = [
     "TCV",
     "ACV",
     "Auto-renew",
-    "Pricing model",
-    "Agreement id",
 ]
 
 
