@@ -8,7 +8,6 @@ import streamlit as st
 from vell_core.domain.models import ConnectionStatus
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
 from vell_core.views.csv_export import records_csv
-from vell_core.views.formatting import when
 from vell_core.views.text import plain
 
 member = require_page("connection.manage")
@@ -32,21 +31,8 @@ if not connections:
     st.stop()
 
 now = services.clock.now()
-records = [
-    {
-        "id": c.id,
-        "company": c.company,
-        "account": c.aws_account_id,
-        "via": c.created_via.value,
-        "status": c.status.value,
-        "health": c.health(now),
-        "last_success": when(c.last_success_at),
-        "role": c.role_arn or "—",
-        "external_id": c.external_id,
-    }
-    for c in connections
-]
-st.dataframe(pd.DataFrame(records), hide_index=True, width="stretch")
+records = [c.record(now) for c in connections]
+st.dataframe(pd.DataFrame(records), hide_index=True, width="stretch", placeholder="—")
 st.download_button(
     "Download CSV", records_csv(records), "connections.csv", "text/csv", key="cx_csv"
 )

@@ -17,8 +17,8 @@ from vell_core.services.access_record import calls_chart, calls_frame, screens_f
 from vell_core.services.delegation import DelegationFilter
 from vell_core.services.nudges import ROOT_APPROVED_TEXT
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
-from vell_core.views.csv_export import frame_csv
-from vell_core.views.formatting import countdown, when
+from vell_core.views.csv_export import frame_csv, frame_csv_later
+from vell_core.views.formatting import countdown, when, when_minute
 from vell_core.views.text import plain
 
 member = require_page("delegation.read_own")
@@ -116,20 +116,20 @@ with friendly_errors("list delegations"):
     table = pd.DataFrame(
         [
             {
-                "id": v.id,
                 "Company": v.company,
                 "Account": v.aws_account_id,
                 "Path": v.path.value,
                 "Status": v.display_status(now).value,
-                "AWS state": v.aws_state.value if v.aws_state else "—",
-                "Rep": v.rep_name,
-                "Created": when(v.created_at),
                 "Access ends in": countdown(v.credentials_expire_at, now)
                 if v.credentials_expire_at
                 else "—",
-                "Ended": when(v.ended_at(now)) if v.ended_at(now) else "—",
+                "Rep": v.rep_name,
+                "Created": when_minute(v.created_at),
+                "Ended": when_minute(v.ended_at(now)),
+                "AWS state": v.aws_state.value if v.aws_state else "—",
                 "Credentials": v.exchange_state.value,
                 "Root-approved": "yes (cannot be revoked)" if v.root_approved else "",
+                "Request #": v.id,
             }
             for v in views
         ]
@@ -142,13 +142,14 @@ with friendly_errors("list delegations"):
         on_select="rerun",
         selection_mode="single-row",
         key="dl_table",
+        placeholder="—",
     )
     st.download_button(
-        "Download CSV", frame_csv(table), "delegations.csv", "text/csv", key="dl_csv"
+        "Download CSV", frame_csv_later(table), "delegations.csv", "text/csv", key="dl_csv"
     )
     chosen = selection.selection.rows if selection and selection.selection else []
     if chosen:
-        detail = services.delegations.get(member, int(table.iloc[chosen[0]]["id"]))
+        detail = services.delegations.get(member, int(table.iloc[chosen[0]]["Request #"]))
         st.subheader(f"{plain(detail.company)} — {detail.path.value}")
         cols = st.columns(4)
         cols[0].metric("Status", detail.display_status(now).value)

@@ -7,7 +7,8 @@ in memory, expiring with the credentials); shaping is in ``vell_core.views.marke
 
 from __future__ import annotations
 
-import altair as alt
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -16,8 +17,17 @@ from vell_core.services.listing_update import ListingEdit, new_request_token
 from vell_core.services.sync.progress import DelegationChoice, DemoState, SyncProgress
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
 from vell_core.views import marketplace as views
-from vell_core.views.csv_export import frame_csv
-from vell_core.views.formatting import countdown, duration_text, when
+from vell_core.views.chart_data import text_table
+from vell_core.views.csv_export import frame_csv_later
+from vell_core.views.demo_charts import bar_spec
+from vell_core.views.formatting import (
+    countdown,
+    day,
+    display_frame,
+    duration_text,
+    numeric_columns,
+    when,
+)
 from vell_core.views.text import plain
 
 member = require_page("demo.browse")
@@ -35,20 +45,37 @@ st.title("Live demo")
 
 
 def csv_button(frame: pd.DataFrame, name: str, key: str) -> None:
-    """CSV download of exactly the table shown."""
-    st.download_button("Download CSV", frame_csv(frame), f"{name}.csv", "text/csv", key=key)
+    """CSV download of the data behind a table (same rows and headers, values unformatted)."""
+    st.download_button("Download CSV", frame_csv_later(frame), f"{name}.csv", "text/csv", key=key)
 
 
-def bar(frame: pd.DataFrame, x: str, y: str, title: str, color: str | None = None) -> None:
-    """A small horizontal bar chart (reads faster than the table beside it)."""
-    if frame.empty:
-        return
-    encoding = {"x": alt.X(f"{x}:Q", title=x), "y": alt.Y(f"{y}:N", sort="-x", title=None)}
-    if color:
-        encoding["color"] = alt.Color(f"{color}:N")
-    tooltip = [x, y] + ([color] if color else [])
-    chart = alt.Chart(frame[tooltip], title=title).mark_bar().encode(**encoding, tooltip=tooltip)
-    st.altair_chart(chart, width="stretch")
+# Terms: the value gets the room; a term's long id stays in the table, narrow, last.
+TERM_COLUMNS = {
+    "Value": st.column_config.TextColumn(width="large"),
+    "Term id": st.column_config.TextColumn(width="small"),
+}
+
+
+RIGHT = st.column_config.TextColumn(alignment="right")  # figures line up
+
+
+def table(shown: pd.DataFrame, key: str | None = None, columns: Any = None) -> None:
+    """A table of text already formatted for people (``marketplace_views.*_table``)."""
+    config = dict.fromkeys(numeric_columns(shown), RIGHT) | (columns or {})
+    st.dataframe(
+        text_table(shown),
+        hide_index=True,
+        width="stretch",
+        key=key,
+        placeholder=NONE,
+        column_config=config,
+    )
+
+
+def chart(spec: dict[str, Any] | None) -> None:
+    """A small bar chart (reads faster than the table beside it); nothing when empty."""
+    if spec is not None:
+        st.vega_lite_chart(spec, width="stretch")
 
 
 def pick_delegation(choices: list[DelegationChoice]) -> DelegationChoice:
@@ -109,9 +136,10 @@ def live_header(delegation_id: int) -> None:
     except CredentialsUnavailable:
         st.rerun()  # the whole page then shows the expiry message
         return
-    cols = st.columns([1, 1, 3])
+    cols = st.columns([3, 2, 5])  # wide enough for "11 h 59 min" at 1280 px
     cols[0].metric("Access ends in", countdown(state.expires_at, state.now))
-    cols[1].metric("Mode", "Trial (read/write)" if state.writable else "Demo (read-only)")
+    cols[1].metric("Mode", "Trial" if state.writable else "Demo")
+    cols[1].caption("Read and write: listing updates" if state.writable else "Read-only")
     progress = state.progress
     with cols[2]:
         if progress.state == "failed":
@@ -134,9 +162,9 @@ def listings_tab(state: DemoState) -> None:
     cols[1].metric("Public", int((frame["Visibility"] == "Public").sum()))
     cols[2].metric("Limited", int((frame["Visibility"] == "Limited").sum()))
     cols[3].metric("Other", int((~frame["Visibility"].isin(["Public", "Limited"])).sum()))
-    st.dataframe(frame, hide_index=True, width="stretch", key="demo_products_table")
+    table(views.products_table(frame), key="demo_products_table")
     csv_button(frame, "products", "demo_products_csv")
-    titles = dict(zip(frame["Product id"], frame["Title"], strict=True))
+    titles = views.product_choices(frame)
     picked = st.selectbox(
         "Open a product",
         [NONE, *titles],
@@ -167,11 +195,11 @@ def product_view(state: DemoState, product_id: str) -> None:
         f"**Support:** {plain(detail.support) or '_none_'}"
     )
     st.markdown("**Dimensions**")
-    st.dataframe(detail.dimensions, hide_index=True, width="stretch")
+    table(display_frame(detail.dimensions))
     st.markdown("**Versions**")
-    st.dataframe(detail.versions, hide_index=True, width="stretch")
+    table(display_frame(detail.versions))
     st.markdown("**Offers for this product**")
-    st.dataframe(detail.offers, hide_index=True, width="stretch")
+    table(views.offers_table(detail.offers).drop(columns=["Product"]))
     health_view(detail)
     update_control(state, detail)
 
@@ -188,7 +216,7 @@ def health_view(detail: views.ProductDetail) -> None:
         for f in detail.health.findings
     ]
     health = pd.DataFrame(rows, columns=["Severity", "Problem", "Suggestion"])
-    st.dataframe(health, hide_index=True, width="stretch", key="demo_health")
+    table(health, key="demo_health")
     csv_button(health, f"listing-health-{detail.product_id}", "demo_health_csv")
 
 
@@ -279,10 +307,18 @@ def offers_tab(state: DemoState) -> None:
     cols[1].metric("Public", int((offers["Audience"] == "Public").sum()))
     cols[2].metric("Private", int((offers["Audience"] == "Private").sum()))
     cols[3].metric("Active", int((offers["Status"] == "Active").sum()))
-    bar(views.offer_mix(offers), "Offers", "Status", "Offers by status", color="Audience")
-    st.dataframe(offers, hide_index=True, width="stretch", key="demo_offers_table")
+    chart(
+        bar_spec(
+            views.offer_mix(offers),
+            value="Offers",
+            category="Status",
+            title="Offers by status",
+            color="Audience",
+        )
+    )
+    table(views.offers_table(offers), key="demo_offers_table")
     csv_button(offers, "offers", "demo_offers_csv")
-    names = dict(zip(offers["Offer id"], offers["Name"], strict=True))
+    names = views.offer_choices(offers)
     picked = st.selectbox(
         "Open an offer",
         [NONE, *names],
@@ -294,8 +330,11 @@ def offers_tab(state: DemoState) -> None:
             fresh = sync.offer(member, state.delegation.id, picked)
             detail = fresh.snapshot.offer_details.get(picked)
             terms = (detail or {}).get("DetailsDocument", {}).get("Terms") or []
-            st.markdown(f"**{plain(names[picked])}** — {plain(views.pricing_summary(terms))}")
-            st.dataframe(views.offer_terms_frame(detail), hide_index=True, width="stretch")
+            name = offers.loc[offers["Offer id"] == picked, "Name"].iloc[0]
+            st.markdown(f"**{plain(name)}** — {plain(views.pricing_summary(terms))}")
+            st.caption(f"Offer id {plain(picked)}")
+            terms_shown = views.terms_table(views.offer_terms_frame(detail))
+            table(terms_shown, key="demo_offer_terms", columns=TERM_COLUMNS)
 
 
 def agreements_tab(state: DemoState) -> None:
@@ -313,77 +352,124 @@ def agreements_tab(state: DemoState) -> None:
     if described < len(agreements):
         st.caption(f"Values in so far for {described} of {len(agreements)} agreements.")
     left, right = st.columns(2)
-    with left:
-        bar(views.status_counts(agreements), "Agreements", "Status", "Agreements by status")
     buckets = views.renewal_buckets(renewals)
+    with left:
+        chart(
+            bar_spec(
+                views.status_counts(agreements),
+                value="Agreements",
+                category="Status",
+                title="Agreements by status",
+            )
+        )
     with right:
-        bar(
-            views.chart_frame(buckets, "TCV (USD)"), "TCV (USD)", "Bucket", "Renewals due (USD TCV)"
+        chart(
+            bar_spec(
+                buckets,
+                value="TCV (USD)",
+                category="Bucket",
+                title="Renewals due (USD TCV)",
+                money=True,
+                order=views.RENEWAL_BUCKET_LABELS,
+            )
         )
     tables = {
-        "Contract value by currency": (totals, "contract-value"),
-        "Pipeline by status": (views.pipeline_by_status(agreements), "pipeline"),
-        "Renewals due in 30/60/90 days": (buckets, "renewal-buckets"),
-        "Agreements due for renewal": (renewals, "renewals"),
+        "Contract value by currency": (totals, views.totals_table, "contract-value"),
+        "Pipeline by status": (
+            views.pipeline_by_status(agreements),
+            views.pipeline_table,
+            "pipeline",
+        ),
+        "Renewals due in 30/60/90 days": (buckets, views.buckets_table, "renewal-buckets"),
+        "Agreements due for renewal": (
+            renewals,
+            lambda frame: views.agreements_table(frame, bucket=True),
+            "renewals",
+        ),
     }
-    for title, (frame, name) in tables.items():
+    for title, (frame, shown, name) in tables.items():
         st.markdown(f"**{title}**")
-        st.dataframe(frame, hide_index=True, width="stretch", key=f"demo_{name}")
+        table(shown(frame), key=f"demo_{name}")
         csv_button(frame, name, f"demo_{name}_csv")
     products = views.by_product(agreements)
-    bar(views.chart_frame(products.head(15), "TCV"), "TCV", "Product", "TCV by product")
-    st.dataframe(products, hide_index=True, width="stretch", key="demo_by_product")
+    usd_products = products[products["Currency"] == "USD"].head(15)
+    chart(
+        bar_spec(
+            usd_products,
+            value="Active TCV",
+            category="Product",
+            title="Active TCV by product (USD)",
+            money=True,
+        )
+    )
+    table(views.by_product_table(products), key="demo_by_product")
     csv_button(products, "agreements-by-product", "demo_by_product_csv")
     st.markdown("**All agreements**")
-    st.dataframe(agreements, hide_index=True, width="stretch", key="demo_agreements")
+    table(views.agreements_table(agreements), key="demo_agreements")
     csv_button(agreements, "agreements", "demo_agreements_csv")
-    agreement_picker(state, list(agreements["Agreement id"]))
+    agreement_picker(state, views.agreement_choices(agreements))
 
 
-def agreement_picker(state: DemoState, ids: list[str]) -> None:
+def agreement_picker(state: DemoState, labels: dict[str, str]) -> None:
     """Open one agreement: fetched at once if the background sync has not reached it."""
-    picked = st.selectbox("Open an agreement", [NONE, *ids], key="demo_agreement_pick")
+    picked = st.selectbox(
+        "Open an agreement",
+        [NONE, *labels],
+        format_func=lambda a: labels.get(a, a),
+        key="demo_agreement_pick",
+    )
     if picked == NONE:
         return
     with friendly_errors("load the agreement"):
         fresh = sync.agreement(member, state.delegation.id, picked)
         detail = views.agreement_detail(fresh.snapshot, picked, fresh.now)
         row = detail.row
-        st.subheader(f"Agreement {plain(picked)}")
+        st.subheader(plain(views.agreement_title(row)))
         cols = st.columns(4)
-        cols[0].metric("Status", row["Derived status"])
+        cols[0].metric("Status", views.status_text(row["Derived status"]))
         cols[1].metric("TCV", views.money(row["TCV"], row["Currency"] or "USD"))
         cols[2].metric("ACV", views.money(row["ACV"], row["Currency"] or "USD"))
         cols[3].metric("Pricing model", row["Pricing model"] or NONE)
         st.caption(
-            f"Product {plain(row['Product'])} · offer {plain(row['Offer id'])} · buyer "
-            f"{plain(row['Buyer account'])} · {when(row['Start'])} → {when(row['End'])}"
+            f"Product {plain(row['Product'])} · buyer {plain(row['Buyer account'])} · "
+            f"{day(row['Start'])} → {day(row['End'])} · agreement "
+            f"{plain(picked)} · offer {plain(row['Offer id'])}"
         )
         if detail.skipped_unknown_terms:
             st.caption(f"{detail.skipped_unknown_terms} term type(s) unknown to this SDK skipped.")
-        st.dataframe(detail.terms, hide_index=True, width="stretch", key="demo_terms")
+        table(views.terms_table(detail.terms), key="demo_terms", columns=TERM_COLUMNS)
         csv_button(detail.terms, f"terms-{picked}", "demo_terms_csv")
 
 
 def change_sets_tab(state: DemoState) -> None:
     """History and status of change sets (the listing timeline)."""
     history = views.change_sets_frame(state.snapshot)
-    bar(views.change_set_status_counts(history), "Change sets", "Status", "Change sets by status")
-    st.dataframe(history, hide_index=True, width="stretch", key="demo_change_sets")
+    chart(
+        bar_spec(
+            views.change_set_status_counts(history),
+            value="Change sets",
+            category="Status",
+            title="Change sets by status",
+        )
+    )
+    table(views.change_sets_table(history), key="demo_change_sets")
     csv_button(history, "change-sets", "demo_change_sets_csv")
+    labels = views.change_set_choices(history)
     picked = st.selectbox(
-        "Open a change set", [NONE, *history["Change set id"]], key="demo_change_set_pick"
+        "Open a change set",
+        [NONE, *labels],
+        format_func=lambda c: labels.get(c, c),
+        key="demo_change_set_pick",
     )
     if picked != NONE:
         with friendly_errors("load the change set"):
             described = sync.change_set(member, state.delegation.id, picked)
-            st.markdown(
-                f"**{plain(described.get('ChangeSetName'))}** — {plain(described.get('Status'))}"
-            )
+            status = views.status_text(described.get("Status"))
+            st.markdown(f"**{plain(described.get('ChangeSetName'))}** — {plain(status)}")
             if described.get("FailureDescription"):
                 st.error(plain(described["FailureDescription"]))
-            changes = views.change_set_changes_frame(described)
-            st.dataframe(changes, hide_index=True, width="stretch")
+            st.caption(f"Change set id {plain(picked)}")
+            table(views.changes_table(views.change_set_changes_frame(described)))
 
 
 requested = st.query_params.get("delegation", "")

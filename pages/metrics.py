@@ -18,7 +18,10 @@ from vell_core.domain.metrics import (
 )
 from vell_core.services.metrics import frames_for_download
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
-from vell_core.views.csv_export import frame_csv
+from vell_core.views.chart_data import text_table
+from vell_core.views.csv_export import frame_csv_later
+from vell_core.views.formatting import numeric_columns
+from vell_core.views.metrics import dashboard_tables
 from vell_core.views.metrics_charts import dashboard_chart_specs
 
 CACHE_TTL_SECONDS = 300
@@ -55,6 +58,24 @@ def chart_specs(key: tuple[Any, ...], _dashboard: Dashboard) -> dict[str, dict[s
     return dashboard_chart_specs(_dashboard, key[5])
 
 
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=64)
+def tables(key: tuple[Any, ...], _dashboard: Dashboard) -> dict[str, Any]:
+    """The page's tables as text people read (Arrow, sent as is) with their figure columns,
+    cached by the dashboard's key."""
+    return {
+        name: (text_table(shown), numeric_columns(shown))
+        for name, shown in dashboard_tables(_dashboard).items()
+    }
+
+
+def table(cached: Any, key: str) -> None:
+    """One cached, already formatted table; figures right-aligned."""
+    shown, figures = cached
+    right = st.column_config.TextColumn(alignment="right")
+    config = dict.fromkeys(figures, right)
+    st.dataframe(shown, hide_index=True, key=key, placeholder="—", column_config=config)
+
+
 def chart(specs: dict[str, dict[str, Any]], name: str) -> None:
     """One cached chart spec (no Altair building or validation on a rerun)."""
     st.vega_lite_chart(specs[name], width="stretch")
@@ -63,7 +84,11 @@ def chart(specs: dict[str, dict[str, Any]], name: str) -> None:
 def download(name: str, frame: Any, key: str) -> None:
     """A CSV download button for one chart's or table's data."""
     st.download_button(
-        f"Download {name} (CSV)", frame_csv(frame), f"vell-{key}.csv", "text/csv", key=f"dl_{key}"
+        f"Download {name} (CSV)",
+        frame_csv_later(frame),  # built on click, not on every rerun
+        f"vell-{key}.csv",
+        "text/csv",
+        key=f"dl_{key}",
     )
 
 
@@ -113,6 +138,7 @@ with friendly_errors("load the metrics"):
     )
     dashboard = load(*key, member)
     specs = chart_specs(key, dashboard)
+    shown = tables(key, dashboard)
     st.caption(
         f"{start:%d %b %Y} – {end:%d %b %Y}, compared with the {(end - start).days + 1} days "
         "before. " + " ".join(dashboard.notes)
@@ -127,7 +153,7 @@ with friendly_errors("load the metrics"):
     st.subheader("Wizard funnel")
     st.caption(DEFINITIONS["completion"])
     chart(specs, "wizard_funnel")
-    st.dataframe(dashboard.wizard_funnel, hide_index=True, key="metrics_funnel_table")
+    table(shown["wizard_funnel"], "metrics_funnel_table")
     download("wizard funnel", frames["wizard_funnel"], "wizard-funnel")
     if dashboard.completion_trend.empty:
         st.info("No wizard sessions started in this period.")
@@ -149,7 +175,7 @@ with friendly_errors("load the metrics"):
     st.subheader("Demo → trial → production (customers)")
     st.caption(DEFINITIONS["customers"])
     chart(specs, "customer_funnel")
-    st.dataframe(dashboard.customer_funnel, hide_index=True, key="metrics_customer_table")
+    table(shown["customer_funnel"], "metrics_customer_table")
     download("customer funnel", frames["customer_funnel"], "customer-funnel")
 
     st.subheader("Trial → production by cohort")
@@ -180,5 +206,5 @@ with friendly_errors("load the metrics"):
         download("tickets vs baseline", frames["tickets"], "tickets")
 
     st.subheader("By rep")
-    st.dataframe(dashboard.reps, hide_index=True, key="metrics_reps_table")
+    table(shown["reps"], "metrics_reps_table")
     download("rep breakdown", frames["reps"], "reps")

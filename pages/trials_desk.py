@@ -51,7 +51,7 @@ def trials_table() -> None:
         if not records:
             st.info("No live demos or trials match these filters.")
             return
-        st.dataframe(pd.DataFrame(records), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame(records), hide_index=True, width="stretch", placeholder="—")
         st.download_button(
             "Download CSV", records_csv(records), "trials.csv", "text/csv", key="td_csv"
         )

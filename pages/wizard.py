@@ -19,7 +19,7 @@ from vell_core.services.delegation import DelegationView, LaunchRequest, new_lau
 from vell_core.services.nudges import ROOT_APPROVED_TEXT, ROOT_LIMIT_TEXT
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
 from vell_core.ui.live_views import reuse_unless_changed
-from vell_core.views.formatting import countdown, when
+from vell_core.views.formatting import countdown, principal_name, when
 from vell_core.views.text import plain
 
 member = require_page("delegation.create")
@@ -462,7 +462,9 @@ def connected_step() -> None:
             st.warning(ROOT_APPROVED_TEXT, icon=":material/gpp_maybe:")
         cols = st.columns(3)
         cols[0].metric("Access ends in", countdown(view.credentials_expire_at, now))
-        cols[1].metric("Approved by", (view.approver_id or "—").split(":")[-1])
+        cols[1].metric("Approved by", principal_name(view.approver_id))
+        if view.approver_id:
+            cols[1].caption(plain(view.approver_id))  # the full principal, for the record
         cols[2].metric("Path", view.path.value)
         in_production = services.delegations.in_production(view.aws_account_id)
         if in_production:

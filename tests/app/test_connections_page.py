@@ -42,8 +42,10 @@ def test_list_revalidate_and_disconnect(
     assert not at.exception
     at.text_input(key="cx_company").set_value("Conn Page").run()
     frame = at.dataframe[0].value
-    assert list(frame["id"]) == [connection_id]
-    assert frame["health"].iloc[0].startswith("Healthy")
+    assert list(frame["Connection #"]) == [connection_id]
+    assert frame["Health"].iloc[0].startswith("Healthy")
+    assert next(iter(frame.columns)) == "Company"
+    assert list(frame.columns)[-1] == "Connection #"
 
     at.button(key="cx_validate").click().run()
     assert not at.exception

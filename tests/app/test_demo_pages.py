@@ -6,10 +6,14 @@ clock forward, which must not expire other test modules' delegations.
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -88,6 +92,15 @@ def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
+def table(at: AppTest, *columns: str) -> pd.DataFrame:
+    """The first table on the page whose columns begin with ``columns``."""
+    return next(
+        frame.value
+        for frame in at.dataframe
+        if list(frame.value.columns)[: len(columns)] == list(columns)
+    )
+
+
 def test_demo_shows_listings_offers_agreements_and_change_sets(
     page: Callable[..., AppTest], demo_services: Services, demo_id: int
 ) -> None:
@@ -96,7 +109,8 @@ def test_demo_shows_listings_offers_agreements_and_change_sets(
     assert not at.exception
     assert at.selectbox(key="demo_delegation").value == demo_id
     assert metric(at, "Access ends in") not in ("expired", "—")
-    assert metric(at, "Mode") == "Demo (read-only)"
+    assert metric(at, "Mode") == "Demo"
+    assert any(c.value == "Read-only" for c in at.caption)
     assert metric(at, "Products") == "2"
     assert metric(at, "Offers") == "5"
     assert metric(at, "Agreements") == "10"
@@ -127,16 +141,19 @@ def test_agreement_and_change_set_detail(
 ) -> None:
     at = page(delegation=str(demo_id))
     at.run()
-    agreement = at.selectbox(key="demo_agreement_pick").options[1]
+    agreements = table(at, "Product", "Buyer account", "Status")
+    agreement = agreements["Agreement id"].iloc[0]
     at.selectbox(key="demo_agreement_pick").set_value(agreement).run()
     assert not at.exception
-    assert any(s.value == f"Agreement {agreement}" for s in at.subheader)
+    heading = f"{agreements['Product'].iloc[0]} — buyer {agreements['Buyer account'].iloc[0]}"
+    assert any(s.value == heading for s in at.subheader)
+    assert any(agreement in c.value for c in at.caption)  # the id is still there, secondary
     assert metric(at, "Pricing model") != "—"
-    change_set = at.selectbox(key="demo_change_set_pick").options[1]
-    at.selectbox(key="demo_change_set_pick").set_value(change_set).run()
+    history = table(at, "Name", "Status", "Started")
+    at.selectbox(key="demo_change_set_pick").set_value(history["Change set id"].iloc[0]).run()
     assert not at.exception
-    offer = at.selectbox(key="demo_offer_pick").options[1]
-    at.selectbox(key="demo_offer_pick").set_value(offer).run()
+    offers = table(at, "Name", "Product", "Audience")
+    at.selectbox(key="demo_offer_pick").set_value(offers["Offer id"].iloc[0]).run()
     assert not at.exception
 
 
@@ -145,7 +162,7 @@ def test_trial_updates_a_listing_with_live_change_set_progress(
 ) -> None:
     at = page(delegation=str(trial_id))
     at.run()
-    assert metric(at, "Mode") == "Trial (read/write)"
+    assert metric(at, "Mode") == "Trial"
     pick = at.selectbox(key="demo_product_pick")
     pick.set_value(pick.options[1]).run()
     button = at.button(key="demo_update_open")
@@ -205,3 +222,114 @@ def test_leadership_cannot_open_the_live_demo(page: Callable[..., AppTest]) -> N
     at = page(as_email="rachel.kim@vell.ai")
     at.run()
     assert any("do not have access" in e.value for e in at.error)
+
+
+# -- issue 13: screens that read like a product -----------------------------------------------
+
+ID_COLUMNS = ("Product id", "Offer id", "Agreement id", "Change set id", "Term id")
+
+
+def chart_specs(at: AppTest) -> dict[str, dict]:
+    """Every Vega-Lite chart on the page by its title."""
+    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    return {spec.get("title"): spec for spec in specs}
+
+
+def chart_data(at: AppTest, title: str) -> pd.DataFrame:
+    """The rows a chart draws (sent to the browser as an Arrow table)."""
+    chart = next(c for c in at.get("vega_lite_chart") if json.loads(c.proto.spec)["title"] == title)
+    [dataset] = chart.proto.datasets  # one named dataset, already Arrow bytes
+    return pa.ipc.open_stream(dataset.data.data).read_pandas()
+
+
+def open_everything(at: AppTest) -> None:
+    """Open the first product, offer, agreement and change set (their tables render too)."""
+    for key, (columns, id_column) in {
+        "demo_product_pick": (("Title", "Type"), "Product id"),
+        "demo_offer_pick": (("Name", "Product", "Audience"), "Offer id"),
+        "demo_agreement_pick": (("Product", "Buyer account", "Status"), "Agreement id"),
+        "demo_change_set_pick": (("Name", "Status", "Started"), "Change set id"),
+    }.items():
+        at.selectbox(key=key).set_value(table(at, *columns)[id_column].iloc[0]).run()
+        assert not at.exception
+
+
+def test_demo_tables_read_like_a_product(
+    page: Callable[..., AppTest], demo_services: Services, demo_id: int
+) -> None:
+    """Human headers, no literal None, ids after what a person reads, money and shares as text."""
+    at = page(delegation=str(demo_id))
+    at.run()
+    open_everything(at)
+    assert len(at.dataframe) >= 14
+    for frame in at.dataframe:
+        shown = frame.value
+        columns = list(shown.columns)
+        cells = set(shown.astype(str).to_numpy().ravel().tolist())
+        assert not cells & {"None", "nan", "NaT", "<NA>"}, columns
+        assert all(column[:1].isupper() and "_" not in column for column in columns), columns
+        ids = [column for column in columns if column in ID_COLUMNS]
+        assert columns[len(columns) - len(ids) :] == ids, columns  # ids last
+    buckets = table(at, "Due in", "Agreements", "TCV (USD)")
+    assert all(value.startswith("$") for value in buckets["TCV (USD)"])
+    assert all(value == "—" or value.endswith("%") for value in buckets["Auto-renew share"])
+    terms = table(at, "Term", "Field", "Value", "Term id")  # the agreement's terms
+    assert not any("[" in field or "." in field for field in terms["Field"])
+
+
+def test_offer_terms_spell_out_fields_and_durations(
+    page: Callable[..., AppTest], demo_services: Services, demo_id: int
+) -> None:
+    """``Documents[1].Type`` and ``P12M`` were shown as the API spells them."""
+    at = page(delegation=str(demo_id))
+    at.run()
+    values: list[str] = []
+    for offer_id in table(at, "Name", "Product", "Audience")["Offer id"]:
+        at.selectbox(key="demo_offer_pick").set_value(offer_id).run()
+        terms = table(at, "Term", "Field", "Value")
+        assert not any("[" in field or "." in field for field in terms["Field"])
+        values += terms["Value"].tolist()
+    assert not [value for value in values if re.fullmatch(r"P(T?\d+[YMWDHS])+", value)]
+    assert "12 months" in values
+
+
+def test_pickers_name_buyer_product_status_value_and_date(
+    page: Callable[..., AppTest], demo_services: Services, demo_id: int
+) -> None:
+    """ "Open an agreement" and "Open a change set" listed opaque ids; two offers shared a name."""
+    at = page(delegation=str(demo_id))
+    at.run()
+    pickers = {
+        "demo_agreement_pick": table(at, "Product", "Buyer account", "Status")["Agreement id"],
+        "demo_change_set_pick": table(at, "Name", "Status", "Started")["Change set id"],
+        "demo_offer_pick": table(at, "Name", "Product", "Audience")["Offer id"],
+    }
+    for key, ids in pickers.items():
+        options = at.selectbox(key=key).options[1:]
+        assert len(options) == len(set(options)) == len(ids), key  # every one, each unique
+        assert not set(options) & set(ids), key  # not opaque ids
+    agreements = table(at, "Product", "Buyer account", "Status")
+    first = at.selectbox(key="demo_agreement_pick").options[1]
+    row = agreements.iloc[0]
+    for part in (row["Product"], row["Buyer account"], row["Status"], row["Start"]):
+        assert part in first
+    assert "$" in first
+
+
+def test_demo_charts_whole_counts_bucket_order_and_active_tcv(
+    page: Callable[..., AppTest], demo_services: Services, demo_id: int
+) -> None:
+    """Counts in whole numbers, renewals ≤30 → 31–60 → 61–90, and TCV by product that adds up
+    to the Active TCV headline beside it."""
+    at = page(delegation=str(demo_id))
+    at.run()
+    specs = chart_specs(at)
+    for title in ("Offers by status", "Agreements by status", "Change sets by status"):
+        assert specs[title]["encoding"]["x"]["axis"] == {"format": "d", "tickMinStep": 1}, title
+    renewals = specs["Renewals due (USD TCV)"]
+    assert renewals["encoding"]["y"]["sort"] == ["≤30 days", "31–60 days", "61–90 days"]
+    by_product = specs["Active TCV by product (USD)"]
+    assert by_product["encoding"]["x"]["field"] == "Active TCV"
+    headline = float(metric(at, "Active TCV (USD)").lstrip("$").replace(",", ""))
+    charted = chart_data(at, "Active TCV by product (USD)")["Active TCV"].sum()
+    assert charted == pytest.approx(headline)

@@ -160,7 +160,8 @@ def test_delegations_csv_carries_no_formula(
     at.run()
     assert not at.exception
     assert downloads, "the page offered no CSV"
-    text = downloads[-1].decode() if isinstance(downloads[-1], bytes) else downloads[-1]
+    data = downloads[-1]() if callable(downloads[-1]) else downloads[-1]  # built on click
+    text = data.decode() if isinstance(data, bytes) else data
     cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
     assert "'" + FORMULA in cells
     assert not [cell for cell in cells if cell.startswith(FORMULA_PREFIXES)]

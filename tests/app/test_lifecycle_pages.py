@@ -18,8 +18,27 @@ def test_home_shows_seeded_figures(page: Callable[..., AppTest], app_services: S
     labels = {m.label: m.value for m in at.metric}
     figures = app_services.overview.home()
     assert labels["Active trials"] == str(figures.active_trials)
-    assert int(labels["Pending approvals"]) == figures.pending_approvals > 0
-    assert "Trials expiring within 24 h" in labels
+    assert int(labels["Waiting for approval"]) == figures.pending_approvals > 0
+    assert "Trials ending within 24 h" in labels
+
+
+def test_home_says_what_each_number_counts(
+    page: Callable[..., AppTest], app_services: Services
+) -> None:
+    """Issue 13: for a new rep, "Demoed 9 · Started a trial 8 · Demo → trial 22%" must not read
+    as a contradiction: every figure says whom it counts, the rate its own numerator."""
+    at = page("pages/overview.py", as_email="maya.chen@vell.ai")
+    at.run()
+    figures = app_services.overview.home()
+    captions = [c.value for c in at.caption][1:]  # the first is the page's tagline
+    assert len(captions) == len(at.metric) == 8
+    thirty_days = dict(zip([m.label for m in at.metric][4:], captions[4:], strict=True))
+    assert "whenever their demo was" in thirty_days["Started a trial"]
+    assert thirty_days["Demo → trial"] == (
+        f"{figures.demoed_then_trialled_30d} of the {figures.demos_last_30d} customers demoed "
+        "in the last 30 days went on to a trial."
+    )
+    assert [s.value for s in at.subheader] == ["Right now", "Last 30 days (customers)"]
 
 
 def test_delegations_page_filters_and_shows_a_timeline(page: Callable[..., AppTest]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -33,10 +34,10 @@ def test_first_run_shows_five_kpis_charts_and_downloads(
     assert not at.exception
     assert kpi_labels(at) == [
         "Wizard completion",
-        "Time to first sync (median)",
-        "Demo → production (customers)",
+        "Time to first sync",
+        "Demo → production",
         "Trial → production",
-        "Setup tickets vs baseline",
+        "Setup tickets",
     ]
     assert all(metric.value != "—" for metric in at.metric[:2])
     assert len(at.get("vega_lite_chart")) >= 6  # Altair charts
@@ -63,7 +64,7 @@ def test_filters_by_rep_quarter_path_segment_and_month(
     assert len(at.metric) == 5 or any("No data" in info.value for info in at.info)
     if len(at.metric) == 5:
         reps_table = at.dataframe[-1].value  # the breakdown by rep is the last table
-        assert set(reps_table["rep"]) <= {rep, "Unassigned"}
+        assert set(reps_table["Rep"]) <= {rep, "Unassigned"}
 
 
 def test_empty_filter_says_so(metrics_page: Callable[..., AppTest]) -> None:
@@ -103,3 +104,29 @@ def test_a_cached_rerun_builds_no_altair_chart(
     assert not at.exception
     assert len(at.get("vega_lite_chart")) == charts
     assert built == []
+
+
+def test_tables_read_like_a_product_and_last_30_days_is_not_the_future(
+    metrics_page: Callable[..., AppTest],
+) -> None:
+    """Issue 13: ``share_of_demoed`` headers, 0.9467 ratios and "None" cells; "Last 30 days"
+    described as running into the future; two numbers named trial → production."""
+    at = metrics_page("pages/metrics.py", as_email=LEADER)
+    at.run()
+    at.selectbox(key="metrics_period").set_value("Last 30 days").run()
+    assert not at.exception
+    period = next(c.value for c in at.caption if "compared with the 30 days before" in c.value)
+    assert "so far" not in period
+    assert "future" not in period
+    assert len(at.dataframe) == 3
+    for frame in at.dataframe:
+        shown = frame.value
+        assert all("_" not in column and column[:1].isupper() for column in shown.columns)
+        cells = set(shown.astype(str).to_numpy().ravel().tolist())
+        assert not cells & {"None", "nan", "<NA>"}
+        assert not any(re.fullmatch(r"0\.\d+", cell) for cell in cells)  # shares as percentages
+    funnel = next(f.value for f in at.dataframe if "Share of demoed" in f.value.columns)
+    production = funnel[funnel["Stage"] == "Production"].iloc[0]
+    assert production["Of the stage before"] == "—"  # no second "trial → production" number
+    demo_to_production = next(m.value for m in at.metric if m.label == "Demo → production")
+    assert production["Share of demoed"] == demo_to_production

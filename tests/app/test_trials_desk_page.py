@@ -50,8 +50,10 @@ def test_desk_lists_trials_and_filters_by_company(
     at.text_input(key="td_company").set_value("Desk Test").run()
     assert not at.exception
     frame = at.dataframe[0].value
-    assert list(frame["id"]) == [trial_id]
-    assert frame["time_left"].iloc[0]
+    assert list(frame["Request #"]) == [trial_id]
+    assert frame["Time left"].iloc[0] not in ("", "—")
+    assert next(iter(frame.columns)) == "Company"
+    assert list(frame.columns)[-1] == "Request #"
     assert at.selectbox(key="td_pick").value == trial_id
 
 

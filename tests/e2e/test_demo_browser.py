@@ -79,10 +79,13 @@ def test_rep_browses_listings_and_opens_an_agreements_terms(page: Page, app_url:
     agreements = main(page).get_by_role("tabpanel", name="Agreements")
     expect(metric(agreements, "Agreements")).to_be_visible()
     screenshot(page, "11-agreements")
+    # The picker names what a person recognises: "<product> · buyer <account> · <status> · …"
     agreement = pick_first(page, "Open an agreement")
-    expect(main(page).get_by_role("heading", name=f"Agreement {agreement}")).to_be_visible()
+    product, buyer = re.match(r"^(.+?) · buyer (\d{12}) · ", agreement).groups()  # type: ignore[union-attr]
+    heading = main(page).get_by_role("heading", name=f"{product} — buyer {buyer}")
+    expect(heading).to_be_visible()
     expect(metric(agreements, "Pricing model")).to_be_visible()
-    scroll_to(main(page).get_by_role("heading", name=f"Agreement {agreement}"))
+    scroll_to(heading)
     screenshot(page, "12-agreement-terms")
 
 

@@ -15,9 +15,10 @@ from vell_core.domain.iam_actions import CONNECTOR_POLICY_NAME
 from vell_core.domain.models import AuditLog, ConnectionStatus, DelegationPath
 from vell_core.services.audit import flush_all
 from vell_core.services.delegation import new_launch_token
-from vell_core.services.trials import TrialFilter, countdown
+from vell_core.services.trials import TrialFilter
 from vell_core.store.engine import session_scope
 from vell_core.views.csv_export import records_csv
+from vell_core.views.formatting import seconds_left
 
 __all__ = ["harness", "sandbox"]  # fixtures used here
 
@@ -149,11 +150,13 @@ def test_renew_prompt_and_csv(harness: Harness) -> None:
     row = next(r for r in h.prod.trials.list(h.member(), TrialFilter()) if r.delegation.id == trial)
     assert row.prompt_sent_at is not None
     data = records_csv([r.record() for r in h.prod.trials.list(h.member(), TrialFilter())])
-    assert data.startswith(b"id,company,aws_account_id,path,rep,status")
+    assert data.startswith(b"Company,Account,Path,Rep,Status")
+    assert data.splitlines()[0].endswith(b",Request #")  # the id is kept, last
 
 
 def test_countdown_labels() -> None:
-    assert countdown(None) == ""
-    assert countdown(-1) == "ended"
-    assert countdown(timedelta(hours=3, minutes=5).total_seconds()) == "3 h 05 m"
-    assert countdown(timedelta(days=2, hours=4).total_seconds()) == "2 d 4 h"
+    """The desk's clocks use the shared duration helper (one wording across the app)."""
+    assert seconds_left(None) == "—"
+    assert seconds_left(-1) == "ended"
+    assert seconds_left(timedelta(hours=3, minutes=5).total_seconds()) == "3 h 05 min"
+    assert seconds_left(timedelta(days=2, hours=4).total_seconds()) == "2 d 4 h"

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
+import pandas as pd
 import pytest
 from sqlalchemy.engine import Engine
 
 from vell_core.domain.clock import FrozenClock
 from vell_core.domain.errors import PermissionDenied
-from vell_core.domain.metrics import Dashboard, MetricsFilter
+from vell_core.domain.metrics import Dashboard, MetricsFilter, period_presets
 from vell_core.domain.models import (
     DelegationPath,
     DelegationRequest,
@@ -260,12 +261,13 @@ def test_customer_funnel_counts_first_demo_only(store: Engine) -> None:
     )
     board = dashboard(store)
     assert board.customer_funnel["customers"].tolist() == [3, 2, 1]
-    assert board.customer_funnel["step_conversion"].tolist()[1:] == [
-        pytest.approx(2 / 3),
-        pytest.approx(0.5),
-    ]
+    # Production is not a subset of Trial connected, so it has no step conversion (issue 13);
+    # its share of demoed customers is the Demo → production KPI.
+    assert board.customer_funnel["step_conversion"].tolist()[1] == pytest.approx(2 / 3)
+    assert pd.isna(board.customer_funnel["step_conversion"].tolist()[2])
+    assert board.customer_funnel["share_of_demoed"].tolist()[2] == pytest.approx(1 / 3)
     assert kpi(board, "customers") == (pytest.approx(1 / 3), None)
-    assert board.customer_funnel["dropped_after"].tolist()[:2] == [1, 1]
+    assert board.customer_funnel["dropped_after"].tolist()[0] == 1
 
 
 def trial(
@@ -365,3 +367,12 @@ def test_data_version_changes_on_writes(store: Engine) -> None:
     before = service.data_version()
     add(store, ticket("x", at("2026-03-02")))
     assert service.data_version() != before
+
+
+def test_only_a_period_ending_after_today_is_said_to_run_into_the_future(store: Engine) -> None:
+    """Issue 13: "Last 30 days" (ending today) was described as running into the future."""
+    today = NOW.date()
+    last_30 = period_presets(today)["Last 30 days"]
+    assert dashboard(store, MetricsFilter(*last_30)).notes == ()
+    ahead = dashboard(store, MetricsFilter(today - timedelta(days=6), today + timedelta(days=1)))
+    assert ahead.notes == ("The period ends after today; rates cover the days so far.",)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pyarrow as pa
+
 from vell_core.views import marketplace as views
 
 NOW = datetime(2026, 9, 10, 12, 0, tzinfo=UTC)
@@ -170,7 +172,7 @@ def test_pricing_summary_of_offer_terms() -> None:
             {"Selector": {"Value": "P36M"}, "RateCard": [{"Price": "60000"}]},
         ],
     }
-    assert views.pricing_summary([contract]) == "Contract (12 mo, 36 mo) from $480.00"
+    assert views.pricing_summary([contract]) == "Contract (12 months, 36 months) from $480.00"
     assert views.pricing_summary([]) == "No pricing terms"
 
 
@@ -213,8 +215,8 @@ def test_totals_per_currency_and_pipeline() -> None:
     assert undescribed[["Agreements", "Described"]].values.tolist() == [[1, 0]]
     counts = views.status_counts(frame)
     assert counts.to_dict("records") == [
-        {"Status": "ACTIVE", "Agreements": 4},
-        {"Status": "EXPIRED", "Agreements": 1},
+        {"Status": "Active", "Agreements": 4},
+        {"Status": "Expired", "Agreements": 1},
     ]
 
 
@@ -237,9 +239,11 @@ def test_renewal_buckets_30_60_90() -> None:
 def test_by_product() -> None:
     frame = views.by_product(views.agreements_frame(snapshot(), NOW))
     rows = {(r["Product id"], r["Currency"]): r for r in frame.to_dict("records")}
-    assert rows[("prod-a", "USD")]["TCV"] == Decimal("60000.00")
+    assert rows[("prod-a", "USD")]["All-time TCV"] == Decimal("60000.00")
+    assert rows[("prod-a", "USD")]["Active TCV"] == Decimal("60000.00")
     assert rows[("prod-a", "USD")]["Active"] == 2
-    assert rows[("prod-b", "USD")]["TCV"] == Decimal("5000.50")
+    assert rows[("prod-b", "USD")]["All-time TCV"] == Decimal("5000.50")
+    assert rows[("prod-b", "USD")]["Active TCV"] == Decimal(0)
     assert rows[("prod-b", "USD")]["Active"] == 0
     assert rows[("prod-b", "EUR")]["Active ACV"] > 0
     assert rows[("prod-a", "USD")]["Product"] == "Trace"
@@ -324,3 +328,144 @@ def test_product_detail_before_and_after_describe() -> None:
     assert len(detail.offers) == 2
     assert detail.health is not None
     assert "failed_change_sets" in detail.health.rules  # cs-1 failed on prod-a 5 days ago
+
+
+# -- issue 13: screens that read like a product -----------------------------------------------
+
+
+def test_active_tcv_by_product_adds_up_to_the_active_tcv_headline() -> None:
+    frame = views.agreements_frame(snapshot(), NOW)
+    products = views.by_product(frame)
+    totals = views.value_totals(frame)
+    for currency, group in products.groupby("Currency"):
+        if currency == "—":
+            continue
+        headline = totals.loc[totals["Currency"] == currency, "Active TCV"].iloc[0]
+        assert sum(group["Active TCV"], Decimal(0)) == headline, currency
+
+
+def test_agreement_table_reads_like_a_product() -> None:
+    shown = views.agreements_table(views.agreements_frame(snapshot(), NOW))
+    assert list(shown.columns)[:3] == ["Product", "Buyer account", "Status"]
+    assert list(shown.columns)[-2:] == ["Offer id", "Agreement id"]  # ids secondary
+    cells = set(shown.to_numpy().ravel().tolist())
+    assert not cells & {"None", "nan", "NaT"}
+    assert "$48,000.00" in cells
+    assert "EUR 9,000.00" in cells
+    assert {"Active", "Expiring", "Expired"} <= cells
+    assert "ACTIVE" not in cells
+    buckets = views.buckets_table(
+        views.renewal_buckets(views.renewals_frame(views.agreements_frame(snapshot(), NOW), NOW))
+    )
+    assert buckets["Auto-renew share"].tolist() == ["100%", "0%", "—"]  # not 1.0 / 0.0 / None
+
+
+def test_offer_terms_show_fields_and_durations_in_words() -> None:
+    """``Documents[1].Type`` and ``P12M`` were shown as they come from the API."""
+    detail = {
+        "DetailsDocument": {
+            "Terms": [
+                {"Type": "LegalTerm", "Documents": [{"Type": "StandardEula", "Version": "2022"}]},
+                {
+                    "Type": "FixedUpfrontPricingTerm",
+                    "CurrencyCode": "USD",
+                    "Price": "79900.00",
+                    "Duration": "P12M",
+                    "Grants": [{"DimensionKey": "EnterpriseTier", "MaxQuantity": 1}],
+                },
+                {"Type": "ValidityTerm", "AgreementDuration": "P36M"},
+            ],
+            "Rules": [
+                {"Type": "AvailabilityRule", "AvailabilityEndDate": "2025-01-26T23:59:59.999Z"}
+            ],
+        }
+    }
+    shown = views.terms_table(views.offer_terms_frame(detail))
+    rows = {(r["Term"], r["Field"]): r["Value"] for r in shown.to_dict("records")}
+    assert rows[("Legal", "Document 1 · type")] == "StandardEula"
+    assert rows[("Fixed upfront pricing", "Duration")] == "12 months"
+    assert rows[("Fixed upfront pricing", "Price")] == "$79,900.00"
+    assert rows[("Fixed upfront pricing", "Grant 1 · max quantity")] == "1"
+    assert rows[("Validity", "Agreement duration")] == "36 months"
+    assert rows[("Availability rule", "Availability end date")] == "2025-01-26 23:59 UTC"
+    assert not any("[" in field or "." in field for field in shown["Field"])
+
+
+def test_agreement_terms_keep_the_value_beside_the_field() -> None:
+    """A 60-character term id pushed the Value column off screen: the id goes last."""
+    terms = [
+        {
+            "renewalTerm": {
+                "type": "RenewalTerm",
+                "id": "term-" + "a" * 64,
+                "configuration": {"enableAutoRenew": False},
+            }
+        },
+        {
+            "usageBasedPricingTerm": {
+                "type": "UsageBasedPricingTerm",
+                "id": "term-" + "b" * 64,
+                "currencyCode": "USD",
+                "rateCards": [{"rateCard": [{"dimensionKey": "gb", "price": "0.12"}]}],
+            }
+        },
+    ]
+    shown = views.terms_table(views.agreement_terms_frame(terms))
+    assert list(shown.columns) == ["Term", "Field", "Value", "Term id"]
+    rows = {(r["Term"], r["Field"]): r["Value"] for r in shown.to_dict("records")}
+    assert rows[("Renewal", "Configuration · enable auto renew")] == "No"
+    assert rows[("Usage based pricing", "Rate card 1 · rate 1 · dimension key")] == "gb"
+    assert rows[("Usage based pricing", "Rate card 1 · rate 1 · price")] == "$0.12"
+
+
+def test_pickers_show_what_a_person_recognises_and_are_unique() -> None:
+    snap = snapshot()
+    agreements = views.agreements_frame(snap, NOW)
+    labels = views.agreement_choices(agreements)
+    assert len(set(labels.values())) == len(labels)
+    assert (
+        labels["agmt-2"]
+        == "Trace · buyer 111122223333 · Expiring · $48,000.00 · 2024-10-25 → 2026-10-25"
+    )
+    offers = views.offers_frame(snap, NOW)
+    twin = offers.assign(
+        Name="Same name", Status="Active", Audience="Private"
+    )  # two offers, one name
+    offer_labels = views.offer_choices(twin)
+    assert len(set(offer_labels.values())) == len(offer_labels)
+    assert all(label.startswith("Same name · ") for label in offer_labels.values())
+    history = views.change_sets_frame(snap)
+    change_labels = views.change_set_choices(history)
+    assert change_labels["cs-1"].startswith(
+        "Submitted by 418295730164 · Failed · started 2026-09-05"
+    )
+    assert not set(change_labels.values()) & set(history["Change set id"])
+
+
+def test_demo_charts_count_in_whole_numbers_and_keep_bucket_order() -> None:
+    from vell_core.views.demo_charts import bar_spec
+
+    counts = bar_spec(
+        views.status_counts(views.agreements_frame(snapshot(), NOW)),
+        value="Agreements",
+        category="Status",
+        title="Agreements by status",
+    )
+    assert counts is not None
+    assert counts["encoding"]["x"]["axis"] == {"format": "d", "tickMinStep": 1}
+    buckets = views.renewal_buckets(
+        views.renewals_frame(views.agreements_frame(snapshot(), NOW), NOW)
+    )
+    spec = bar_spec(
+        buckets.iloc[::-1],  # whatever order the rows come in
+        value="TCV (USD)",
+        category="Bucket",
+        title="Renewals",
+        money=True,
+        order=views.RENEWAL_BUCKET_LABELS,
+    )
+    assert spec is not None
+    assert spec["encoding"]["y"]["sort"] == ["≤30 days", "31–60 days", "61–90 days"]
+    rows = pa.ipc.open_stream(spec["datasets"][spec["data"]["name"]]).read_pandas()
+    assert rows["TCV (USD)"].tolist() == [0.0, 48000.0, 12000.0]  # as Arrow bytes, built once
+    assert bar_spec(buckets.iloc[0:0], value="TCV (USD)", category="Bucket", title="x") is None

@@ -1,4 +1,4 @@
-"""Pure shaping of the metrics views (vell_core.views.metrics) on small hand-made frames."""
+"""Pure shaping functions of vell_core.metrics on small hand-made frames (no DB)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 from vell_core.domain.errors import ValidationFailed
 from vell_core.domain.metrics import (
     TARGET_COMPLETION,
-    TARGET_TRIAL_CONVERSION,
     Baseline,
     Kpi,
     MetricsFilter,
@@ -21,13 +20,17 @@ from vell_core.domain.metrics import (
 )
 from vell_core.store.metrics import default_baseline
 from vell_core.views.metrics import (
+    REP_COLUMNS,
     completion_rate,
     completion_trend,
     customer_funnel,
+    customer_funnel_table,
+    demo_to_production,
     normalise,
     previous_ticket_change,
     quantile,
     quantiles,
+    reps_table,
     sync_histogram,
     sync_stats,
     ticket_change,
@@ -35,11 +38,14 @@ from vell_core.views.metrics import (
     trial_stats,
     trial_trend,
     wizard_funnel,
+    wizard_funnel_table,
 )
 from vell_core.views.metrics_charts import (
+    SYNC_ZONES,
     completion_trend_chart,
     customer_funnel_chart,
     sync_histogram_chart,
+    sync_trend_chart,
     tickets_chart,
     trial_trend_chart,
     wizard_funnel_chart,
@@ -222,30 +228,12 @@ def test_period_presets_cover_quarters() -> None:
 def test_every_chart_draws_its_target() -> None:
     funnel = wizard_funnel(sessions([(1, 2, 0), (6, 2, 0)]))
     trend = completion_trend(sessions([(6, 2, 0), (1, 2, 0)]))
-    customers = customer_funnel(
-        normalise(
-            pd.DataFrame(
-                {
-                    "current": [1],
-                    "cohort": [date(2026, 1, 5)],
-                    "rep": [1],
-                    "trial": [1],
-                    "production": [0],
-                    "n": [2],
-                }
-            )
-        )
-    )
     histogram = sync_histogram(
         normalise(pd.DataFrame({"current": [1], "rep": [1], "bin": [2], "n": [3]}))
     )
     specs = {
         "funnel": (wizard_funnel_chart(funnel), TARGET_COMPLETION),
         "completion": (completion_trend_chart(trend, "week"), TARGET_COMPLETION),
-        "customers": (
-            customer_funnel_chart(customers),
-            TARGET_TRIAL_CONVERSION,
-        ),  # all trialled
         "sync": (sync_histogram_chart(histogram, 1.2), 5.0),
         "trial": (trial_trend_chart(trial_trend(trials([(1, 0, 1)])), "week"), 0.6),
     }
@@ -275,8 +263,137 @@ def test_sync_histogram_counts_and_target_share() -> None:
     histogram = sync_histogram(bins)
     assert histogram["first_syncs"].sum() == 5
     assert histogram.loc[7, "bin"] == "5–7.5 min"
-    assert histogram.iloc[-1]["bin"] == "≥ 120 min"
+    assert histogram.loc[0, "bin"] == "0–30 s"
+    assert histogram.iloc[-1]["bin"] == "≥ 2 h"
     ranks_frame = ranks([10.0, 20.0, 30.0, 400.0, 9000.0])
     stats = sync_stats(bins, ranks_frame)
     assert stats["share_within_target"] == pytest.approx(3 / 5)
     assert stats["median_s"] == 30.0
+
+
+# --- issue 13: charts and tables that read like a product -----------------------------------
+
+
+def _layers(spec: dict, data: dict | None = None) -> list[dict]:
+    """Every unit spec inside a (possibly nested) layer spec, with the data it inherits."""
+    data = spec.get("data", data)
+    if "layer" in spec:
+        return [unit for layer in spec["layer"] for unit in _layers(layer, data)]
+    return [{**spec, "data": data}]
+
+
+def _dataset(spec: dict, unit: dict) -> list[dict]:
+    return spec["datasets"][unit["data"]["name"]]
+
+
+def test_sync_histogram_is_one_bar_per_bin_in_order_with_whole_counts() -> None:
+    """It was drawn as floating dashes on a √ scale with overlapping labels."""
+    histogram = sync_histogram(
+        normalise(pd.DataFrame({"current": [1, 1], "rep": [1, 1], "bin": [2, 9], "n": [3, 1]}))
+    )
+    spec = sync_histogram_chart(histogram, 1.2).to_dict()
+    bars = next(u for u in _layers(spec) if u.get("mark", {}).get("type") == "bar")
+    x, y = bars["encoding"]["x"], bars["encoding"]["y"]
+    assert x["type"] == "nominal"
+    assert x["sort"] == histogram["bin"].tolist()
+    assert "x2" not in bars["encoding"]
+    assert "scale" not in x
+    assert x["axis"]["labelAngle"] == -40
+    assert x["axis"]["labelOverlap"] is False
+    assert y["axis"]["format"] == "d"
+    assert y["axis"]["tickMinStep"] == 1
+    assert {row["zone"] for row in _dataset(spec, bars)} == set(SYNC_ZONES)
+    rules = [u for u in _layers(spec) if u.get("mark", {}).get("type") == "rule"]
+    target = next(u for u in rules if _dataset(spec, u)[0]["value"] == 5.0)
+    assert _dataset(spec, target)[0]["bin"] == "5–7.5 min"  # on the 5-minute edge
+    assert target["encoding"]["x"]["bandPosition"] == 0
+
+
+def test_legends_read_in_words_not_true_false() -> None:
+    """ "Has open trials: false/true" and "median_min" are not words a reader knows."""
+    trend = completion_trend(sessions([(6, 2, 0), (1, 2, 1)]))
+    sync = pd.DataFrame(
+        {"cohort": [date(2026, 1, 5)], "count": [3], "median_min": [1.0], "p90_min": [4.0]}
+    )
+    charts = {
+        "completion": completion_trend_chart(trend, "week"),
+        "trial": trial_trend_chart(trial_trend(trials([(1, 0, 1), (0, 1, 1)])), "week"),
+        "sync": sync_trend_chart(sync, "week"),
+    }
+    for name, chart in charts.items():
+        spec = chart.to_dict()
+        for unit in _layers(spec):
+            for channel in ("color", "shape", "opacity"):
+                encoding = unit.get("encoding", {}).get(channel)
+                if encoding and "field" in encoding:
+                    values = {str(row[encoding["field"]]) for row in _dataset(spec, unit)}
+                    assert not values & {"True", "False", "true", "false"}, name
+                    assert not any("_" in value for value in values), name
+    tickets = tickets_chart(
+        pd.DataFrame(
+            {
+                "cohort": [date(2026, 1, 5)],
+                "days": [7.0],
+                "tickets": [3],
+                "baseline_expected": [4.0],
+                "target": [2.0],
+            }
+        ),
+        "week",
+    ).to_dict()
+    lines = next(u for u in _layers(tickets) if "color" in u.get("encoding", {}))
+    assert lines["encoding"]["color"]["scale"]["domain"] == [
+        "Baseline expectation",
+        "Target (half the baseline)",
+    ]
+    bars = next(u for u in _layers(tickets) if u.get("mark", {}).get("type") == "bar")
+    assert bars["encoding"]["y"]["axis"]["format"] == "d"
+
+
+def test_customer_funnel_has_no_trial_to_production_step() -> None:
+    """The funnel's trial → production step sat beside the Trial → production KPI with another
+    number: the Production stage is a share of demoed customers (= Demo → production)."""
+    customers = normalise(
+        pd.DataFrame(
+            {
+                "current": [1, 1, 1],
+                "cohort": [date(2026, 1, 5)] * 3,
+                "rep": [1, 1, 1],
+                "trial": [1, 1, 0],
+                "production": [1, 0, 1],
+                "n": [2, 5, 1],
+            }
+        )
+    )
+    funnel = customer_funnel(customers)
+    assert funnel["step_conversion"].tolist()[1] == pytest.approx(7 / 8)
+    assert funnel["step_conversion"].isna().tolist() == [True, False, True]
+    assert funnel["share_of_demoed"].tolist()[2] == pytest.approx(demo_to_production(customers))
+    text = json.dumps(customer_funnel_chart(funnel).to_dict(), ensure_ascii=False)
+    assert "of prev." not in text
+    assert "60% of trials" not in text
+    assert "3 · 38% of demoed" in text
+    shown = customer_funnel_table(funnel)
+    assert shown["Of the stage before"].tolist() == ["—", "88%", "—"]
+
+
+def test_tables_have_human_headers_and_percentages() -> None:
+    funnel = wizard_funnel(sessions([(1, 2, 0), (6, 2, 0)]))
+    shown = wizard_funnel_table(funnel)
+    assert list(shown.columns) == [
+        "Step",
+        "Sessions reached",
+        "Share of started",
+        "Of the step before",
+        "Dropped here",
+    ]
+    assert shown["Share of started"].tolist()[0] == "100%"
+    assert shown["Of the step before"].tolist()[0] == "—"  # not "None"
+    reps = reps_table(
+        pd.DataFrame(
+            [{column: 0.9467 if column == "completion_rate" else 1 for column in REP_COLUMNS}]
+        ).assign(rep="Maya Chen", trial_conversion=None)
+    )
+    assert reps.loc[0, "Completion"] == "95%"
+    assert reps.loc[0, "Trial → production"] == "—"
+    assert not any("_" in column for column in reps.columns)

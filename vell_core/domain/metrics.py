@@ -10,6 +10,7 @@ import pandas as pd
 
 from vell_core.domain.errors import ValidationFailed
 from vell_core.domain.models import CustomerSegment, DelegationPath, FunnelStep
+from vell_core.domain.numbers import percent, signed_percent
 
 # --- targets and definitions ---------------------------------------------------------------
 
@@ -71,8 +72,11 @@ DEFINITIONS: dict[str, str] = {
     "customers": (
         "**Demo → trial → production** (customers, not sessions): customers whose *first* "
         "connected demo falls in the period; of those, how many ever connected a trial and how "
-        "many reached production (up to now). Step conversion = stage ÷ previous stage. "
-        "Tracked, no target; the path filter does not apply (the path is the funnel)."
+        "many reached production (up to now), each as a share of the demoed customers. "
+        "*Production* counts them with or without a trial, so its share is the *Demo → "
+        "production* figure above; it is not a trial conversion (that is *Trial → production*: "
+        "trials that ended in the period, decided 14 days later). Tracked, no target; the path "
+        "filter does not apply (the path is the funnel)."
     ),
     "trial": (
         "**Trial → production rate** = customers whose trial access ended in the period and who "
@@ -276,14 +280,14 @@ def day_start(day: date) -> datetime:
 
 
 def format_value(value: float | None, unit: str) -> str:
-    """Human text for a metric value."""
+    """Human text for a metric value (the shared percentage helpers for rates)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if unit == "minutes":
         return f"{value:.1f} min"
     if unit == "change":
-        return f"{value * 100:+.0f}%"
-    return f"{value * 100:.0f}%"
+        return signed_percent(value)
+    return percent(value)
 
 
 def ratio(numerator: float, denominator: float) -> float | None:

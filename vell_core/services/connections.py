@@ -60,6 +60,7 @@ from vell_core.services.connection_identity import (
 )
 from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import session_scope
+from vell_core.views.formatting import MISSING, when_minute
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +232,23 @@ class ConnectionView:
         if self.last_validation_ok is False:
             return f"Failing — last worked {age}"
         return f"Healthy — validated {age}"
+
+    def record(self, now: datetime) -> dict[str, Any]:
+        """A flat row for the table and the CSV: what a person reads first, ids last."""
+        return {
+            "Company": self.company,
+            "Account": self.aws_account_id,
+            "Set up via": "CloudFormation"
+            if self.created_via is ConnectionVia.CLOUDFORMATION
+            else "Delegation",
+            "Status": self.status.value,
+            "Health": self.health(now),
+            "Last validated OK": when_minute(self.last_success_at),
+            "Role": self.role_name or MISSING,
+            "External ID": self.external_id,
+            "Role ARN": self.role_arn or MISSING,
+            "Connection #": self.id,
+        }
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from vell_core.services.delegation import (
 from vell_core.services.promotion import Progress, PromotionService, PromotionView
 from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import session_scope
+from vell_core.views.formatting import MISSING, seconds_left, when_minute
 
 PROMPT_ACTION = "trial.prompt_sent"
 RENEW_ACTION = "trial.renewed"
@@ -78,38 +79,22 @@ class TrialRow:
         return self.state_left_seconds
 
     def record(self) -> dict[str, Any]:
-        """A flat row for the table and the CSV."""
+        """A flat row for the table and the CSV: human headers, the request number last."""
         d = self.delegation
         return {
-            "id": d.id,
-            "company": d.company,
-            "aws_account_id": d.aws_account_id,
-            "path": d.path.value,
-            "rep": d.rep_name,
-            "status": d.status.value,
-            "aws_state": d.aws_state.value if d.aws_state else "",
-            "time_left": countdown(self.time_left_seconds),
-            "credentials_left": countdown(self.credentials_left_seconds),
-            "state_expires_in": countdown(self.state_left_seconds),
-            "prompt_sent_at": self.prompt_sent_at.isoformat(timespec="minutes")
-            if self.prompt_sent_at
-            else "",
-            "promotion": self.promotion_status or "",
+            "Company": d.company,
+            "Account": d.aws_account_id,
+            "Path": d.path.value,
+            "Rep": d.rep_name,
+            "Status": d.status.value,
+            "AWS state": d.aws_state.value if d.aws_state else MISSING,
+            "Time left": seconds_left(self.time_left_seconds),
+            "Access ends in": seconds_left(self.credentials_left_seconds),
+            "Request expires in": seconds_left(self.state_left_seconds),
+            "Prompt sent": when_minute(self.prompt_sent_at),
+            "Promotion": self.promotion_status or MISSING,
+            "Request #": d.id,
         }
-
-
-def countdown(seconds: float | None) -> str:
-    """``3 h 05 m``, ``2 d 4 h``, ``ended`` or empty."""
-    if seconds is None:
-        return ""
-    if seconds <= 0:
-        return "ended"
-    minutes = int(seconds // 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    return f"{hours} h {mins:02d} m"
 
 
 class TrialsDeskService:

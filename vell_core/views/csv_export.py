@@ -13,9 +13,10 @@ touched). Every ``st.download_button`` of CSV data goes through :func:`records_c
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -75,3 +76,13 @@ def frame_csv(frame: pd.DataFrame) -> bytes:
     # and a spreadsheet would split the row there.
     safe.to_csv(buffer, index=False, lineterminator="\r\n")
     return buffer.getvalue().encode("utf-8")
+
+
+def frame_csv_later(frame: pd.DataFrame) -> Callable[[], bytes]:
+    """:func:`frame_csv` of ``frame``, built only when the download is clicked.
+
+    ``st.download_button`` accepts a callable and runs it on click, so a page with many CSV
+    downloads does not build every file on every rerun (issue 13: on the Leadership page that
+    was the largest part of a rerun). ``frame`` is captured now, as the page shows it.
+    """
+    return functools.partial(frame_csv, frame)

@@ -23,6 +23,20 @@ import pandas as pd
 
 from vell_core.domain.clock import ensure_utc
 from vell_core.domain.listing_health import HealthReport, check_product
+from vell_core.domain.numbers import percent
+from vell_core.views.formatting import (
+    count,
+    day,
+    display_frame,
+    iso_duration_text,
+    minutes_text,
+    money,
+    text,
+    unique_labels,
+    when_minute,
+    words,
+    yes_no,
+)
 
 PRODUCT_TYPES: tuple[str, ...] = (
     "SaaSProduct",
@@ -36,6 +50,7 @@ RENEWAL_BUCKETS: tuple[tuple[str, int, int], ...] = (
     ("31–60 days", 31, 60),
     ("61–90 days", 61, 90),
 )
+RENEWAL_BUCKET_LABELS: tuple[str, ...] = tuple(label for label, _, _ in RENEWAL_BUCKETS)
 EXPIRING_DAYS = 90  # AMMP's derived "Expiring": ACTIVE with under 90 days left
 DAYS_PER_YEAR = Decimal("365.25")
 MIN_CONTRACT_YEARS = Decimal(1) / Decimal(12)  # ACV floors the contract length at one month
@@ -83,23 +98,9 @@ def decimal_or_none(value: Any) -> Decimal | None:
         return None
 
 
-def money(value: Decimal | None, currency: str = "USD") -> str:
-    """``$84,000.00`` / ``EUR 1,200.00``; an em dash when unknown."""
-    if value is None:
-        return "—"
-    text = f"{value.quantize(Decimal('0.01')):,}"
-    return f"${text}" if currency == "USD" else f"{currency} {text}"
-
-
-def _months(duration: str | None) -> str:
-    """``P12M`` → ``12 mo``; ``P30D`` → ``30 days``; anything else unchanged."""
-    if not duration:
-        return ""
-    if duration.startswith("P") and duration.endswith("M"):
-        return f"{duration[1:-1]} mo"
-    if duration.startswith("P") and duration.endswith("D"):
-        return f"{duration[1:-1]} days"
-    return duration
+def _duration(duration: str | None) -> str:
+    """An ISO duration in words for a one-line summary (empty when there is none)."""
+    return iso_duration_text(duration) if duration else ""
 
 
 # -- products -----------------------------------------------------------------------------------
@@ -307,7 +308,7 @@ def _term_summary(term: dict[str, Any]) -> str | None:
     currency = term.get("CurrencyCode", "USD")
     if kind == "ConfigurableUpfrontPricingTerm":
         cards = term.get("RateCards") or []
-        durations = [_months((c.get("Selector") or {}).get("Value")) for c in cards]
+        durations = [_duration((c.get("Selector") or {}).get("Value")) for c in cards]
         prices = [
             decimal_or_none(item.get("Price")) for c in cards for item in c.get("RateCard") or ()
         ]
@@ -336,7 +337,7 @@ def _term_summary(term: dict[str, Any]) -> str | None:
         recurring = money(decimal_or_none(term.get("Price")), currency)
         return f"{term.get('BillingPeriod', 'Monthly')} {recurring}"
     if kind == "FreeTrialPricingTerm":
-        return f"Free trial {_months(term.get('Duration'))}".strip()
+        return f"Free trial {_duration(term.get('Duration'))}".strip()
     if kind == "ByolPricingTerm":
         return "BYOL"
     return None
@@ -548,50 +549,79 @@ def _decimal_sum(values: Iterable[Any]) -> Decimal:
     return sum((v for v in values if isinstance(v, Decimal)), Decimal(0))
 
 
+# The aggregations below run on every rerun of the live demo over a few dozen agreements, so
+# they group plain records in Python: pandas' groupby costs milliseconds per call at this size.
+
+
+def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return frame.to_dict("records") if not frame.empty else []
+
+
+def _currency(row: Mapping[str, Any]) -> str:
+    """The row's currency; "—" until DescribeAgreement has answered."""
+    currency = row.get("Currency")
+    return "—" if currency is None or currency != currency else str(currency)  # NaN != NaN
+
+
+def _group(rows: Iterable[dict[str, Any]], *keys: Any) -> dict[tuple[Any, ...], list[dict]]:
+    """Rows by the values of ``keys`` (callables or column names), keys sorted."""
+    groups: dict[tuple[Any, ...], list[dict]] = {}
+    for row in rows:
+        key = tuple(k(row) if callable(k) else row[k] for k in keys)
+        groups.setdefault(key, []).append(row)
+    return dict(sorted(groups.items(), key=lambda item: tuple(str(k) for k in item[0])))
+
+
+def _is_active(row: Mapping[str, Any]) -> bool:
+    return row["Status"] == "ACTIVE"
+
+
+def _tcv_known(row: Mapping[str, Any]) -> bool:
+    return isinstance(row["TCV"], Decimal)
+
+
 def pipeline_by_status(agreements: pd.DataFrame) -> pd.DataFrame:
     """Agreements and TCV per status and currency (TCV counts described agreements only)."""
     columns = ["Status", "Currency", "Agreements", "Described", "TCV"]
-    if agreements.empty:
-        return pd.DataFrame(columns=columns)
-    rows = []
-    keyed = agreements.assign(Currency=agreements["Currency"].fillna("—"))
-    for (status, currency), group in keyed.groupby(["Status", "Currency"], sort=True):
-        rows.append(
-            {
-                "Status": status,
-                "Currency": currency,
-                "Agreements": len(group),
-                "Described": int(group["TCV"].notna().sum()),
-                "TCV": _decimal_sum(group["TCV"]),
-            }
-        )
+    rows = [
+        {
+            "Status": status,
+            "Currency": currency,
+            "Agreements": len(group),
+            "Described": sum(1 for row in group if _tcv_known(row)),
+            "TCV": _decimal_sum(row["TCV"] for row in group),
+        }
+        for (status, currency), group in _group(_rows(agreements), "Status", _currency).items()
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
 def status_counts(agreements: pd.DataFrame) -> pd.DataFrame:
     """Agreements per status, all currencies together (for the pipeline chart)."""
-    if agreements.empty:
-        return pd.DataFrame(columns=["Status", "Agreements"])
-    counts = agreements.groupby("Status").size().reset_index(name="Agreements")
-    return counts.sort_values("Agreements", ascending=False, ignore_index=True)
+    groups = _group(_rows(agreements), "Status")
+    counts = sorted(
+        ((len(group), status) for (status,), group in groups.items()), key=lambda cs: -cs[0]
+    )
+    rows = [  # a chart reads "Active"
+        {"Status": status_text(status), "Agreements": count} for count, status in counts
+    ]
+    return pd.DataFrame(rows, columns=["Status", "Agreements"])
 
 
 def value_totals(agreements: pd.DataFrame) -> pd.DataFrame:
     """Per currency: active agreements, active TCV and ACV, and TCV across all statuses."""
     columns = ["Currency", "Active agreements", "Active TCV", "Active ACV", "All-time TCV"]
-    described = agreements[agreements["Currency"].notna()] if not agreements.empty else agreements
-    if described.empty:
-        return pd.DataFrame(columns=columns)
+    described = [row for row in _rows(agreements) if _currency(row) != "—"]
     rows = []
-    for currency, group in described.groupby("Currency", sort=True):
-        active = group[group["Status"] == "ACTIVE"]
+    for (currency,), group in _group(described, _currency).items():
+        active = [row for row in group if _is_active(row)]
         rows.append(
             {
                 "Currency": currency,
                 "Active agreements": len(active),
-                "Active TCV": _decimal_sum(active["TCV"]),
-                "Active ACV": _decimal_sum(active["ACV"]),
-                "All-time TCV": _decimal_sum(group["TCV"]),
+                "Active TCV": _decimal_sum(row["TCV"] for row in active),
+                "Active ACV": _decimal_sum(row["ACV"] for row in active),
+                "All-time TCV": _decimal_sum(row["TCV"] for row in group),
             }
         )
     return pd.DataFrame(rows, columns=columns)
@@ -599,7 +629,7 @@ def value_totals(agreements: pd.DataFrame) -> pd.DataFrame:
 
 def renewal_bucket(end: datetime | None, now: datetime) -> str | None:
     """Which 30/60/90-day bucket an end date falls in (whole days from now), or None."""
-    if end is None or end <= now:
+    if end is None or pd.isna(end) or end <= now:
         return None
     days = (end - now).days
     for label, low, high in RENEWAL_BUCKETS:
@@ -611,56 +641,66 @@ def renewal_bucket(end: datetime | None, now: datetime) -> str | None:
 def renewals_frame(agreements: pd.DataFrame, now: datetime) -> pd.DataFrame:
     """ACTIVE agreements ending within 90 days, soonest first, with their bucket."""
     columns = ["Bucket", *AGREEMENT_COLUMNS]
-    if agreements.empty:
-        return pd.DataFrame(columns=columns)
-    active = agreements[agreements["Status"] == "ACTIVE"].copy()
-    active["Bucket"] = [renewal_bucket(end, now) for end in active["End"]]
-    due = active[active["Bucket"].notna()].sort_values("End", ignore_index=True)
-    return due[columns]
+    due = []
+    for row in _rows(agreements):
+        bucket = renewal_bucket(row["End"], now) if _is_active(row) else None
+        if bucket is not None:
+            due.append({"Bucket": bucket, **row})
+    due.sort(key=lambda row: row["End"])
+    return pd.DataFrame(due, columns=columns)
 
 
 def renewal_buckets(renewals: pd.DataFrame) -> pd.DataFrame:
     """Per bucket (all three, even when empty): agreements, USD TCV, auto-renew share."""
+    groups = _group(_rows(renewals), "Bucket")
     rows = []
-    for label, _, _ in RENEWAL_BUCKETS:
-        group = renewals[renewals["Bucket"] == label] if not renewals.empty else renewals
-        usd = group[group["Currency"] == "USD"] if not group.empty else group
-        choices = [v for v in (group["Auto-renew"] if not group.empty else []) if v is not None]
+    for label in RENEWAL_BUCKET_LABELS:
+        group = groups.get((label,), [])
+        choices = [row["Auto-renew"] for row in group if isinstance(row["Auto-renew"], bool)]
         rows.append(
             {
                 "Bucket": label,
                 "Agreements": len(group),
-                "TCV (USD)": _decimal_sum(usd["TCV"]) if not usd.empty else Decimal(0),
-                "Auto-renew share": (sum(bool(v) for v in choices) / len(choices))
-                if choices
-                else None,
+                "TCV (USD)": _decimal_sum(row["TCV"] for row in group if _currency(row) == "USD"),
+                "Auto-renew share": sum(choices) / len(choices) if choices else None,
             }
         )
     return pd.DataFrame(rows, columns=["Bucket", "Agreements", "TCV (USD)", "Auto-renew share"])
 
 
 def by_product(agreements: pd.DataFrame) -> pd.DataFrame:
-    """Per product and currency: agreements, active ones, TCV and active ACV."""
-    columns = ["Product", "Product id", "Currency", "Agreements", "Active", "TCV", "Active ACV"]
-    if agreements.empty:
-        return pd.DataFrame(columns=columns)
+    """Per product and currency: agreements, active ones, active TCV and ACV, all-time TCV.
+
+    Active TCV sums exactly the agreements the *Active TCV* headline sums, so the per-product
+    figures add up to it; the all-time TCV (every status) is a separate, named column.
+    """
+    columns = [
+        "Product",
+        "Product id",
+        "Currency",
+        "Agreements",
+        "Active",
+        "Active TCV",
+        "Active ACV",
+        "All-time TCV",
+    ]
     rows = []
-    keyed = agreements.assign(Currency=agreements["Currency"].fillna("—"))
-    for (product_id, currency), group in keyed.groupby(["Product id", "Currency"], sort=True):
-        active = group[group["Status"] == "ACTIVE"]
+    for (product_id, currency), group in _group(_rows(agreements), "Product id", _currency).items():
+        active = [row for row in group if _is_active(row)]
         rows.append(
             {
-                "Product": group["Product"].iloc[0],
+                "Product": group[0]["Product"],
                 "Product id": product_id,
                 "Currency": currency,
                 "Agreements": len(group),
                 "Active": len(active),
-                "TCV": _decimal_sum(group["TCV"]),
-                "Active ACV": _decimal_sum(active["ACV"]),
+                "Active TCV": _decimal_sum(row["TCV"] for row in active),
+                "Active ACV": _decimal_sum(row["ACV"] for row in active),
+                "All-time TCV": _decimal_sum(row["TCV"] for row in group),
             }
         )
-    frame = pd.DataFrame(rows, columns=columns)
-    return frame.sort_values("TCV", ascending=False, ignore_index=True)
+    rows.sort(key=lambda row: (row["Active TCV"], row["All-time TCV"]), reverse=True)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def chart_frame(frame: pd.DataFrame, *money_columns: str) -> pd.DataFrame:
@@ -777,6 +817,7 @@ def change_set_status_counts(change_sets: pd.DataFrame) -> pd.DataFrame:
     if change_sets.empty:
         return pd.DataFrame(columns=["Status", "Change sets"])
     counts = change_sets.groupby("Status").size().reset_index(name="Change sets")
+    counts["Status"] = counts["Status"].map(status_text)
     return counts.sort_values("Change sets", ascending=False, ignore_index=True)
 
 
@@ -811,3 +852,341 @@ def offer_terms_frame(detail: dict[str, Any] | None) -> pd.DataFrame:
         for path, value in _leaves(body) or [("—", "")]:
             rows.append({"Term": name, "Field": path, "Value": str(value)})
     return pd.DataFrame(rows, columns=["Term", "Field", "Value"])
+
+
+# -- what a person reads: tables and pickers ----------------------------------------------------
+#
+# The frames above are the data (and the CSV downloads): numbers stay numbers, ids are kept.
+# The functions below turn them into the text on screen with the shared formatting helpers:
+# human headers, money with its currency, shares as percentages, dates as days, ids last, and
+# an em dash wherever a value is missing or has not streamed in yet.
+
+PRODUCT_TYPE_WORDS = {
+    "SaaSProduct": "SaaS",
+    "AmiProduct": "AMI",
+    "ContainerProduct": "Container",
+    "DataProduct": "Data",
+    "MachineLearningProduct": "Machine learning",
+}
+# Words for path segments whose generic spelling would read oddly ("Rate card 1 · Rate card 2").
+FIELD_WORDS = {"ratecard": "Rate", "schedule": "Payment"}
+PRICE_FIELDS = {"price", "chargeamount", "amount"}
+
+
+def status_text(status: Any) -> str:
+    """``ACTIVE`` → ``Active``; other words kept as written (``Expiring``)."""
+    value = text(status)
+    return value.capitalize() if value.isupper() else value
+
+
+def product_type_text(entity_type: Any) -> str:
+    """``SaaSProduct`` → ``SaaS``."""
+    return PRODUCT_TYPE_WORDS.get(str(entity_type), text(entity_type))
+
+
+def _format_money(
+    frame: pd.DataFrame, columns: Sequence[str], currency_column: str | None = "Currency"
+) -> pd.DataFrame:
+    """A copy whose money ``columns`` are text in each row's currency."""
+    copy = frame.copy()
+    currencies = (
+        copy[currency_column].tolist()
+        if currency_column and currency_column in copy.columns
+        else ["USD"] * len(copy)
+    )
+    for column in columns:
+        copy[column] = [
+            # "—": no value has streamed in for this group yet, so there is no sum to show
+            money(value, currency) if currency not in (None, "—") else text(None)
+            for value, currency in zip(copy[column].tolist(), currencies, strict=True)
+        ]
+    return copy
+
+
+def products_table(products: pd.DataFrame) -> pd.DataFrame:
+    """The products as shown: title first, type in words, the product id last."""
+    return display_frame(
+        products,
+        {"Type": product_type_text, "Last change": day, "Offers": count, "Issues": count},
+        columns=[
+            "Title",
+            "Type",
+            "Visibility",
+            "Last change",
+            "Offers",
+            "Health score",
+            "Issues",
+            "Product id",
+        ],
+        rename={"Health score": "Health (of 100)"},
+    )
+
+
+def offers_table(offers: pd.DataFrame) -> pd.DataFrame:
+    """The offers as shown: name, product, who it is for, status, pricing; ids last."""
+    return display_frame(
+        offers,
+        {"Released": day, "Available until": day, "Agreements": count},
+        columns=[
+            "Name",
+            "Product",
+            "Audience",
+            "Status",
+            "Pricing",
+            "Agreements",
+            "Available until",
+            "Targeting",
+            "Released",
+            "Offer id",
+        ],
+    )
+
+
+AGREEMENT_TABLE_COLUMNS = [
+    "Product",
+    "Buyer account",
+    "Derived status",
+    "Start",
+    "End",
+    "TCV",
+    "ACV",
+    "Pricing model",
+    "Auto-renew",
+    "Accepted",
+    "Offer id",
+    "Agreement id",
+]
+
+
+RENEWAL_TABLE_COLUMNS = [
+    "Bucket",
+    "Product",
+    "Buyer account",
+    "End",
+    "TCV",
+    "ACV",
+    "Auto-renew",
+    "Pricing model",
+    "Agreement id",
+]
+
+
+def agreements_table(agreements: pd.DataFrame, *, bucket: bool = False) -> pd.DataFrame:
+    """Agreements as shown: product and buyer first, money in its currency, ids last.
+
+    With ``bucket`` (renewals due) only what matters for a renewal: when, what, how much.
+    """
+    columns = RENEWAL_TABLE_COLUMNS if bucket else AGREEMENT_TABLE_COLUMNS
+    return display_frame(
+        _format_money(agreements, ["TCV", "ACV"]),
+        {
+            "Derived status": status_text,
+            "Start": day,
+            "End": day,
+            "Accepted": day,
+            "Auto-renew": yes_no,
+        },
+        columns=columns,
+        rename={"Derived status": "Status", "Bucket": "Due in"},
+    )
+
+
+def pipeline_table(pipeline: pd.DataFrame) -> pd.DataFrame:
+    """Agreements and TCV per status, as shown."""
+    return display_frame(
+        _format_money(pipeline, ["TCV"]),
+        {"Status": status_text, "Agreements": count, "Described": count},
+        rename={"Described": "With a value"},
+    )
+
+
+def totals_table(totals: pd.DataFrame) -> pd.DataFrame:
+    """Contract value per currency, as shown."""
+    return display_frame(
+        _format_money(totals, ["Active TCV", "Active ACV", "All-time TCV"]),
+        {"Active agreements": count},
+    )
+
+
+def buckets_table(buckets: pd.DataFrame) -> pd.DataFrame:
+    """Renewals due per bucket, as shown (auto-renew as a percentage)."""
+    return display_frame(
+        _format_money(buckets, ["TCV (USD)"], None),
+        {"Agreements": count, "Auto-renew share": percent},
+        rename={"Bucket": "Due in"},
+    )
+
+
+def by_product_table(products: pd.DataFrame) -> pd.DataFrame:
+    """Per product, as shown: active TCV beside the all-time TCV, the product id last."""
+    return display_frame(
+        _format_money(products, ["Active TCV", "Active ACV", "All-time TCV"]),
+        {"Agreements": count, "Active": count},
+        columns=[
+            "Product",
+            "Agreements",
+            "Active",
+            "Active TCV",
+            "Active ACV",
+            "All-time TCV",
+            "Product id",
+        ],
+        rename={"Active": "Active agreements"},
+    )
+
+
+def change_sets_table(history: pd.DataFrame) -> pd.DataFrame:
+    """Change-set history, as shown: name and status first, how long it took, the id last."""
+    return display_frame(
+        history,
+        {
+            "Status": status_text,
+            "Started": when_minute,
+            "Ended": when_minute,
+            "Minutes": minutes_text,
+        },
+        columns=[
+            "Name",
+            "Status",
+            "Started",
+            "Ended",
+            "Minutes",
+            "Entities",
+            "Failure",
+            "Change set id",
+        ],
+        rename={"Minutes": "Took"},
+    )
+
+
+def changes_table(changes: pd.DataFrame) -> pd.DataFrame:
+    """The changes of one change set, as shown."""
+    return display_frame(changes, {"Change type": lambda v: words(str(v)) if v else text(v)})
+
+
+def term_name(name: str) -> str:
+    """``FixedUpfrontPricingTerm`` → ``Fixed upfront pricing``; ``AvailabilityRule`` kept whole."""
+    spoken = words(name)
+    return spoken[: -len(" term")] if spoken.endswith(" term") else spoken
+
+
+def field_label(path: str) -> str:
+    """``Documents[1].Type`` → ``Document 1 · type``; ``rateCards[1].rateCard[2].price`` →
+    ``Rate card 1 · rate 2 · price``."""
+    if path in ("", "—"):
+        return text(path)
+    parts: list[str] = []
+    for segment in path.split("."):
+        name, _, index = segment.partition("[")
+        spoken = FIELD_WORDS.get(name.lower()) if index else None
+        if spoken is None:
+            spoken = words(name)
+            if index and spoken.endswith("s") and not spoken.endswith("ss"):
+                spoken = spoken[:-1]
+        label = f"{spoken} {index.rstrip(']')}" if index else spoken
+        parts.append(label if not parts else label[:1].lower() + label[1:])
+    return " · ".join(parts)
+
+
+def term_value(field: str, value: Any, currency: str | None) -> str:
+    """One term value in words: durations spelled out, prices as money, booleans Yes/No."""
+    raw = text(value)
+    last = field.rsplit(".", 1)[-1].split("[", 1)[0].lower()
+    if raw in ("True", "False"):
+        return yes_no(raw == "True")
+    if last in PRICE_FIELDS and decimal_or_none(raw) is not None:
+        return money(decimal_or_none(raw), currency or "USD")
+    if raw.startswith("P") and iso_duration_text(raw) != raw:
+        return iso_duration_text(raw)
+    if len(raw) >= 20 and raw[4:5] == "-" and raw[10:11] == "T":
+        try:
+            return when_minute(catalog_time(raw))
+        except ValueError:
+            return raw
+    return raw
+
+
+def terms_table(terms: pd.DataFrame) -> pd.DataFrame:
+    """Agreement or offer terms as shown: term and field in words, the value beside them.
+
+    A term's id (about 60 characters) goes last, so it never pushes the value off screen.
+    """
+    rows = []
+    group_key = ["Term", "Term id"] if "Term id" in terms.columns else ["Term"]
+    currencies: dict[tuple[Any, ...], str] = {}
+    for record in terms.to_dict("records"):
+        if str(record["Field"]).rsplit(".", 1)[-1].lower() == "currencycode":
+            currencies[tuple(record[k] for k in group_key)] = str(record["Value"])
+    for record in terms.to_dict("records"):
+        currency = currencies.get(tuple(record[k] for k in group_key))
+        row = {
+            "Term": term_name(str(record["Term"])),
+            "Field": field_label(str(record["Field"])),
+            "Value": term_value(str(record["Field"]), record["Value"], currency),
+        }
+        if "Term id" in terms.columns:
+            row["Term id"] = text(record["Term id"])
+        rows.append(row)
+    columns = ["Term", "Field", "Value"] + (["Term id"] if "Term id" in terms.columns else [])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def product_choices(products: pd.DataFrame) -> dict[str, str]:
+    """Product id → its title (made unique with the id where two titles match)."""
+    labels = dict(zip(products["Product id"], products["Title"], strict=True))
+    return unique_labels(labels, {key: key for key in labels})
+
+
+def offer_choices(offers: pd.DataFrame) -> dict[str, str]:
+    """Offer id → name · product · audience · status · pricing · availability, unique."""
+    labels = {}
+    for row in offers.to_dict("records"):
+        until = row["Available until"]
+        parts = [
+            row["Name"],
+            row["Product"],
+            f"{row['Audience']} · {row['Status']}",
+            row["Pricing"] or "",
+            f"until {day(until)}" if until is not None and not pd.isna(until) else "",
+        ]
+        labels[row["Offer id"]] = " · ".join(p for p in parts if p)
+    return unique_labels(labels, {key: key for key in labels})
+
+
+def agreement_choices(agreements: pd.DataFrame) -> dict[str, str]:
+    """Agreement id → product · buyer · status · value · dates, unique."""
+    labels = {}
+    for row in agreements.to_dict("records"):
+        tcv = row["TCV"]
+        value = money(tcv, row["Currency"] or "USD") if isinstance(tcv, Decimal) else ""
+        dates = f"{day(row['Start'])} → {day(row['End'])}"
+        parts = [
+            row["Product"] or row["Product id"],
+            f"buyer {row['Buyer account']}",
+            status_text(row["Derived status"]),
+            value,
+            dates,
+        ]
+        labels[row["Agreement id"]] = " · ".join(p for p in parts if p)
+    return unique_labels(labels, {key: key for key in labels})
+
+
+def agreement_title(row: Mapping[str, Any]) -> str:
+    """The heading of one agreement: what was bought, by whom (the id goes in the caption)."""
+    product = row.get("Product") or row.get("Product id") or "Agreement"
+    buyer = row.get("Buyer account")
+    return f"{product} — buyer {buyer}" if buyer else str(product)
+
+
+def change_set_choices(history: pd.DataFrame) -> dict[str, str]:
+    """Change-set id → name · status · when it started · what it touched, unique."""
+    labels = {}
+    for row in history.to_dict("records"):
+        parts = [
+            row["Name"] or "Unnamed change set",
+            status_text(row["Status"]),
+            f"started {when_minute(row['Started'])}",
+            row["Entities"],
+        ]
+        labels[row["Change set id"]] = " · ".join(p for p in parts if p)
+    return unique_labels(labels, {key: key for key in labels})

@@ -31,6 +31,9 @@ from vell_core.domain.metrics import (
     ratio,
 )
 from vell_core.domain.models import FunnelStep
+from vell_core.domain.numbers import percent
+from vell_core.views import formatting
+from vell_core.views.formatting import display_frame
 
 # --- pure shaping ---------------------------------------------------------------------------
 #
@@ -203,6 +206,26 @@ def sync_stats(bins: pd.DataFrame, ranks: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def _minutes_label(minutes: float) -> str:
+    """A bin edge in the unit people read: ``30 s``, ``7.5 min``, ``1.5 h``."""
+    if minutes < 1:
+        return f"{minutes * 60:g} s"
+    if minutes >= 60:
+        return f"{minutes / 60:g} h"
+    return f"{minutes:g} min"
+
+
+def bin_label(low: float, high: float | None) -> str:
+    """``0–30 s``, ``30 s–1 min``, ``5–7.5 min``, ``1–1.5 h``, ``≥ 2 h``."""
+    if high is None:
+        return f"≥ {_minutes_label(low)}"
+    low_text, high_text = _minutes_label(low), _minutes_label(high)
+    low_unit, high_unit = low_text.split(" ")[1], high_text.split(" ")[1]
+    if low_unit == high_unit or low == 0:
+        return f"{low_text.split(' ')[0]}–{high_text}"
+    return f"{low_text}–{high_text}"
+
+
 def sync_histogram(bins: pd.DataFrame) -> pd.DataFrame:
     """First syncs per minute bin (every bin present, zero when empty)."""
     size = len(SYNC_BIN_EDGES)
@@ -213,8 +236,8 @@ def sync_histogram(bins: pd.DataFrame) -> pd.DataFrame:
     ).astype(np.int64)
     count_total = int(counts.sum())
     ends = [*SYNC_BIN_EDGES[1:], SYNC_BIN_EDGES[-1] + SYNC_OVERFLOW_WIDTH]
-    labels = [f"{a:g}–{b:g} min" for a, b in zip(SYNC_BIN_EDGES[:-1], ends, strict=False)]
-    labels.append(f"≥ {SYNC_BIN_EDGES[-1]:g} min")
+    labels = [bin_label(a, b) for a, b in zip(SYNC_BIN_EDGES[:-1], ends, strict=False)]
+    labels.append(bin_label(SYNC_BIN_EDGES[-1], None))
     return pd.DataFrame(
         {
             "bin": labels,
@@ -243,7 +266,14 @@ def sync_trend(ranks: pd.DataFrame) -> pd.DataFrame:
 
 
 def customer_funnel(customers: pd.DataFrame) -> pd.DataFrame:
-    """Demo → trial → production at customer level (one period's demo cohort)."""
+    """Demo → trial → production at customer level (one period's demo cohort).
+
+    *Production* counts every demoed customer now in production, with or without a trial, so
+    it is not a subset of *Trial connected*: production ÷ trial connected would be no
+    conversion rate at all, and sat beside the *Trial → production* KPI (a different measure:
+    trials that ended, decided 14 days later) as a second number for one name (issue 13). Its
+    step conversion is therefore empty; its share of demoed is the Demo → production KPI.
+    """
     counts = [total(customers), total(customers, trial=1), total(customers, production=1)]
     rows = []
     for index, (stage, count) in enumerate(zip(CUSTOMER_STAGES, counts, strict=True)):
@@ -252,8 +282,8 @@ def customer_funnel(customers: pd.DataFrame) -> pd.DataFrame:
                 "stage": stage,
                 "customers": count,
                 "share_of_demoed": ratio(count, counts[0]),
-                "step_conversion": ratio(count, counts[index - 1]) if index else None,
-                "dropped_after": count - counts[index + 1] if index + 1 < len(counts) else None,
+                "step_conversion": ratio(count, counts[index - 1]) if index == 1 else None,
+                "dropped_after": count - counts[1] if index == 0 else None,
             }
         )
     return pd.DataFrame(rows)
@@ -451,24 +481,25 @@ def kpis(
         ),
         Kpi(
             "sync",
-            "Time to first sync (median)",
+            "Time to first sync",
             _minutes(sync_now["median_s"]),
             _minutes(sync_before["median_s"]),
             TARGET_SYNC_SECONDS / 60,
             "minutes",
             higher_is_better=False,
-            note=f"p90 {format_value(_minutes(sync_now['p90_s']), 'minutes')} · "
+            note=f"median · p90 {format_value(_minutes(sync_now['p90_s']), 'minutes')} · "
             f"{sync_now['n']} first syncs",
         ),
         Kpi(
             "customers",
-            "Demo → production (customers)",
+            "Demo → production",
             demo_to_production(now["customers"]),
             demo_to_production(before["customers"]),
             None,
             "ratio",
             higher_is_better=True,
-            note=f"{total(now['customers'])} customers demoed",
+            note=f"{total(now['customers'], production=1)} of {total(now['customers'])} "
+            "demoed customers",
         ),
         Kpi(
             "trial",
@@ -478,19 +509,95 @@ def kpis(
             TARGET_TRIAL_CONVERSION,
             "ratio",
             higher_is_better=True,
-            note=f"{trials_now['decided']} decided · {trials_now['open']} open (not counted)",
+            note=f"{trials_now['converted']} of {trials_now['decided']} decided trials · "
+            f"{trials_now['open']} still open (not counted)",
         ),
         Kpi(
             "tickets",
-            "Setup tickets vs baseline",
+            "Setup tickets",
             ticket_change(ticket_rate(now["tickets"], days_now), baseline),
             previous_ticket_change(before["tickets"], days_before, baseline),
             TARGET_TICKET_CHANGE,
             "change",
             higher_is_better=False,
-            note=f"baseline: {baseline.how}",
+            note=f"change in the rate vs the baseline ({baseline.how})",
         ),
     )
+
+
+# --- what a person reads: the page's tables -------------------------------------------------
+#
+# The frames above stay machine-friendly (the CSV downloads and the charts use them); these
+# turn them into the text on screen: human headers, shares as percentages, no "None".
+
+WIZARD_FUNNEL_HEADERS = {
+    "label": "Step",
+    "reached": "Sessions reached",
+    "share_of_started": "Share of started",
+    "step_conversion": "Of the step before",
+    "dropped_here": "Dropped here",
+}
+CUSTOMER_FUNNEL_HEADERS = {
+    "stage": "Stage",
+    "customers": "Customers",
+    "share_of_demoed": "Share of demoed",
+    "step_conversion": "Of the stage before",
+    "dropped_after": "Went no further",
+}
+# The rates, with the count each is of; the counts behind them (connected sessions, converted
+# trials) are in the CSV, so the last column still fits at 1280 px.
+REP_HEADERS = {
+    "rep": "Rep",
+    "sessions_started": "Sessions",
+    "completion_rate": "Completion",
+    "first_syncs": "First syncs",
+    "syncs_within_5_min": "Syncs ≤ 5 min",
+    "customers_demoed": "Demoed",
+    "customers_production": "In production",
+    "trials_decided": "Trials decided",
+    "trial_conversion": "Trial → production",
+}
+_SHARE_COLUMNS = {
+    "share_of_started",
+    "share_of_demoed",
+    "step_conversion",
+    "completion_rate",
+    "syncs_within_5_min",
+    "trial_conversion",
+}
+
+
+def _table(frame: pd.DataFrame, headers: dict[str, str]) -> pd.DataFrame:
+    formats = {
+        column: percent if column in _SHARE_COLUMNS else formatting.count
+        for column in headers
+        if column not in ("label", "stage", "rep")
+    }
+    return display_frame(frame, formats, columns=list(headers), rename=headers)
+
+
+def wizard_funnel_table(funnel: pd.DataFrame) -> pd.DataFrame:
+    """The wizard funnel as shown on the page."""
+    return _table(funnel, WIZARD_FUNNEL_HEADERS)
+
+
+def customer_funnel_table(funnel: pd.DataFrame) -> pd.DataFrame:
+    """The customer funnel as shown on the page."""
+    return _table(funnel, CUSTOMER_FUNNEL_HEADERS)
+
+
+def reps_table(reps: pd.DataFrame) -> pd.DataFrame:
+    """The per-rep breakdown as shown on the page."""
+    return _table(reps, REP_HEADERS)
+
+
+def dashboard_tables(dashboard: Dashboard) -> dict[str, pd.DataFrame]:
+    """Every table of the Leadership page as shown (the page caches them with the charts)."""
+    return {
+        "wizard_funnel": wizard_funnel_table(dashboard.wizard_funnel),
+        "customer_funnel": customer_funnel_table(dashboard.customer_funnel),
+        "reps": reps_table(dashboard.reps),
+    }
 
 
 RAW_FRAMES = ("sessions", "sync_bins", "sync_ranks", "customers", "trials", "tickets")
@@ -505,8 +612,9 @@ def shape(
     for name in RAW_FRAMES:
         now[name], before[name] = split(normalise(getattr(raw, name)))
     notes = []
-    if window.hi > window.as_of:
-        notes.append("The period runs into the future; rates cover the days so far.")
+    if filters.end > window.as_of.date():
+        # Only a period that ends after today; one that ends today is "so far" by nature.
+        notes.append("The period ends after today; rates cover the days so far.")
     return Dashboard(
         filters=filters,
         window=window,

@@ -10,45 +10,48 @@ import pandas as pd
 from vell_core.domain.metrics import (
     BASELINE_SYNC_MINUTES,
     CUSTOMER_STAGES,
-    SYNC_BIN_EDGES,
-    SYNC_OVERFLOW_WIDTH,
     TARGET_COMPLETION,
     TARGET_SYNC_SECONDS,
     TARGET_TRIAL_CONVERSION,
 )
+from vell_core.domain.numbers import percent
+from vell_core.views.chart_data import with_arrow_datasets
+from vell_core.views.formatting import minutes_text
 
 # --- charts (pure: frames in, Altair out) ---------------------------------------------------
-
 
 # what ``alt.layer`` is typed to return (at run time it is always a LayerChart)
 Layered = alt.LayerChart | alt.FacetChart
 
 
-def _rule(value: float, text: str, axis: str = "y", color: str = "#d62728") -> Layered:
+def _rule(value: float, text: str, color: str = "#d62728") -> Layered:
+    """A labelled horizontal target line; the label sits at the right end, above the line,
+    where it does not cover the first bar."""
     frame = pd.DataFrame({"value": [value], "text": [text]})
-    encoding = alt.Y if axis == "y" else alt.X
-    base = alt.Chart(frame).encode(encoding("value:Q"))
+    base = alt.Chart(frame).encode(alt.Y("value:Q"))
     rule = base.mark_rule(color=color, strokeDash=[6, 4], strokeWidth=2)
-    label_kwargs: dict[str, Any] = (
-        {"align": "left", "dx": 4, "dy": -6} if axis == "y" else {"align": "left", "dx": 4, "dy": 8}
+    label = base.mark_text(color=color, align="right", dx=-4, dy=-6).encode(
+        x=alt.value("width"), text="text:N"
     )
-    label = base.mark_text(color=color, **label_kwargs).encode(text="text:N")
-    if axis == "y":
-        label = label.encode(x=alt.value(0))
-    else:
-        label = label.encode(y=alt.value(0))
     return alt.layer(rule, label)
+
+
+COUNT_FORMAT = "d"  # whole sessions, syncs, tickets: never 0.2 of one
+
+
+def _count_axis(title: str) -> alt.Axis:
+    return alt.Axis(title=title, format=COUNT_FORMAT, tickMinStep=1)
+
+
+def _share_text(values: pd.Series, suffix: str) -> pd.Series:
+    return values.map(lambda v: "" if v is None or pd.isna(v) else f"{percent(v)} {suffix}")
 
 
 def wizard_funnel_chart(funnel: pd.DataFrame) -> Layered:
     """Bars: share of started sessions reaching each step; target rule at 75% for Connected."""
-    data = funnel.assign(
-        conversion_text=funnel["step_conversion"].map(
-            lambda v: "" if v is None or pd.isna(v) else f"{v:.0%} of prev."
-        )
-    )
+    data = funnel.assign(conversion_text=_share_text(funnel["step_conversion"], "of prev."))
     base = alt.Chart(data).encode(
-        x=alt.X("label:N", title="Wizard step", sort=None),
+        x=alt.X("label:N", title="Wizard step", sort=None, axis=alt.Axis(labelAngle=0)),
         y=alt.Y(
             "share_of_started:Q",
             title="Share of sessions started",
@@ -56,11 +59,11 @@ def wizard_funnel_chart(funnel: pd.DataFrame) -> Layered:
             scale=alt.Scale(domain=[0, 1]),
         ),
         tooltip=[
-            "label",
-            "reached",
-            alt.Tooltip("share_of_started:Q", format=".1%"),
-            alt.Tooltip("step_conversion:Q", format=".1%"),
-            "dropped_here",
+            alt.Tooltip("label:N", title="Step"),
+            alt.Tooltip("reached:Q", title="Sessions reached"),
+            alt.Tooltip("share_of_started:Q", title="Share of started", format=".1%"),
+            alt.Tooltip("step_conversion:Q", title="Of the step before", format=".1%"),
+            alt.Tooltip("dropped_here:Q", title="Dropped here"),
         ],
     )
     bars = base.mark_bar(color="#4c78a8")
@@ -70,14 +73,16 @@ def wizard_funnel_chart(funnel: pd.DataFrame) -> Layered:
 
 
 def customer_funnel_chart(funnel: pd.DataFrame) -> Layered:
-    """Customer stages as share of demoed; the 60% trial → production target as a tick."""
+    """Customer stages as a share of demoed customers (the Production bar is the Demo →
+    production KPI). No trial → production step: see ``shaping.customer_funnel``."""
     data = funnel.assign(
-        conversion_text=funnel["step_conversion"].map(
-            lambda v: "" if v is None or pd.isna(v) else f"{v:.0%} of prev."
-        )
+        share_text=[
+            f"{count} · {percent(share)} of demoed" if share is not None and pd.notna(share) else ""
+            for count, share in zip(funnel["customers"], funnel["share_of_demoed"], strict=True)
+        ]
     )
     base = alt.Chart(data).encode(
-        x=alt.X("stage:N", title="Stage", sort=list(CUSTOMER_STAGES)),
+        x=alt.X("stage:N", title="Stage", sort=list(CUSTOMER_STAGES), axis=alt.Axis(labelAngle=0)),
         y=alt.Y(
             "share_of_demoed:Q",
             title="Share of demoed customers",
@@ -85,82 +90,109 @@ def customer_funnel_chart(funnel: pd.DataFrame) -> Layered:
             scale=alt.Scale(domain=[0, 1]),
         ),
         tooltip=[
-            "stage",
-            "customers",
-            alt.Tooltip("share_of_demoed:Q", format=".1%"),
-            alt.Tooltip("step_conversion:Q", format=".1%"),
-            "dropped_after",
+            alt.Tooltip("stage:N", title="Stage"),
+            alt.Tooltip("customers:Q", title="Customers"),
+            alt.Tooltip("share_of_demoed:Q", title="Share of demoed", format=".1%"),
         ],
     )
     layers: list[Any] = [
         base.mark_bar(color="#72b7b2"),
-        base.mark_text(dy=-8).encode(text="conversion_text:N"),
+        base.mark_text(dy=-8).encode(text="share_text:N"),
     ]
-    trial_share = funnel.loc[funnel["stage"] == CUSTOMER_STAGES[1], "share_of_demoed"]
-    if len(trial_share) and pd.notna(trial_share.iloc[0]):
-        tick = pd.DataFrame(
-            {
-                "stage": [CUSTOMER_STAGES[2]],
-                "value": [float(trial_share.iloc[0]) * TARGET_TRIAL_CONVERSION],
-                "text": ["60% of trials (target)"],
-            }
-        )
-        tick_base = alt.Chart(tick).encode(
-            x=alt.X("stage:N", sort=list(CUSTOMER_STAGES)), y="value:Q"
-        )
-        layers += [
-            tick_base.mark_tick(color="#d62728", thickness=3, size=60),
-            tick_base.mark_text(color="#d62728", dy=-8).encode(text="text:N"),
-        ]
     return alt.layer(*layers).properties(height=320)
 
 
+SYNC_ZONES = ("Within the 5-minute target", "Over the target")
+
+
 def sync_histogram_chart(histogram: pd.DataFrame, median_min: float | None) -> Layered:
-    """First syncs per minute bin, the 30–60 min baseline band and the 5-minute target."""
-    band = pd.DataFrame(
-        {
-            "from": [BASELINE_SYNC_MINUTES[0]],
-            "to": [BASELINE_SYNC_MINUTES[1]],
-            "text": ["Baseline 30–60 min (CloudFormation)"],
-        }
+    """First syncs per time bin, one bar per bin in order, the 5-minute target and the median
+    as rules on the bin edges, and the old 30–60 min CloudFormation baseline shaded."""
+    order = histogram["bin"].tolist()
+    target_min = TARGET_SYNC_SECONDS / 60
+
+    def x(**kwargs: Any) -> alt.X:
+        return alt.X("bin:N", sort=order, **kwargs)
+
+    data = histogram.assign(
+        zone=[
+            SYNC_ZONES[0] if high <= target_min else SYNC_ZONES[1] for high in histogram["to_min"]
+        ]
     )
-    scale = alt.Scale(type="sqrt", domain=[0, SYNC_BIN_EDGES[-1] + SYNC_OVERFLOW_WIDTH])
+    low, high = BASELINE_SYNC_MINUTES
+    band = histogram.loc[
+        (histogram["from_min"] >= low) & (histogram["to_min"] <= high), ["bin"]
+    ].assign(text="Baseline 30–60 min (CloudFormation)")
     band_layer = (
-        alt.Chart(band)
-        .mark_rect(color="#bbbbbb", opacity=0.35)
-        .encode(x=alt.X("from:Q", scale=scale), x2="to:Q", tooltip=["text:N"])
+        alt.Chart(band).mark_rect(color="#bbbbbb", opacity=0.35).encode(x=x(), tooltip=["text:N"])
     )
     band_text = (
-        alt.Chart(band)
-        .mark_text(align="left", dx=4, dy=8, color="#666666")
-        .encode(x=alt.X("from:Q", scale=scale), y=alt.value(0), text="text:N")
+        alt.Chart(band.head(1))
+        .mark_text(align="left", dx=2, dy=40, color="#666666")
+        .encode(x=x(bandPosition=0), y=alt.value(0), text="text:N")
     )
     bars = (
-        alt.Chart(histogram)
-        .mark_bar(color="#4c78a8", stroke="white")
+        alt.Chart(data)
+        .mark_bar()
         .encode(
-            x=alt.X(
-                "from_min:Q", title="Minutes from approval to first data (√ scale)", scale=scale
+            x=x(
+                title="Time from approval to first data (bins)",
+                axis=alt.Axis(labelAngle=-40, labelOverlap=False),
             ),
-            x2="to_min:Q",
-            y=alt.Y("first_syncs:Q", title="First syncs"),
+            y=alt.Y("first_syncs:Q", axis=_count_axis("First syncs")),
+            color=alt.Color(
+                "zone:N",
+                title=None,
+                scale=alt.Scale(domain=list(SYNC_ZONES), range=["#4c78a8", "#f58518"]),
+                legend=alt.Legend(orient="top"),
+            ),
             tooltip=[
-                "bin",
-                "first_syncs",
-                alt.Tooltip("share:Q", format=".1%"),
-                alt.Tooltip("cumulative_share:Q", format=".1%"),
+                alt.Tooltip("bin:N", title="Time to first data"),
+                alt.Tooltip("first_syncs:Q", title="First syncs"),
+                alt.Tooltip("share:Q", title="Share", format=".1%"),
+                alt.Tooltip("cumulative_share:Q", title="Up to here", format=".1%"),
             ],
         )
     )
-    layers: list[Any] = [
-        band_layer,
-        band_text,
-        bars,
-        _rule(TARGET_SYNC_SECONDS / 60, "Target ≤ 5 min", axis="x"),
-    ]
+    layers: list[Any] = [band_layer, band_text, bars]
+    target_bin = histogram.loc[histogram["from_min"] == target_min, "bin"]
+    if len(target_bin):
+        layers.append(_edge_rule(order, target_bin.iloc[0], 0.0, target_min, "Target ≤ 5 min"))
     if median_min is not None:
-        layers.append(_rule(median_min, f"Median {median_min:.1f} min", axis="x", color="#222222"))
+        layers.append(_median_rule(histogram, order, median_min))
     return alt.layer(*layers).properties(height=300)
+
+
+def _edge_rule(
+    order: list[str], bin_label: str, position: float, value: float, text: str, **style: Any
+) -> Layered:
+    """A labelled vertical rule inside the band of ``bin_label`` (0 = its left edge)."""
+    color = style.get("color", "#d62728")
+    frame = pd.DataFrame({"bin": [bin_label], "value": [value], "text": [text]})
+    x = alt.X("bin:N", sort=order, bandPosition=position)
+    base = alt.Chart(frame).encode(x=x)
+    rule = base.mark_rule(color=color, strokeDash=[6, 4], strokeWidth=2)
+    label = base.mark_text(color=color, align="left", dx=4, dy=style.get("dy", 8)).encode(
+        y=alt.value(0), text="text:N"
+    )
+    return alt.layer(rule, label)
+
+
+def _median_rule(histogram: pd.DataFrame, order: list[str], median_min: float) -> Layered:
+    """The median where it falls: in its bin, at its place between the bin's edges."""
+    lows, highs = histogram["from_min"].tolist(), histogram["to_min"].tolist()
+    index = next((i for i, high in enumerate(highs) if median_min < high), len(highs) - 1)
+    width = highs[index] - lows[index]
+    position = min(max((median_min - lows[index]) / width, 0.0), 1.0) if width else 0.0
+    return _edge_rule(
+        order,
+        order[index],
+        position,
+        median_min,
+        f"Median {minutes_text(median_min)}",
+        color="#222222",
+        dy=24,
+    )
 
 
 def _cohort_axis(grain: str) -> alt.X:
@@ -169,9 +201,15 @@ def _cohort_axis(grain: str) -> alt.X:
     )
 
 
+OPEN_SESSIONS = ("All sessions settled", "Some sessions still open")
+
+
 def completion_trend_chart(trend: pd.DataFrame, grain: str) -> Layered:
     """Completion rate per cohort with the 75% target; cohorts with open sessions hollow."""
-    data = trend.assign(cohort=pd.to_datetime(trend["cohort"]))
+    data = trend.assign(
+        cohort=pd.to_datetime(trend["cohort"]),
+        sessions=[OPEN_SESSIONS[1] if bool(v) else OPEN_SESSIONS[0] for v in trend["still_open"]],
+    )
     base = alt.Chart(data).encode(
         x=_cohort_axis(grain),
         y=alt.Y(
@@ -181,40 +219,46 @@ def completion_trend_chart(trend: pd.DataFrame, grain: str) -> Layered:
             scale=alt.Scale(domain=[0, 1]),
         ),
         tooltip=[
-            alt.Tooltip("cohort:T"),
-            "started",
-            "connected",
-            alt.Tooltip("rate:Q", format=".1%"),
-            "still_open",
+            alt.Tooltip("cohort:T", title="Cohort"),
+            alt.Tooltip("started:Q", title="Sessions started"),
+            alt.Tooltip("connected:Q", title="Connected"),
+            alt.Tooltip("rate:Q", title="Completion", format=".1%"),
+            alt.Tooltip("sessions:N", title="Sessions"),
         ],
     )
     line = base.mark_line(color="#4c78a8")
     points = base.mark_point(filled=True, size=60).encode(
-        shape=alt.Shape("still_open:N", title="Sessions still open")
+        shape=alt.Shape("sessions:N", title=None, scale=alt.Scale(domain=list(OPEN_SESSIONS)))
     )
     return alt.layer(line, points, _rule(TARGET_COMPLETION, "Target 75%")).properties(height=280)
+
+
+SYNC_MEASURES = {"median_min": "Median", "p90_min": "90th percentile"}
 
 
 def sync_trend_chart(trend: pd.DataFrame, grain: str) -> Layered:
     """Median and p90 minutes per cohort with the 5-minute target (lower is better)."""
     data = trend.assign(cohort=pd.to_datetime(trend["cohort"])).melt(
         id_vars=["cohort", "count"],
-        value_vars=["median_min", "p90_min"],
+        value_vars=list(SYNC_MEASURES),
         var_name="measure",
         value_name="minutes",
     )
+    data["measure"] = data["measure"].map(SYNC_MEASURES)
     lines = (
         alt.Chart(data)
         .mark_line(point=True)
         .encode(
             x=_cohort_axis(grain),
             y=alt.Y("minutes:Q", title="Minutes (lower is better)"),
-            color=alt.Color("measure:N", title=None),
+            color=alt.Color(
+                "measure:N", title=None, scale=alt.Scale(domain=list(SYNC_MEASURES.values()))
+            ),
             tooltip=[
-                alt.Tooltip("cohort:T"),
-                "measure",
-                alt.Tooltip("minutes:Q", format=".1f"),
-                "count",
+                alt.Tooltip("cohort:T", title="Cohort"),
+                alt.Tooltip("measure:N", title="Measure"),
+                alt.Tooltip("minutes:Q", title="Minutes", format=".1f"),
+                alt.Tooltip("count:Q", title="First syncs"),
             ],
         )
     )
@@ -223,9 +267,15 @@ def sync_trend_chart(trend: pd.DataFrame, grain: str) -> Layered:
     )
 
 
+OPEN_TRIALS = ("All trials decided", "Some trials still undecided")
+
+
 def trial_trend_chart(trend: pd.DataFrame, grain: str) -> Layered:
-    """Trial → production per cohort of trial end; open cohorts hollow; 60% target."""
-    data = trend.assign(cohort=pd.to_datetime(trend["cohort"]))
+    """Trial → production per cohort of trial end; open cohorts paler; 60% target."""
+    data = trend.assign(
+        cohort=pd.to_datetime(trend["cohort"]),
+        trials=[OPEN_TRIALS[1] if bool(v) else OPEN_TRIALS[0] for v in trend["cohort_open"]],
+    )
     base = alt.Chart(data).encode(
         x=_cohort_axis(grain),
         y=alt.Y(
@@ -235,22 +285,25 @@ def trial_trend_chart(trend: pd.DataFrame, grain: str) -> Layered:
             scale=alt.Scale(domain=[0, 1]),
         ),
         tooltip=[
-            alt.Tooltip("cohort:T"),
-            "ended",
-            "decided",
-            "converted",
-            "open",
-            alt.Tooltip("rate:Q", format=".1%"),
+            alt.Tooltip("cohort:T", title="Trials ending in"),
+            alt.Tooltip("ended:Q", title="Ended"),
+            alt.Tooltip("decided:Q", title="Decided"),
+            alt.Tooltip("converted:Q", title="In production"),
+            alt.Tooltip("open:Q", title="Still undecided"),
+            alt.Tooltip("rate:Q", title="Trial → production", format=".1%"),
         ],
     )
     bars = base.mark_bar(color="#72b7b2").encode(
         opacity=alt.Opacity(
-            "cohort_open:N",
-            title="Has open trials",
-            scale=alt.Scale(domain=[False, True], range=[1.0, 0.4]),
+            "trials:N",
+            title=None,
+            scale=alt.Scale(domain=list(OPEN_TRIALS), range=[1.0, 0.4]),
         )
     )
     return alt.layer(bars, _rule(TARGET_TRIAL_CONVERSION, "Target 60%")).properties(height=280)
+
+
+TICKET_LINES = {"baseline_expected": "Baseline expectation", "target": "Target (half the baseline)"}
 
 
 def tickets_chart(trend: pd.DataFrame, grain: str) -> Layered:
@@ -261,19 +314,26 @@ def tickets_chart(trend: pd.DataFrame, grain: str) -> Layered:
         .mark_bar(color="#f58518")
         .encode(
             x=_cohort_axis(grain),
-            y=alt.Y("tickets:Q", title="Setup tickets (lower is better)"),
+            y=alt.Y("tickets:Q", axis=_count_axis("Setup tickets (lower is better)")),
             tooltip=[
-                alt.Tooltip("cohort:T"),
-                "days",
-                "tickets",
-                alt.Tooltip("baseline_expected:Q", format=".1f"),
-                alt.Tooltip("target:Q", format=".1f"),
+                alt.Tooltip("cohort:T", title="Cohort"),
+                alt.Tooltip("days:Q", title="Days"),
+                alt.Tooltip("tickets:Q", title="Setup tickets"),
+                alt.Tooltip("baseline_expected:Q", title="Baseline expectation", format=".1f"),
+                alt.Tooltip("target:Q", title="Target", format=".1f"),
             ],
         )
     )
     lines = (
         alt.Chart(data)
-        .transform_fold(["baseline_expected", "target"], as_=["line", "value"])
+        .transform_fold(list(TICKET_LINES), as_=["line", "value"])
+        .transform_calculate(
+            line=alt.expr.if_(
+                alt.datum.line == "target",
+                TICKET_LINES["target"],
+                TICKET_LINES["baseline_expected"],
+            )
+        )
         .mark_line(strokeDash=[6, 4])
         .encode(
             x=_cohort_axis(grain),
@@ -281,9 +341,7 @@ def tickets_chart(trend: pd.DataFrame, grain: str) -> Layered:
             color=alt.Color(
                 "line:N",
                 title=None,
-                scale=alt.Scale(
-                    domain=["baseline_expected", "target"], range=["#666666", "#d62728"]
-                ),
+                scale=alt.Scale(domain=list(TICKET_LINES.values()), range=["#666666", "#d62728"]),
             ),
         )
     )
@@ -295,7 +353,8 @@ def dashboard_chart_specs(dashboard: Any, grain: str) -> dict[str, dict[str, Any
 
     Building and validating the Altair objects was over half of a cached rerun (issue 13); the
     page caches these specs by the same key as the dashboard (filters and data version) and
-    hands them to ``st.vega_lite_chart``, which skips Altair entirely.
+    hands them to ``st.vega_lite_chart``, which skips Altair entirely — and, the datasets being
+    Arrow bytes already, the pandas round trip it makes for each of them.
     """
     specs: dict[str, dict[str, Any]] = {
         "wizard_funnel": wizard_funnel_chart(dashboard.wizard_funnel).to_dict(),
@@ -314,4 +373,5 @@ def dashboard_chart_specs(dashboard: Any, grain: str) -> dict[str, dict[str, Any
         specs["trial_trend"] = trial_trend_chart(dashboard.trial_trend, grain).to_dict()
     if dashboard.baseline.start is not None:
         specs["tickets"] = tickets_chart(dashboard.tickets, grain).to_dict()
-    return specs
+    # Datasets as Arrow bytes once here, so a cached rerun draws them without pandas.
+    return {name: with_arrow_datasets(spec) for name, spec in specs.items()}
