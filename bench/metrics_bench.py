@@ -219,7 +219,7 @@ def tickets(events: int) -> list[tuple[Any, ...]]:
     """Setup and other tickets in the seed's proportion to events, fewer after launch."""
     rng = random.Random(7)
     scale = events / 1051  # the seed's ~250 tickets per ~1,050 events and one year
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for days_ago in range(HISTORY_DAYS, 0, -1):
         base = (20 if days_ago >= LAUNCH_DAYS_AGO else 9) / 30 * scale / 3
         for category, rate in (("setup", base), ("other", 6 / 30 * scale / 3)):
