@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Test processes: files run whole on a worker (their fixtures are per file or per run).
+TEST_WORKERS ?= 2
 
 .PHONY: run test bootstrap install lint format bench clean
 
@@ -25,7 +27,7 @@ test: bootstrap
 	$(BIN)/ruff check --no-cache . && \
 	$(BIN)/ruff format --check --no-cache . && \
 	$(BIN)/mypy && \
-	$(BIN)/pytest; status=$$?; \
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile; status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s wall"; exit $$status
 
 format: install

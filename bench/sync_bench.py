@@ -61,16 +61,15 @@ from vell_core.sandbox.control import SandboxControl
 from vell_core.services import seed
 from vell_core.services.customer_access import CustomerAccess, CustomerClients
 from vell_core.services.delegation import LaunchRequest, new_launch_token
-from vell_core.services.sync import (
+from vell_core.services.sync.job import (
     BATCH_SIZE,
-    LIVE_DEMO_SERVICES,
     PAGE_SIZE,
     PROPOSER_FILTERS,
     SyncJob,
-    SyncService,
     _entity_detail,
     _list_kwargs,
 )
+from vell_core.services.sync.service import LIVE_DEMO_SERVICES, SyncService
 from vell_core.store import migrate
 from vell_core.views.marketplace import PRODUCT_TYPES
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from vell_core.domain.errors import CredentialsUnavailable, VellError
 from vell_core.services.listing_update import ListingEdit, new_request_token
-from vell_core.services.sync import DelegationChoice, DemoState, SyncProgress
+from vell_core.services.sync.progress import DelegationChoice, DemoState, SyncProgress
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
 from vell_core.views import marketplace as views
 from vell_core.views.csv_export import frame_csv

@@ -43,7 +43,7 @@ from vell_core.services.overview import HomeFigures, home_figures
 from vell_core.services.partner_onboarding import PartnerOnboardingService
 from vell_core.services.promotion import PromotionService
 from vell_core.services.staff import StaffDirectory
-from vell_core.services.sync import LIVE_DEMO_SERVICES, SyncService
+from vell_core.services.sync.service import LIVE_DEMO_SERVICES, SyncService
 from vell_core.services.tickets import TicketService
 from vell_core.services.trials import TrialsDeskService
 from vell_core.services.worker import NotificationWorker

@@ -55,8 +55,6 @@ def app_queries(app_services: Services) -> Iterator[list[str]]:
 def aws_mode(app_services: Services, monkeypatch: pytest.MonkeyPatch) -> Services:
     """The same graph, but with settings that say ``aws`` (nothing reaches AWS in these tests)."""
     services = dataclasses.replace(app_services, settings=load_settings(**AWS_VALUES))
-    for name in ("rate_limiter", "admin", "audit_query", "demo_links"):
-        setattr(services, name, getattr(app_services, name))
     monkeypatch.setattr(ui_bridge, "get_services", lambda: services)
     return services
 

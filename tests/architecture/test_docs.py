@@ -1,12 +1,13 @@
 """The docs move with the tree: every path, module and name they cite exists, and the index lists
 every doc.
 
-A doc under ``docs/`` may cite ``vell_core`` by path (``vell_core/services/sync.py``), by module
-(``vell_core.services.sync``) or by a name in a module (``vell_core.services.sync.SyncService``,
-``…SyncService.header``). Each is resolved against the files, and names against the module's
-``ast``, without importing anything. Repository paths under ``pages/``, ``tests/``, ``bench/``,
-``policies/`` and ``docs/``, pytest node ids (``tests/x.py::test_y``) and relative Markdown links
-(with their heading anchors) are checked too. ``docs/README.md`` must link every other doc.
+A doc under ``docs/`` may cite ``vell_core`` by path (``vell_core/services/sync/``), by module
+(``vell_core.services.sync``) or by a name in a module
+(``vell_core.services.sync.service.SyncService``, ``…SyncService.header``). Each is resolved
+against the files, and names against the module's ``ast``, without importing anything.
+Repository paths under ``pages/``, ``tests/``, ``bench/``, ``policies/`` and ``docs/``, pytest
+node ids (``tests/x.py::test_y``) and relative Markdown links (with their heading anchors) are
+checked too. ``docs/README.md`` must link every other doc.
 """
 
 from __future__ import annotations
@@ -172,10 +173,10 @@ def test_the_index_lists_every_doc() -> None:
 def test_the_checker_catches_what_does_not_exist() -> None:
     """Each kind of citation is really checked: a wrong one is reported, a right one is not."""
     text = (
-        "See `vell_core/services/sync.py`, `vell_core.services.sync.SyncService.header`,\n"
+        "See `vell_core/services/sync/`, `vell_core.services.sync.service.SyncService.header`,\n"
         "`vell_core.app.build_services`, `vell_core.sandbox` and [ops](operations.md).\n"
         "Wrong: `vell_core/services/nope.py`, `vell_core.app.nope`,\n"
-        "`vell_core.app.build_servicez`, `vell_core.services.sync.SyncService.headr`,\n"
+        "`vell_core.app.build_servicez`, `vell_core.services.sync.service.SyncService.headr`,\n"
         "`tests/architecture/test_layers.py::test_nope`, `pages/nope.py`, [x](nope.md),\n"
         "[y](operations.md#benchmarks), [z](operations.md#no-such-heading).\n"
     )
@@ -184,8 +185,8 @@ def test_the_checker_catches_what_does_not_exist() -> None:
         "path vell_core/services/nope.py: does not exist",
         "name vell_core.app.build_servicez: vell_core.app has no 'build_servicez'",
         "name vell_core.app.nope: vell_core.app has no 'nope'",
-        "name vell_core.services.sync.SyncService.headr: "
-        "vell_core.services.sync.SyncService has no 'headr'",
+        "name vell_core.services.sync.service.SyncService.headr: "
+        "vell_core.services.sync.service.SyncService has no 'headr'",
         "test tests/architecture/test_layers.py::test_nope: no such test",
         "link nope.md: no such file",
         "link operations.md#no-such-heading: no such heading",

@@ -28,7 +28,9 @@ from vell_core.services.listing_update import (
     new_request_token,
     start_update,
 )
-from vell_core.services.sync import Kind, SyncJob, SyncService
+from vell_core.services.sync.job import SyncJob
+from vell_core.services.sync.progress import Kind
+from vell_core.services.sync.service import SyncService
 
 SMALL, TYPICAL, LARGE = "602341187520", "418295730164", "739104552816"
 

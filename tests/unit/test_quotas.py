@@ -10,7 +10,7 @@ from vell_core.domain.quotas import (
     burst_capacity,
 )
 from vell_core.sandbox.marketplace.quotas import QuotaEnforcer
-from vell_core.services.sync import AccountLimits
+from vell_core.services.sync.pacing import AccountLimits
 
 
 def test_a_full_bucket_spends_one_second_of_burst_then_refills_at_the_rate() -> None:

@@ -10,7 +10,8 @@ import pytest
 from botocore.stub import Stubber
 
 from vell_core.domain.quotas import MARKETPLACE_RATES
-from vell_core.services.sync import CHAIN, AccountLimits, SyncFailed, SyncJob
+from vell_core.services.sync.job import SyncFailed, SyncJob
+from vell_core.services.sync.pacing import CHAIN, AccountLimits
 
 LISTING = {"Catalog": "AWSMarketplace", "EntityType": "SaaSProduct"}
 

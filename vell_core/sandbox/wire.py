@@ -1,9 +1,10 @@
 """Wire codecs driven by botocore's service models: requests in, AWS-shaped responses out.
 
 The sandbox speaks the same bytes as AWS so that unmodified boto3 clients (and botocore's real
-response parsers) work against it. Everything here is generic: the botocore model of each
-service decides member names, nesting, list and map layout, timestamp formats and error
-envelopes. Supported protocols:
+response parsers) work against it. The codecs are moto's, which read the same botocore models:
+``moto.core.routing`` finds the operation, ``moto.core.parse`` turns the request into params keyed
+by botocore member names and ``moto.core.serialize`` writes the handler's output dict. Supported
+protocols:
 
 - ``query`` (IAM, STS, SNS, CloudFormation): form-encoded ``Action=..&Version=..`` requests,
   XML ``<OpResponse><OpResult>…</OpResult><ResponseMetadata>…`` responses.
@@ -13,30 +14,61 @@ envelopes. Supported protocols:
 
 Services whose model lists several protocols (Marketplace Agreement lists CBOR first) are served
 in the protocol botocore actually resolves for its clients (``resolved_protocol``).
+
+Ours, where moto differs from AWS (each piece says how): the error envelopes, the
+``x-amzn-RequestId`` header, UTC millisecond timestamps, compact JSON, JSON values kept in the type
+the client sent (``validation.py`` then refuses a wrong one in AWS's words), a 400 for malformed
+text or JSON, and rest-json routing by method and path alone.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import quote
 from xml.sax.saxutils import escape
 
-import botocore.session
-from botocore.model import OperationModel, ServiceModel, Shape
 from botocore.utils import parse_timestamp
 from botocore.validate import ParamValidator
+from moto.core.model import OperationModel, ServiceModel, Shape
+from moto.core.parse import (
+    BaseJSONParser,
+    EC2QueryParser,
+    JSONParser,
+    QueryParser,
+    RequestParser,
+    RestJSONParser,
+)
+from moto.core.request import Request
+from moto.core.routing import (
+    ActionCandidate,
+    ProtocolRouter,
+    RequiredArg,
+    RestRouter,
+    SmithyRule,
+    get_router_class,
+    to_werkzeug_rule_string,
+)
+from moto.core.serialize import (
+    BaseJSONSerializer,
+    JSONSerializer,
+    QuerySerializer,
+    ResponseSerializer,
+    RestJSONSerializer,
+    SerializationContext,
+    TimestampSerializer,
+)
+from moto.core.utils import get_service_model
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import Rule
 
 from vell_core.sandbox.contract import SandboxCall, SandboxServiceError, ServiceBackend
 
-_MISSING = object()
 QUERY_PROTOCOLS = ("query", "ec2")
 JSON_PROTOCOLS = ("json",)
 REST_JSON_PROTOCOLS = ("rest-json",)
@@ -73,15 +105,9 @@ class WiredServiceBackend(ServiceBackend):
 # Models
 
 
-@cache
-def _session() -> botocore.session.Session:
-    return botocore.session.get_session()
-
-
-@cache
 def service_model(service: str) -> ServiceModel:
-    """The botocore service model for ``service`` (cached; models are immutable)."""
-    return _session().get_service_model(service)
+    """botocore's model of ``service`` in moto's model classes, as moto's codecs need (cached)."""
+    return get_service_model(service)
 
 
 def protocol_of(model: ServiceModel) -> str:
@@ -90,13 +116,6 @@ def protocol_of(model: ServiceModel) -> str:
     if resolved:
         return str(resolved)
     return str(model.protocol)
-
-
-@cache
-def _operations_by_target(service: str) -> dict[str, str]:
-    model = service_model(service)
-    prefix = model.metadata.get("targetPrefix", "")
-    return {f"{prefix}.{name}": name for name in model.operation_names}
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,154 +140,110 @@ class WireRequest:
                 return value
         return None
 
-    def form(self) -> dict[str, str]:
-        """Form parameters from the body (query protocol) merged over the URL query string."""
-        params = dict(parse_qsl(self.query_string, keep_blank_values=True))
-        if self.body:
-            params.update(parse_qsl(self.body.decode("utf-8"), keep_blank_values=True))
-        return params
+    @cached_property
+    def moto(self) -> Request:
+        """This request as moto's (werkzeug) ``Request``, which moto's routers and parsers read."""
+        host = self.header("Host") or "localhost"
+        query = f"?{self.query_string}" if self.query_string else ""
+        # werkzeug counts the body itself; a stale Content-Length would cut or stall the form
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "content-length"}
+        # werkzeug reads a form only under its Content-Type; a query body without one is a form too
+        if self.header("Content-Type") is None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return Request.from_primitives(
+            self.method, f"http://{host}{quote(self.path)}{query}", headers, self.body
+        )
+
+
+class _PathRule(SmithyRule):
+    """A rest route chosen by method, path and the URI's literal query only.
+
+    Ours because moto's rule also demands the operation's required query-string members, so a
+    call missing one matched no operation; AWS routes it and names the missing member in a
+    validation error.
+    """
+
+    @staticmethod
+    def _initialize_candidates(operations: list[OperationModel]) -> list[ActionCandidate]:
+        return [
+            ActionCandidate(op, [RequiredArg(k, v) for k, v in op.http_trait.query_args.items()])
+            for op in operations
+        ]
+
+
+class _RestJSONRouter(RestRouter):
+    """moto's rest router (werkzeug rules from each ``requestUri``) built of ``_PathRule``s."""
+
+    def _create_rules(self, path: str, method: str, operations: list[OperationModel]) -> list[Rule]:
+        return [_PathRule(to_werkzeug_rule_string(path), operations=operations, methods=[method])]
+
+
+@cache
+def _router(service: str) -> ProtocolRouter | None:
+    model = service_model(service)
+    protocol = protocol_of(model)
+    # moto picks the router from the Content-Type; the protocol botocore resolves decides here
+    router = (
+        _RestJSONRouter if protocol in REST_JSON_PROTOCOLS else get_router_class(service, protocol)
+    )
+    return router(model) if router is not None else None
+
+
+def _route(service: str, request: WireRequest) -> tuple[str, dict[str, Any]] | None:
+    router = _router(service)
+    if router is None:
+        return None
+    try:
+        operation, labels = router.match(request.moto)
+    except NotFound:
+        return None
+    return str(operation.name), labels
 
 
 def operation_name(service: str, request: WireRequest) -> str | None:
     """The botocore operation a request invokes, or None when it matches none."""
-    model = service_model(service)
-    protocol = protocol_of(model)
-    if protocol in QUERY_PROTOCOLS:
-        action = request.form().get("Action")
-        return action if action in model.operation_names else None
-    target = request.header("X-Amz-Target")
-    if target:
-        return _operations_by_target(service).get(target)
-    match = _match_rest_route(service, request.method, request.path)
-    return match[0] if match else None
+    route = _route(service, request)
+    return route[0] if route else None
 
 
 def parse_request(service: str, request: WireRequest) -> tuple[str, dict[str, Any]]:
     """Parse ``request`` into ``(operation_name, params)`` keyed by botocore member names."""
-    operation = operation_name(service, request)
-    if operation is None:
+    route = _route(service, request)
+    if route is None:
         raise SandboxServiceError(
             "InvalidAction", "The action or operation requested is invalid.", 400
         )
+    operation, labels = route
     op_model = service_model(service).operation_model(operation)
     protocol = protocol_of(op_model.service_model)
-    if protocol in QUERY_PROTOCOLS:
-        params = _parse_query_params(op_model, request.form())
-    elif protocol in JSON_PROTOCOLS:
-        params = _parse_json_params(op_model, request.body)
-    elif protocol in REST_JSON_PROTOCOLS:
-        params = _parse_rest_json_params(op_model, request)
-    else:  # pragma: no cover - the sandbox serves only the protocols above
+    parser = _PARSERS.get(protocol)
+    if parser is None:  # the sandbox serves only the protocols in _PARSERS (not rest-xml)
         raise SandboxServiceError("InternalFailure", f"Unsupported protocol {protocol}", 500)
-    return operation, params
+    moto = request.moto
+    params = parser(op_model, timestamp_parser=_utc_timestamp).parse(
+        {
+            "method": request.method,
+            "values": moto.values,
+            "headers": moto.headers,
+            "body": request.body,
+            "url_path": request.path,
+            "url_params": labels,
+        }
+    )
+    return operation, dict(params)
 
 
 def _malformed(message: str) -> SandboxServiceError:
     return SandboxServiceError("ValidationError", message, 400)
 
 
-def _scalar_from_text(shape: Shape, text: str) -> Any:
-    """Convert a wire string to the Python type botocore would have sent."""
-    kind = shape.type_name
-    try:
-        if kind in ("integer", "long"):
-            return int(text)
-        if kind in ("float", "double"):
-            return float(text)
-        if kind == "boolean":
-            return text.lower() == "true"
-        if kind == "timestamp":
-            return _aware(parse_timestamp(text))
-        if kind == "blob":
-            return base64.b64decode(text)
-    except (ValueError, TypeError) as exc:
-        raise _malformed(f"Value {text!r} is not a valid {kind}.") from exc
-    return text
+def _utc_timestamp(text: str) -> datetime:
+    """Ours because moto's parser returns naive datetimes; the backends compare aware ones."""
+    return _aware(parse_timestamp(text))
 
 
 def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _parse_query_params(op_model: OperationModel, form: dict[str, str]) -> dict[str, Any]:
-    shape = op_model.input_shape
-    if shape is None:
-        return {}
-    parsed = _query_value(shape, form, "")
-    return parsed if isinstance(parsed, dict) else {}
-
-
-def _has_prefix(form: dict[str, str], prefix: str) -> bool:
-    dotted = prefix + "."
-    return prefix in form or any(key.startswith(dotted) for key in form)
-
-
-def _query_value(shape: Shape, form: dict[str, str], prefix: str) -> Any:
-    """Inverse of botocore's QuerySerializer for one shape at ``prefix``."""
-    kind = shape.type_name
-    if kind == "structure":
-        return _query_structure(shape, form, prefix)
-    if kind == "list":
-        return _query_list(shape, form, prefix)
-    if kind == "map":
-        return _query_map(shape, form, prefix)
-    if prefix not in form:
-        return _MISSING
-    return _scalar_from_text(shape, form[prefix])
-
-
-def _query_structure(shape: Shape, form: dict[str, str], prefix: str) -> Any:
-    if prefix and not _has_prefix(form, prefix):
-        return _MISSING
-    out: dict[str, Any] = {}
-    for member_name, member_shape in shape.members.items():
-        wire_name = member_shape.serialization.get("name", member_name)
-        value = _query_value(member_shape, form, f"{prefix}.{wire_name}" if prefix else wire_name)
-        if value is not _MISSING:
-            out[member_name] = value
-    return out
-
-
-def _query_list(shape: Shape, form: dict[str, str], prefix: str) -> Any:
-    if form.get(prefix) == "":
-        return []
-    member = shape.member
-    if shape.serialization.get("flattened"):
-        list_prefix = prefix
-        if member.serialization.get("name"):
-            list_prefix = ".".join([*prefix.split(".")[:-1], member.serialization["name"]])
-    else:
-        list_prefix = f"{prefix}.{member.serialization.get('name', 'member')}"
-    items: list[Any] = []
-    index = 1
-    while _has_prefix(form, f"{list_prefix}.{index}"):
-        items.append(_query_value(member, form, f"{list_prefix}.{index}"))
-        index += 1
-    return items if items else _MISSING
-
-
-def _query_map(shape: Shape, form: dict[str, str], prefix: str) -> Any:
-    base = prefix if shape.serialization.get("flattened") else f"{prefix}.entry"
-    key_shape, value_shape = shape.key, shape.value
-    key_name = key_shape.serialization.get("name", "key")
-    value_name = value_shape.serialization.get("name", "value")
-    out: dict[str, Any] = {}
-    index = 1
-    while _has_prefix(form, f"{base}.{index}"):
-        key = _query_value(key_shape, form, f"{base}.{index}.{key_name}")
-        value = _query_value(value_shape, form, f"{base}.{index}.{value_name}")
-        if key is not _MISSING:
-            out[key] = None if value is _MISSING else value
-        index += 1
-    return out if out else _MISSING
-
-
-def _parse_json_params(op_model: OperationModel, body: bytes) -> dict[str, Any]:
-    shape = op_model.input_shape
-    if shape is None:
-        return {}
-    document = _load_json(body)
-    return _from_json(shape, document) if isinstance(document, dict) else {}
 
 
 def _load_json(body: bytes) -> Any:
@@ -280,113 +255,78 @@ def _load_json(body: bytes) -> Any:
         raise SandboxServiceError("SerializationException", "Malformed JSON body.", 400) from exc
 
 
-def _from_json(shape: Shape, value: Any) -> Any:
-    """Convert a decoded JSON value into botocore-style Python values."""
-    if value is None:
-        return None
-    kind = shape.type_name
-    if shape.metadata.get("document"):
-        return value
-    if kind == "structure":
+class _QueryRequest(QueryParser):
+    """moto's query parser; ours only in answering a value of the wrong type with AWS's 400."""
+
+    def _parse_shape(self, shape: Shape, node: Any, prefix: str = "") -> Any:
+        try:
+            return super()._parse_shape(shape, node, prefix)
+        except (ValueError, TypeError) as exc:  # moto lets int("x") escape as a crash
+            text = node.get(prefix)
+            raise _malformed(f"Value {text!r} is not a valid {shape.type_name}.") from exc
+
+
+class _EC2Request(_QueryRequest, EC2QueryParser):
+    """moto's EC2 query parser (``Name.N`` lists), with the same 400 for a malformed value."""
+
+
+class _JSONBody(BaseJSONParser):
+    """JSON body members reach ``validation.py`` with the JSON type the client sent.
+
+    Ours because AWS refuses ``"maxResults": "5"`` where moto casts it (and crashes on ``"x"``),
+    so numbers and booleans are not converted and the validator names the wrong type as AWS
+    does; a malformed body is AWS's ``SerializationException``, not moto's ``{"message": …}``.
+    """
+
+    def _parse_body_as_json(self, body_contents: bytes) -> Any:
+        document = _load_json(body_contents)
+        return document if isinstance(document, dict) else {}
+
+    def _parse_structure(self, shape: Shape, value: Any) -> Any:
+        if shape.is_document_type or value is None:
+            return value
         if not isinstance(value, dict):
             raise _malformed(f"Expected an object for {shape.name}.")
-        out: dict[str, Any] = {}
-        for member_name, member_shape in shape.members.items():
-            if member_shape.serialization.get("location"):
-                continue
-            wire_name = member_shape.serialization.get("name", member_name)
-            if wire_name in value:
-                out[member_name] = _from_json(member_shape, value[wire_name])
-        return out
-    if kind == "list":
-        return [_from_json(shape.member, item) for item in value]
-    if kind == "map":
-        return {k: _from_json(shape.value, v) for k, v in value.items()}
-    if kind == "timestamp":
-        return _aware(parse_timestamp(value))
-    if kind == "blob":
-        return base64.b64decode(value)
-    return value
+        parsed = super()._parse_structure(shape, value)
+        # URI, query-string and header members never come from the body (moto reads both)
+        return {k: v for k, v in parsed.items() if not shape.members[k].is_not_bound_to_body}
+
+    def _parse_integer(self, shape: Shape, value: Any) -> Any:
+        return value
+
+    _parse_long = _parse_float = _parse_double = _parse_boolean = _parse_integer
 
 
-@cache
-def _rest_routes(service: str) -> list[tuple[str, str, re.Pattern[str], dict[str, str], int]]:
-    """(operation, method, path regex, static query, specificity) for every operation."""
-    model = service_model(service)
-    routes = []
-    for name in model.operation_names:
-        http = model.operation_model(name).http
-        uri = http.get("requestUri", "/")
-        path, _, static_query = uri.partition("?")
-        pattern = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(path))
-        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", pattern)
-        query = dict(parse_qsl(static_query, keep_blank_values=True))
-        specificity = len(re.sub(r"\{[^}]*\}", "", path))
-        routes.append(
-            (name, http.get("method", "POST"), re.compile(f"^{pattern}$"), query, specificity)
-        )
-    routes.sort(key=lambda route: -route[4])
-    return routes
+class _JSONRequest(_JSONBody, JSONParser):
+    """moto's json parser with ``_JSONBody``'s values."""
 
 
-def _match_rest_route(service: str, method: str, path: str) -> tuple[str, dict[str, str]] | None:
-    for name, route_method, regex, _query, _spec in _rest_routes(service):
-        if route_method != method.upper():
-            continue
-        found = regex.match(path)
-        if found:
-            return name, {k: unquote(v) for k, v in found.groupdict().items()}
-    return None
+class _TextMembers(RestJSONParser):
+    """URI, query-string and header members are text, which moto casts to the member's type."""
+
+    def _parse_shape(self, shape: Shape, node: Any) -> Any:
+        try:
+            return super()._parse_shape(shape, node)
+        except (ValueError, TypeError) as exc:  # ours: AWS's 400, where moto would crash
+            raise _malformed(f"Value {node!r} is not a valid {shape.type_name}.") from exc
 
 
-def _parse_rest_json_params(op_model: OperationModel, request: WireRequest) -> dict[str, Any]:
-    shape = op_model.input_shape
-    if shape is None:
-        return {}
-    match = _match_rest_route(op_model.service_model.service_name, request.method, request.path)
-    labels = match[1] if match else {}
-    query = _multi_query(request.query_string)
-    params: dict[str, Any] = {}
-    payload = shape.serialization.get("payload")
-    for member_name, member_shape in shape.members.items():
-        value = _rest_member(member_shape, member_name, labels, query, request)
-        if value is not _MISSING:
-            params[member_name] = value
-    if payload:
-        params[payload] = _from_json(shape.members[payload], _load_json(request.body))
-    else:
-        params.update(_from_json(shape, _load_json(request.body)))
-    return params
+class _RestJSONRequest(_JSONBody, RestJSONParser):
+    """moto's rest-json parser: body members as ``_JSONBody``, the others as ``_TextMembers``."""
+
+    def _parse_non_payload_attrs(
+        self, request: Any, shape: Shape, members: Any, parsed: dict[str, Any]
+    ) -> None:
+        text = _TextMembers(self.operation_model, timestamp_parser=_utc_timestamp)
+        text._parse_non_payload_attrs(request, shape, members, parsed)
 
 
-def _multi_query(query_string: str) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for key, value in parse_qsl(query_string, keep_blank_values=True):
-        out.setdefault(key, []).append(value)
-    return out
-
-
-def _rest_member(
-    shape: Shape,
-    member_name: str,
-    labels: dict[str, str],
-    query: dict[str, list[str]],
-    request: WireRequest,
-) -> Any:
-    location = shape.serialization.get("location")
-    wire_name = shape.serialization.get("name", member_name)
-    if location == "uri":
-        return _scalar_from_text(shape, labels[wire_name]) if wire_name in labels else _MISSING
-    if location == "querystring":
-        if wire_name not in query:
-            return _MISSING
-        if shape.type_name == "list":
-            return [_scalar_from_text(shape.member, v) for v in query[wire_name]]
-        return _scalar_from_text(shape, query[wire_name][0])
-    if location == "header":
-        header = request.header(wire_name)
-        return _MISSING if header is None else _scalar_from_text(shape, header)
-    return _MISSING
+_PARSERS: dict[str, type[RequestParser]] = {
+    "query": _QueryRequest,
+    "ec2": _EC2Request,
+    "json": _JSONRequest,
+    "rest-json": _RestJSONRequest,
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -407,26 +347,80 @@ def new_request_id() -> str:
     return str(uuid.uuid4())
 
 
+class _AwsTimestamps(TimestampSerializer):
+    """moto's timestamp writer, but ISO-8601 as AWS writes it: UTC with milliseconds.
+
+    Ours because moto writes six digits of microseconds, or no fraction when there are none.
+    """
+
+    def _convert_timestamp_to_str(self, value: Any, timestamp_format: str) -> Any:
+        moment = _as_datetime(value)
+        if timestamp_format.lower() == self.TIMESTAMP_FORMAT_ISO8601:
+            return iso8601(moment)
+        return super()._convert_timestamp_to_str(moment, timestamp_format)
+
+
+class _AwsResponse(ResponseSerializer):
+    """moto's response serialisers with ``_AwsTimestamps`` and the request id."""
+
+    def __init__(self, operation_model: OperationModel, request_id: str) -> None:
+        super().__init__(operation_model, SerializationContext(request_id))
+        self._timestamp_serializer = _AwsTimestamps(self.DEFAULT_TIMESTAMP_FORMAT)
+
+
+class _CompactJSON(_AwsResponse, BaseJSONSerializer):
+    """JSON bodies without spaces, as AWS sends them (moto writes ``", "`` and ``": "``)."""
+
+    def _serialize_body(self, body: Mapping[str, Any]) -> str:
+        return json.dumps(body, separators=(",", ":"))
+
+
+class _QueryResponse(_AwsResponse, QuerySerializer):
+    """moto's query serialiser: ``<OpResponse>``, result wrapper, ``ResponseMetadata``."""
+
+
+class _JSONResponse(_CompactJSON, JSONSerializer):
+    """moto's json serialiser."""
+
+    def _get_protocol_specific_content_type(self) -> str:
+        # ours: moto reads the model's first protocol, which for Agreement is CBOR, not json
+        return _json_headers(self.service_model, "")["Content-Type"]
+
+
+class _RestJSONResponse(_CompactJSON, RestJSONSerializer):
+    """moto's rest-json serialiser: status code, header members and the JSON body."""
+
+
+_SERIALIZERS: dict[str, type[_AwsResponse]] = {
+    "query": _QueryResponse,
+    "json": _JSONResponse,
+    "rest-json": _RestJSONResponse,
+}
+
+
 def serialize_response(
     service: str, operation: str, output: dict[str, Any], request_id: str
 ) -> WireResponse:
     """Serialise a handler's output dict exactly as the real service would."""
     op_model = service_model(service).operation_model(operation)
-    protocol = protocol_of(op_model.service_model)
-    if protocol in QUERY_PROTOCOLS:
-        return _query_response(op_model, output, request_id)
-    if protocol in JSON_PROTOCOLS:
-        body = (
-            _to_json(op_model.output_shape, output, "unixTimestamp")
-            if op_model.output_shape
-            else {}
-        )
-        return WireResponse(200, _json_headers(op_model.service_model, request_id), _dump(body))
-    return _rest_json_response(op_model, output, request_id)
+    answer = _SERIALIZERS[protocol_of(op_model.service_model)](op_model, request_id).serialize(
+        output
+    )
+    # ours: moto's server adds the request id header, its serialisers do not
+    headers = {**answer["headers"], "x-amzn-RequestId": request_id}
+    body = answer["body"]
+    data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    return WireResponse(int(answer["status_code"]), headers, data)
 
 
 def serialize_error(service: str, error: SandboxServiceError, request_id: str) -> WireResponse:
-    """Serialise an error in the service's error envelope."""
+    """Serialise an error in the service's error envelope.
+
+    Ours, not moto's: moto takes the status from the model's error shape (400 for the codes a
+    model lacks, such as ``AccessDenied``, which AWS answers with 403), prefixes json 1.0's
+    ``__type`` with the target namespace and echoes shape members (``<message>``) that AWS leaves
+    out; the error carries AWS's code, status and extra members, which are written as they are.
+    """
     model = service_model(service)
     protocol = protocol_of(model)
     if protocol in QUERY_PROTOCOLS:
@@ -469,72 +463,6 @@ def _xml_headers(request_id: str) -> dict[str, str]:
     return {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}
 
 
-def _query_response(
-    op_model: OperationModel, output: dict[str, Any], request_id: str
-) -> WireResponse:
-    namespace = op_model.service_model.metadata.get("xmlNamespace", "")
-    name = op_model.name
-    parts = [f'<{name}Response xmlns="{escape(namespace)}">']
-    shape = op_model.output_shape
-    if shape is not None:
-        wrapper = shape.serialization.get("resultWrapper", f"{name}Result")
-        parts.append(f"<{wrapper}>{_xml_members(shape, output)}</{wrapper}>")
-    parts.append(f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>")
-    parts.append(f"</{name}Response>")
-    return WireResponse(200, _xml_headers(request_id), "".join(parts).encode("utf-8"))
-
-
-def _xml_members(shape: Shape, value: dict[str, Any]) -> str:
-    parts = []
-    for member_name, member_shape in shape.members.items():
-        if value.get(member_name) is None:
-            continue
-        parts.append(_xml_member(member_shape, member_name, value[member_name]))
-    return "".join(parts)
-
-
-def _xml_member(shape: Shape, member_name: str, value: Any) -> str:
-    """One member as an element (or repeated elements for flattened lists)."""
-    if shape.type_name == "list" and shape.serialization.get("flattened"):
-        tag = shape.member.serialization.get("name") or shape.serialization.get("name", member_name)
-        return "".join(_xml_element(shape.member, tag, item) for item in value)
-    return _xml_element(shape, shape.serialization.get("name", member_name), value)
-
-
-def _xml_element(shape: Shape, tag: str, value: Any) -> str:
-    return f"<{tag}>{_xml_content(shape, value)}</{tag}>"
-
-
-def _xml_content(shape: Shape, value: Any) -> str:
-    kind = shape.type_name
-    if kind == "structure":
-        return _xml_members(shape, value)
-    if kind == "list":
-        tag = shape.member.serialization.get("name", "member")
-        return "".join(_xml_element(shape.member, tag, item) for item in value)
-    if kind == "map":
-        key_tag = shape.key.serialization.get("name", "key")
-        value_tag = shape.value.serialization.get("name", "value")
-        entries = (
-            _xml_element(shape.key, key_tag, k) + _xml_element(shape.value, value_tag, v)
-            for k, v in value.items()
-        )
-        return "".join(f"<entry>{entry}</entry>" for entry in entries)
-    return escape(_scalar_to_text(shape, value))
-
-
-def _scalar_to_text(shape: Shape, value: Any) -> str:
-    kind = shape.type_name
-    if kind == "boolean":
-        return "true" if value else "false"
-    if kind == "timestamp":
-        return iso8601(_as_datetime(value))
-    if kind == "blob":
-        raw = value.encode("utf-8") if isinstance(value, str) else bytes(value)
-        return base64.b64encode(raw).decode("ascii")
-    return str(value)
-
-
 def iso8601(value: datetime) -> str:
     """ISO-8601 UTC with milliseconds and a ``Z`` suffix, as AWS writes timestamps."""
     utc = _aware(value)
@@ -547,76 +475,6 @@ def _as_datetime(value: Any) -> datetime:
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC)
     return _aware(parse_timestamp(value))
-
-
-def _to_json(shape: Shape | None, value: Any, default_ts: str) -> Any:
-    """Convert Python output values into JSON-ready values per ``shape``."""
-    if shape is None or value is None:
-        return value
-    kind = shape.type_name
-    if shape.metadata.get("document"):
-        return value  # document types travel as free-form JSON
-    if kind == "structure":
-        out = {}
-        for member_name, member_shape in shape.members.items():
-            if member_shape.serialization.get("location") or value.get(member_name) is None:
-                continue
-            wire_name = member_shape.serialization.get("name", member_name)
-            out[wire_name] = _to_json(member_shape, value[member_name], default_ts)
-        return out
-    if kind == "list":
-        return [_to_json(shape.member, item, default_ts) for item in value]
-    if kind == "map":
-        return {k: _to_json(shape.value, v, default_ts) for k, v in value.items()}
-    if kind == "timestamp":
-        return _json_timestamp(shape, value, default_ts)
-    if kind == "blob":
-        raw = value.encode("utf-8") if isinstance(value, str) else bytes(value)
-        return base64.b64encode(raw).decode("ascii")
-    return value
-
-
-def _json_timestamp(shape: Shape, value: Any, default_ts: str) -> Any:
-    moment = _as_datetime(value)
-    fmt = shape.serialization.get("timestampFormat", default_ts)
-    if fmt == "iso8601":
-        return iso8601(moment)
-    if fmt == "rfc822":
-        return moment.strftime("%a, %d %b %Y %H:%M:%S GMT")
-    return round(moment.timestamp(), 3)
-
-
-def _rest_json_response(
-    op_model: OperationModel, output: dict[str, Any], request_id: str
-) -> WireResponse:
-    headers = {"Content-Type": "application/json", "x-amzn-RequestId": request_id}
-    shape = op_model.output_shape
-    if shape is None:
-        return WireResponse(int(op_model.http.get("responseCode", 200)), headers, b"{}")
-    status = int(op_model.http.get("responseCode", 200))
-    for member_name, member_shape in shape.members.items():
-        location = member_shape.serialization.get("location")
-        value = output.get(member_name)
-        if value is None:
-            continue
-        if location == "header":
-            headers[member_shape.serialization.get("name", member_name)] = _header_text(
-                member_shape, value
-            )
-        elif location == "statusCode":
-            status = int(value)
-    payload = shape.serialization.get("payload")
-    if payload:
-        body = _to_json(shape.members[payload], output.get(payload), "unixTimestamp")
-    else:
-        body = _to_json(shape, output, "unixTimestamp")
-    return WireResponse(status, headers, _dump(body if body is not None else {}))
-
-
-def _header_text(shape: Shape, value: Any) -> str:
-    if shape.type_name == "timestamp":
-        return _as_datetime(value).strftime("%a, %d %b %Y %H:%M:%S GMT")
-    return _scalar_to_text(shape, value)
 
 
 # --------------------------------------------------------------------------------------------

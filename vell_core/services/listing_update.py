@@ -32,7 +32,9 @@ from vell_core.domain.models import ScreenKind
 from vell_core.domain.roles import StaffMember
 from vell_core.services.audit import on_screen
 from vell_core.services.customer_access import CustomerAccess, CustomerClients
-from vell_core.services.sync import CATALOG, SyncService, write_refusal
+from vell_core.services.sync.job import CATALOG
+from vell_core.services.sync.progress import write_refusal
+from vell_core.services.sync.service import SyncService
 from vell_core.views.marketplace import catalog_time
 
 log = logging.getLogger(__name__)

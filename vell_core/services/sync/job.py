@@ -1,33 +1,4 @@
-"""Live sync of a customer's Marketplace data through delegated credentials, first screen first.
-
-One :class:`SyncJob` per (staff member, delegation) holds what has been fetched so far; it is
-kept in this service's memory only (never ``st.cache_data``: customer data must not go into a
-cache shared by every user) and is dropped when the delegated credentials expire.
-
-How a job runs:
-
-1. **First screen**: ``ListEntities`` for each product type (the products table needs only the
-   summaries). Nothing else is queued until this is done, so it is never slowed by other calls.
-2. **Details, streamed**: offers (``ListEntities`` then ``BatchDescribeEntities`` in batches of
-   20), products (``BatchDescribeEntities``), change sets (``ListChangeSets``), agreements
-   (``SearchAgreements`` then ``DescribeAgreement`` + ``GetAgreementTerms`` each, active
-   agreements ending soonest first). Every list is paginated until ``NextToken`` runs out, with
-   guards against runaway page counts (botocore refuses a repeated token).
-3. **Bounded concurrency**: a small ``ThreadPoolExecutor`` drains one priority queue; each call
-   first takes a token from the customer account's bucket for that operation
-   (:class:`AccountLimits`, at the documented per-account quotas), so the job stays under AWS's
-   limits instead of relying on throttling. botocore's standard retries handle a stray
-   ``ThrottlingException``; if one still gets through, the bucket slows down and the task waits
-   and tries again.
-4. **On demand**: opening a product, offer or agreement fetches it at once in the caller's
-   thread with top priority on the buckets, ahead of the background queue.
-
-Every call is audited with the screen it served (``audit.on_screen``): the background sync's
-calls with the listings the rep opened, an on-demand fetch with the product, offer, agreement or
-change set opened. That is what the customer's access record groups by.
-
-Pages poll :meth:`SyncService.state` from an ``st.fragment(run_every=…)`` for progress.
-"""
+"""One delegation's sync for one staff member: the priority queue, the pool, the fetchers."""
 
 from __future__ import annotations
 
@@ -42,7 +13,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from functools import cache, partial
 from typing import Any
 
@@ -50,291 +20,61 @@ import botocore.session
 from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError, PaginationError
 from botocore.paginate import Paginator
-from sqlalchemy import update
-from sqlalchemy.engine import Engine
-from sqlmodel import col
 
 from vell_core.aws.clients import translate
-from vell_core.domain.clock import Clock, ensure_utc
+from vell_core.domain.clock import ensure_utc
 from vell_core.domain.errors import (
     AwsError,
     AwsThrottled,
-    CredentialsUnavailable,
-    PermissionDenied,
     VellError,
 )
 from vell_core.domain.iam_actions import requires
 from vell_core.domain.models import (
-    DelegationPath,
-    DelegationRequest,
-    ExchangeState,
-    FunnelStep,
     ScreenKind,
 )
-from vell_core.domain.quotas import (
-    MARKETPLACE_RATES,
-    Monotonic,
-    TokenBucket,
-    bucket_for,
-    burst_capacity,
+from vell_core.services.audit import Screen, within
+from vell_core.services.customer_access import CustomerClients
+from vell_core.services.sync.pacing import (
+    ACTIVE_AGREEMENT,
+    CHAIN,
+    OFFER_DETAIL,
+    ON_DEMAND,
+    OTHER_AGREEMENT,
+    PRODUCT_DETAIL,
+    AccountLimits,
+    Cancelled,
 )
-from vell_core.domain.roles import StaffMember
-from vell_core.services.audit import Screen, on_screen, within
-from vell_core.services.customer_access import CustomerAccess, CustomerClients
-from vell_core.services.delegation import DelegationFilter, DelegationService, DelegationView
-from vell_core.store.engine import rows_affected, session_scope
-from vell_core.store.funnel import FunnelRecorder
+from vell_core.services.sync.progress import Kind, KindProgress, SyncProgress, SyncStats
 from vell_core.views.marketplace import PRODUCT_TYPES, MarketplaceSnapshot
 
 log = logging.getLogger(__name__)
 
+
 CATALOG = "AWSMarketplace"
-LIVE_DEMO_SERVICES = ("marketplace-catalog", "marketplace-agreement")  # the clients a sync uses
-RATE_MARGIN = 0.98  # stay a little under the quota so network jitter does not trip it
-BURST_CUSHION = 0.5  # tokens of AWS's one-second burst left unused, for the same reason
+
+
 PAGE_SIZE = {"ListEntities": 50, "ListChangeSets": 20, "SearchAgreements": 50}
+
+
 BATCH_SIZE = 20  # BatchDescribeEntities takes at most 20 entities
+
+
 MAX_PAGES = 2000  # a runaway-pagination guard far above any real seller (100k agreements)
+
+
 MAX_CALL_ATTEMPTS = 6  # our own retries of a throttled background call, after botocore's
+
+
 PROPOSER_FILTERS = [
     {"name": "PartyType", "values": ["Proposer"]},
     {"name": "AgreementType", "values": ["PurchaseAgreement"]},
 ]
-
-# Priorities: lower runs first. On-demand fetches use ON_DEMAND on the buckets.
-ON_DEMAND, CHAIN, PRODUCT_DETAIL, OFFER_DETAIL, ACTIVE_AGREEMENT, OTHER_AGREEMENT = range(6)
-
-
-class Kind(StrEnum):
-    """What a progress counter counts."""
-
-    PRODUCTS = "Products"
-    PRODUCT_DETAILS = "Product details"
-    OFFERS = "Offers"
-    OFFER_DETAILS = "Offer details"
-    CHANGE_SETS = "Change sets"
-    AGREEMENTS = "Agreements"
-    AGREEMENT_DETAILS = "Agreement values"
-    AGREEMENT_TERMS = "Agreement terms"
 
 
 class SyncFailed(AwsError):
     """The sync stopped (pagination went wrong, or AWS refused a call)."""
 
     default_message = "The sync with the customer's account stopped; try Refresh."
-
-
-# -- rate limiting ------------------------------------------------------------------------------
-
-
-class Cancelled(Exception):
-    """The job stopped while a call was waiting for a token."""
-
-
-class PacedBucket:
-    """The client side of a quota: waiters served by priority (lower first), then arrival.
-
-    The refill rule is the domain's ``TokenBucket`` (the sandbox enforces the same one); this
-    adds waiting, priorities and backing off when AWS throttles anyway. Waiting is a
-    ``Condition.wait`` in the calling (background or on-demand) thread; pages never block here
-    for longer than one token interval because on-demand calls jump the queue.
-    """
-
-    def __init__(self, rate: float, capacity: float, monotonic: Monotonic = time.monotonic) -> None:
-        self.max_rate = rate
-        self._monotonic = monotonic
-        self._bucket = TokenBucket.full(rate, monotonic(), capacity)
-        self._cond = threading.Condition()
-        self._waiters: list[tuple[int, int]] = []
-        self._seq = itertools.count()
-        self._ok_since_penalty = 0
-
-    @property
-    def rate(self) -> float:
-        """The current pace (below ``max_rate`` after a throttle)."""
-        return self._bucket.rate
-
-    @property
-    def capacity(self) -> float:
-        """The burst this bucket may spend."""
-        return self._bucket.capacity
-
-    def acquire(self, priority: int = CHAIN, stop: threading.Event | None = None) -> None:
-        """Take one token, waiting behind higher-priority waiters; Cancelled if ``stop`` is set."""
-        ticket = (priority, next(self._seq))
-        with self._cond:
-            heapq.heappush(self._waiters, ticket)
-            try:
-                while True:
-                    if stop is not None and stop.is_set():
-                        raise Cancelled()
-                    head = self._waiters[0] == ticket
-                    if head and self._bucket.try_take(self._monotonic()):
-                        return
-                    timeout = self._bucket.seconds_to_next() if head else 0.25
-                    self._cond.wait(timeout=max(timeout, 0.0005))
-            finally:
-                self._waiters.remove(ticket)
-                heapq.heapify(self._waiters)
-                self._cond.notify_all()
-
-    def penalize(self) -> None:
-        """AWS throttled us anyway: halve the rate and drop any burst."""
-        with self._cond:
-            self._bucket.refill(self._monotonic())
-            self._bucket.rate = max(self._bucket.rate / 2, self.max_rate / 32)
-            self._bucket.tokens = min(self._bucket.tokens, 0.0)
-            self._ok_since_penalty = 0
-
-    def charge(self, extra: int) -> None:
-        """Account for calls botocore retried on its own (AWS counted each attempt)."""
-        with self._cond:
-            self._bucket.refill(self._monotonic())
-            self._bucket.tokens -= extra
-
-    def reward(self) -> None:
-        """A call went through: creep back towards the configured rate."""
-        with self._cond:
-            if self._bucket.rate >= self.max_rate:
-                return
-            self._ok_since_penalty += 1
-            if self._ok_since_penalty >= 10:
-                self._bucket.refill(self._monotonic())
-                self._bucket.rate = min(self.max_rate, self._bucket.rate * 1.25)
-                self._ok_since_penalty = 0
-
-
-class AccountLimits:
-    """One bucket per operation for one customer account (quotas are per account)."""
-
-    def __init__(self, rates: dict[str, float], factor: float = 1.0) -> None:
-        self.rates = {op: rate * factor for op, rate in rates.items()}
-        self._buckets = {
-            op: PacedBucket(rate * RATE_MARGIN, _capacity(rate)) for op, rate in self.rates.items()
-        }
-
-    def bucket(self, operation: str) -> PacedBucket:
-        """The bucket an operation draws from."""
-        return self._buckets[bucket_for(operation)]
-
-
-def _capacity(rate: float) -> float:
-    # AWS's bucket holds about one second of tokens and starts full: use that burst (a small
-    # seller's ten agreements are mostly burst), less half a token, so a request that reaches
-    # AWS a little early (network and thread-scheduling jitter) still finds a token there.
-    return max(1.0, burst_capacity(rate) - BURST_CUSHION)
-
-
-# -- progress and state -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class KindProgress:
-    """How far one kind of data has got."""
-
-    kind: Kind
-    done: int
-    total: int
-    complete: bool
-
-    @property
-    def label(self) -> str:
-        """``Offer details 120/500``."""
-        return f"{self.kind.value} {self.done}/{self.total}" + ("" if self.complete else "…")
-
-
-@dataclass(frozen=True)
-class SyncStats:
-    """Counters for the page's footer and the benchmark."""
-
-    api_calls: int
-    calls_by_operation: dict[str, int]
-    retries: int
-    throttled: int
-    listed: dict[str, int]  # items received per listing, counting any duplicate twice
-    first_screen_seconds: float | None
-    full_seconds: float | None
-    demo_ready_seconds: float | None = None  # products, offers, change sets, active agreements
-
-
-@dataclass(frozen=True)
-class SyncProgress:
-    """What the progress fragment shows."""
-
-    state: str  # "running" | "done" | "failed"
-    first_screen_ready: bool
-    kinds: tuple[KindProgress, ...]
-    stats: SyncStats
-    error: str | None = None
-
-    @property
-    def fraction(self) -> float:
-        """Share of known items fetched (0–1)."""
-        total = sum(k.total for k in self.kinds)
-        done = sum(k.done for k in self.kinds)
-        if self.state == "done":
-            return 1.0
-        return done / total if total else 0.0
-
-    @property
-    def finished(self) -> bool:
-        """True once nothing more will arrive."""
-        return self.state in ("done", "failed")
-
-
-@dataclass(frozen=True)
-class DemoState:
-    """Everything a live-demo page needs from one service call."""
-
-    delegation: DelegationView
-    snapshot: MarketplaceSnapshot
-    progress: SyncProgress
-    now: datetime
-    expires_at: datetime
-
-    @property
-    def writable(self) -> bool:
-        """Listing updates are possible only in a trial (full-access policy)."""
-        return self.delegation.path is DelegationPath.TRIAL
-
-    @property
-    def write_refusal(self) -> str | None:
-        """Why the listing-update control is disabled, or None."""
-        return write_refusal(self.delegation)
-
-
-@dataclass(frozen=True)
-class LiveHeader:
-    """The live demo's header: sync progress and the access countdown (no customer data)."""
-
-    progress: SyncProgress
-    now: datetime
-    expires_at: datetime
-    writable: bool
-
-
-def write_refusal(view: DelegationView) -> str | None:
-    """Why listing updates are refused for this delegation, or None when allowed."""
-    if view.path is DelegationPath.TRIAL:
-        return None
-    return (
-        "Read-only demo: the customer approved read-only access (Quick Start Demo), so AWS "
-        "refuses listing updates. Launch an Extended Trial to update listings."
-    )
-
-
-@dataclass(frozen=True)
-class DelegationChoice:
-    """A delegation the rep can browse."""
-
-    delegation_id: int
-    label: str
-    live: bool
-    expires_at: datetime | None
-    renewable: bool = False
-
-
-# -- the job ------------------------------------------------------------------------------------
 
 
 @dataclass(order=True)
@@ -872,236 +612,3 @@ def _entity_detail(answer: dict[str, Any]) -> dict[str, Any]:
     """The fields of a (Batch)DescribeEntity answer the views use."""
     keys = ("EntityType", "EntityIdentifier", "EntityArn", "LastModifiedDate", "DetailsDocument")
     return {key: answer.get(key) for key in keys}
-
-
-def default_workers(rates: dict[str, float], factor: float) -> int:
-    """Enough threads to keep the agreement and describe buckets busy at ~100 ms per call."""
-    busy = sum(
-        rates.get(op, 0) for op in ("DescribeAgreement", "GetAgreementTerms", "DescribeEntity")
-    )
-    return int(min(24, max(6, math.ceil(busy * factor * 0.12) + 3)))
-
-
-# -- the service --------------------------------------------------------------------------------
-
-
-class SyncService:
-    """Starts, caches and serves sync jobs per (staff member, delegation)."""
-
-    def __init__(
-        self,
-        *,
-        customer_access: CustomerAccess,
-        delegations: DelegationService,
-        funnel: FunnelRecorder,
-        engine: Engine,
-        clock: Clock,
-        rates: dict[str, float] | None = None,
-        rate_limit_factor: float = 1.0,
-        max_workers: int | None = None,
-    ) -> None:
-        self._access = customer_access
-        self._delegations = delegations
-        self._funnel = funnel
-        self._engine = engine
-        self._clock = clock
-        self._rates = dict(rates or MARKETPLACE_RATES)
-        self._factor = rate_limit_factor
-        self._workers = max_workers or default_workers(self._rates, rate_limit_factor)
-        self._lock = threading.Lock()
-        self._jobs: dict[tuple[int, int], SyncJob] = {}
-        self._limits: dict[str, AccountLimits] = {}
-
-    @property
-    def rates_in_force(self) -> dict[str, float]:
-        """Per-operation quotas the jobs stay under (documented × factor)."""
-        return {op: rate * self._factor for op, rate in self._rates.items()}
-
-    def choices(
-        self, member: StaffMember | None, include: int | None = None
-    ) -> list[DelegationChoice]:
-        """The member's own delegations that released access: live ones first, then ended ones.
-
-        Ended ones stay listed (as expired, with when access ended) so the rep sees what
-        happened and can renew, instead of a delegation silently vanishing from the picker.
-        ``include`` is kept for callers that name the one being browsed.
-        """
-        if member is None:  # checked before ``member.id`` is read: a permission error, not a crash
-            raise PermissionDenied("Please sign in first.")
-        now = self._clock.now()
-        views = self._delegations.list(member, DelegationFilter(rep_ids=(member.id,)))
-        found = [
-            DelegationChoice(
-                delegation_id=v.id,
-                label=f"{v.company} · {v.aws_account_id} · {v.path.value} (#{v.id})",
-                live=v.credentials_live(now),
-                expires_at=v.credentials_expire_at,
-                renewable=v.renewable,
-            )
-            for v in views
-            if v.exchange_state is ExchangeState.DONE or v.id == include
-        ]
-        return sorted(found, key=lambda c: (not c.live, -c.delegation_id))
-
-    def open(self, member: StaffMember, delegation_id: int, *, wait: float = 2.0) -> DemoState:
-        """Start (or reuse) the sync; wait up to ``wait`` s for the first screen; report it."""
-        job = self._job(member, delegation_id)
-        if wait > 0:
-            job.wait_first_screen(wait)
-        return self._state(job)
-
-    def state(self, member: StaffMember, delegation_id: int) -> DemoState:
-        """The current state without waiting."""
-        return self._state(self._job(member, delegation_id))
-
-    def header(self, member: StaffMember, delegation_id: int) -> LiveHeader:
-        """What the live header shows, without copying the snapshot (the 2-second fragment).
-
-        Access is re-checked as on every call; nothing else touches the store.
-        """
-        job = self._job(member, delegation_id)
-        progress = job.progress()
-        now = self._clock.now()
-        self._note_first_screen(job, progress, now)
-        return LiveHeader(
-            progress=progress,
-            now=now,
-            expires_at=job.expires_at,
-            writable=job.clients.delegation.path is DelegationPath.TRIAL,
-        )
-
-    def product(self, member: StaffMember, delegation_id: int, product_id: str) -> DemoState:
-        """Make sure one product's detail is in, fetching it now if the queue has not."""
-        job = self._job(member, delegation_id)
-        if product_id not in job.product_details:
-            with on_screen(ScreenKind.PRODUCT, product_id):
-                job.fetch_entity(product_id, "product")
-        return self._state(job)
-
-    def offer(self, member: StaffMember, delegation_id: int, offer_id: str) -> DemoState:
-        """Make sure one offer's detail is in, fetching it now if needed."""
-        job = self._job(member, delegation_id)
-        if offer_id not in job.offer_details:
-            with on_screen(ScreenKind.OFFER, offer_id):
-                job.fetch_entity(offer_id, "offer")
-        return self._state(job)
-
-    def agreement(self, member: StaffMember, delegation_id: int, agreement_id: str) -> DemoState:
-        """Make sure one agreement's value and terms are in, fetching them now if needed."""
-        job = self._job(member, delegation_id)
-        if agreement_id not in job.agreement_details or agreement_id not in job.agreement_terms:
-            with on_screen(ScreenKind.AGREEMENT, agreement_id):
-                job.fetch_agreement(agreement_id)
-        return self._state(job)
-
-    def change_set(self, member: StaffMember, delegation_id: int, change_set_id: str) -> dict:
-        """DescribeChangeSet, live."""
-        job = self._job(member, delegation_id)
-        with on_screen(ScreenKind.CHANGE_SET, change_set_id):
-            return job.describe_change_set(change_set_id)
-
-    def refresh(self, member: StaffMember, delegation_id: int) -> None:
-        """Drop this member's cached data for the delegation; the next open syncs again."""
-        with self._lock:
-            job = self._jobs.pop((member.id, delegation_id), None)
-        if job is not None:
-            job.stop()
-
-    def job_for(self, member: StaffMember, delegation_id: int) -> SyncJob:
-        """The live job (listing updates record their change sets into it)."""
-        return self._job(member, delegation_id)
-
-    def close(self) -> None:
-        """Stop every job (process shutdown, tests)."""
-        with self._lock:
-            jobs = list(self._jobs.values())
-            self._jobs.clear()
-        for job in jobs:
-            job.stop()
-
-    # -- internals ----------------------------------------------------------------------------
-
-    def _job(self, member: StaffMember, delegation_id: int) -> SyncJob:
-        """Re-check access on every call; reuse the job until the credentials expire."""
-        self._sweep()
-        try:
-            clients = self._access.for_delegation(member, delegation_id, action="demo.browse")
-        except CredentialsUnavailable:
-            self.refresh(member, delegation_id)
-            raise
-        key = (member.id, delegation_id)
-        with self._lock:
-            job = self._jobs.get(key)
-            if job is not None and job.expires_at > self._clock.now():
-                return job
-            if job is not None:
-                job.stop()
-            job = SyncJob(
-                clients=clients,
-                limits=self._limits_for(clients.delegation.aws_account_id),
-                max_workers=self._workers,
-            )
-            self._jobs[key] = job
-        return job.start()
-
-    def _limits_for(self, account_id: str) -> AccountLimits:
-        # Shared by every job on the same customer account: AWS counts per account.
-        limits = self._limits.get(account_id)
-        if limits is None:
-            limits = AccountLimits(self._rates, self._factor)
-            self._limits[account_id] = limits
-        return limits
-
-    def _sweep(self) -> None:
-        """Drop jobs whose credentials have expired, whoever they belong to."""
-        now = self._clock.now()
-        with self._lock:
-            expired = [key for key, job in self._jobs.items() if job.expires_at <= now]
-            dropped = [self._jobs.pop(key) for key in expired]
-        for job in dropped:
-            job.stop()
-
-    def _state(self, job: SyncJob) -> DemoState:
-        now = self._clock.now()
-        progress = job.progress()
-        self._note_first_screen(job, progress, now)
-        return DemoState(
-            delegation=job.clients.delegation,
-            snapshot=job.snapshot(now),
-            progress=progress,
-            now=now,
-            expires_at=job.expires_at,
-        )
-
-    def _note_first_screen(self, job: SyncJob, progress: SyncProgress, now: datetime) -> None:
-        """Record approval → first listings once per job (it was an UPDATE on every tick)."""
-        if progress.first_screen_ready and not job.first_sync_noted:
-            job.first_sync_noted = True
-            self._record_first_sync(job.clients.delegation, now)
-
-    def _record_first_sync(self, view: DelegationView, now: datetime) -> None:
-        """Approval → first listings on screen, once per delegation (whoever looks first)."""
-        if view.approved_at is None or not mark_first_sync(self._engine, view.id, now):
-            return
-        self._funnel.record(
-            session_id=view.wizard_session_id or f"delegation-{view.id}",
-            step=FunnelStep.FIRST_SYNC,
-            customer=view.aws_account_id,
-            company=view.company,
-            path=view.path.value,
-            actor_user_id=view.rep_id,
-            delegation_id=view.id,
-            value_seconds=max(0.0, (now - ensure_utc(view.approved_at)).total_seconds()),
-        )
-
-
-def mark_first_sync(engine: Engine, delegation_id: int, when: datetime) -> bool:
-    """Set ``first_sync_at`` unless already set; True only for the call that set it."""
-    statement = (
-        update(DelegationRequest)
-        .where(col(DelegationRequest.id) == delegation_id)
-        .where(col(DelegationRequest.first_sync_at).is_(None))
-        .values(first_sync_at=when)
-    )
-    with session_scope(engine) as session:
-        return bool(rows_affected(session.execute(statement)))
