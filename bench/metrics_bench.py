@@ -1,20 +1,29 @@
-"""Benchmark: the Leadership page's metrics on 1,000,000 funnel events.
+"""Benchmark: the Leadership page's metrics on 1,000,000 funnel events (5,000,000 with EVENTS).
 
 Generates about three years of history (wizard sessions, demo/trial delegation requests,
 production milestones and proportional setup tickets) into a temp SQLite file with
-``executemany``, then computes everything the page shows for its default view (last 90 days,
-weekly cohorts) and for the whole history, three ways:
+``executemany``, then computes the whole dashboard for the default view (last 90 days, weekly
+cohorts) and for the whole history (monthly), three ways:
 
-* ours — ``vell_core.services.metrics.compute_dashboard`` on the store (SQL aggregation,
-  small frames);
-* naive — ``pd.read_sql`` every row, then compute the same definitions in pandas;
-* DuckDB — the same rows loaded into DuckDB (load time reported separately), running our
-  statements compiled for PostgreSQL, then the same shaping.
+* ours — ``vell_core.services.metrics.compute_dashboard`` on the store (SQL aggregation);
+* pandas — a competent pandas version: plain ``sqlite3``, only the columns and rows (by fixed
+  category) it needs, dates parsed with their explicit format, the same definitions computed
+  from the raw events (not from the summary tables) into the same small frames, shaped by the
+  same pure ``vell_core.views.metrics.shape``;
+* DuckDB — the same rows loaded into DuckDB (load time reported apart), running our statements
+  compiled for PostgreSQL, then the same shaping.
 
-The three must agree on the five KPIs (current and previous period); the script exits non-zero
-if they do not. Goals: ours < 1 s, ≥ 10× faster than naive, within 3× of DuckDB.
+Every output of the dashboard (tiles, funnels, trends, histogram, rep table, baseline) must be
+identical between the three; a mismatch is printed and the script exits 2, with or without
+``--check``. Each side is timed cold (the first computation on a fresh engine / after the
+load) and warm (median of ``--repeat`` more). Also timed: the summary tables' backfill
+(``rebuild_summary``) and the cost of their upkeep on every recorded event (recording N events
+with and without it, one transaction each as ``FunnelRecorder`` does).
 
-    .venv/bin/python bench/metrics_bench.py [EVENTS]
+Goals (issue 14): each view at 1M events under 1 s (at 5M under 3 s), within 2× DuckDB on the
+same statements, and ≥ 10× faster than the competent pandas baseline.
+
+    .venv/bin/python bench/metrics_bench.py [EVENTS] [--quick] [--check] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +46,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+from benchlib import Report, load_average, parser
 from sqlalchemy.dialects import postgresql
 
 from vell_core.domain.metrics import (
@@ -43,18 +54,21 @@ from vell_core.domain.metrics import (
     TRIAL_DECISION_WINDOW,
     WIZARD_STEPS,
     WIZARD_WINDOW,
+    Baseline,
     Dashboard,
-    Kpi,
     MetricsFilter,
+    RawMetrics,
     Window,
     day_start,
-    format_value,
 )
+from vell_core.domain.models import FunnelStep
 from vell_core.services.metrics import compute_dashboard
 from vell_core.store import migrate
-from vell_core.store.engine import make_engine, read_connection
-from vell_core.store.funnel import rebuild_summary
+from vell_core.store.engine import make_engine, read_connection, session_scope
+from vell_core.store.funnel import FE as FE_TABLE
+from vell_core.store.funnel import _dialect_insert, insert_event, rebuild_summary
 from vell_core.store.metrics import Runner, default_baseline, engine_runner
+from vell_core.views.metrics import shape
 
 ANCHOR = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 HISTORY_DAYS = 3 * 365
@@ -205,7 +219,7 @@ def tickets(events: int) -> list[tuple[Any, ...]]:
     """Setup and other tickets in the seed's proportion to events, fewer after launch."""
     rng = random.Random(7)
     scale = events / 1051  # the seed's ~250 tickets per ~1,050 events and one year
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for days_ago in range(HISTORY_DAYS, 0, -1):
         base = (20 if days_ago >= LAUNCH_DAYS_AGO else 9) / 30 * scale / 3
         for category, rate in (("setup", base), ("other", 6 / 30 * scale / 3)):
@@ -216,8 +230,8 @@ def tickets(events: int) -> list[tuple[Any, ...]]:
     return rows
 
 
-def generate(path: Path, target_events: int) -> dict[str, int]:
-    """Create the migrated store and bulk-insert the generated rows."""
+def generate(path: Path, target_events: int) -> tuple[dict[str, int], float, int]:
+    """Create the migrated store, bulk-insert the rows; (counts, backfill seconds, sessions)."""
     url = f"sqlite:///{path}"
     migrate.upgrade(url)
     generator = Generator(target_events)
@@ -263,50 +277,79 @@ def generate(path: Path, target_events: int) -> dict[str, int]:
     started = time.perf_counter()
     engine = make_engine(url)
     sessions = rebuild_summary(engine)
+    backfill = time.perf_counter() - started
     engine.dispose()
-    print(f"funnel_sessions backfill ({sessions} sessions): {time.perf_counter() - started:.1f} s")
     connection = sqlite3.connect(path)
     connection.execute("ANALYZE")
     connection.close()
-    return {
+    counts = {
         "funnel_events": len(generator.events),
         "delegation_requests": len(generator.requests),
         "customers": len(generator.customers),
         "support_tickets": len(ticket_rows),
     }
+    return counts, backfill, sessions
 
 
-# --- the naive pandas version --------------------------------------------------------------
+# --- the competent pandas version ----------------------------------------------------------
+
+WIZARD_RANK = {step.value: index for index, step in enumerate(WIZARD_STEPS, start=1)}
 
 
-def naive(url: str, filters: MetricsFilter) -> dict[str, Any]:
-    """Load every row with pd.read_sql and compute the page's figures in pandas."""
-    engine = make_engine(url)
-    with engine.connect() as connection:
-        fe = pd.read_sql("SELECT * FROM funnel_events", connection, parse_dates=["occurred_at"])
-        dr = pd.read_sql(
-            "SELECT * FROM delegation_requests",
-            connection,
-            parse_dates=["approved_at", "expires_at"],
-        )
-        cu = pd.read_sql("SELECT aws_account_id, segment FROM customers", connection)
-        tk = pd.read_sql("SELECT * FROM support_tickets", connection, parse_dates=["opened_at"])
-    engine.dispose()
-    for frame, column in (
-        (fe, "occurred_at"),
-        (dr, "approved_at"),
-        (dr, "expires_at"),
-        (tk, "opened_at"),
-    ):
-        frame[column] = frame[column].dt.tz_localize(UTC)
-    w = Window.of(filters, ANCHOR)
-    out: dict[str, Any] = {}
-    out.update(_naive_wizard(fe, w, filters))
-    out.update(_naive_sync(fe, w, filters))
-    out.update(_naive_customers(fe, w, filters))
-    out.update(_naive_trials(fe, dr, cu, w, filters))
-    out.update(_naive_tickets(fe, tk, w, filters))
-    return out
+def _read(connection: sqlite3.Connection, sql: str, stamps: tuple[str, ...]) -> pd.DataFrame:
+    """One plain sqlite3 query into a frame, timestamps parsed with their stored format."""
+    frame = pd.read_sql_query(sql, connection)
+    for column in stamps:
+        frame[column] = pd.to_datetime(frame[column], format=FMT, utc=True)
+    return frame
+
+
+def pandas_load(path: Path) -> dict[str, pd.DataFrame]:
+    """Only the columns (and fixed categories) the page needs, with plain sqlite3."""
+    connection = sqlite3.connect(path)
+    try:
+        return {
+            "fe": _read(
+                connection,
+                "SELECT wizard_session_id, step, customer, segment, path, actor_user_id, "
+                "value_seconds, occurred_at FROM funnel_events",
+                ("occurred_at",),
+            ),
+            "dr": _read(
+                connection,
+                "SELECT d.aws_account_id, d.user_id, d.approved_at, d.expires_at, c.segment "
+                "FROM delegation_requests d LEFT JOIN customers c "
+                "ON c.aws_account_id = d.aws_account_id "
+                "WHERE d.type = 'trial' AND d.approved_at IS NOT NULL",
+                ("approved_at", "expires_at"),
+            ),
+            "tk": _read(
+                connection,
+                "SELECT opened_at FROM support_tickets WHERE category = 'setup'",
+                ("opened_at",),
+            ),
+        }
+    finally:
+        connection.close()
+
+
+def pandas_dashboard(
+    path: Path, filters: MetricsFilter, as_of: datetime, rep_names: dict[int, str]
+) -> Dashboard:
+    """Load, aggregate the raw events into the page's small frames, shape them."""
+    data = pandas_load(path)
+    window = Window.of(filters, as_of)
+    fe = data["fe"]
+    raw = RawMetrics(
+        sessions=_pd_sessions(fe, window, filters),
+        sync_bins=_pd_sync_bins(fe, window, filters),
+        sync_ranks=_pd_sync_ranks(fe, window, filters),
+        customers=_pd_customers(fe, window, filters),
+        trials=_pd_trials(fe, data["dr"], window, filters),
+        tickets=_pd_tickets(data["tk"], window, filters),
+        baseline=_pd_baseline(fe, data["tk"]),
+    )
+    return shape(raw, filters, window, rep_names)
 
 
 def _cohort(series: pd.Series, grain: str) -> pd.Series:
@@ -314,136 +357,6 @@ def _cohort(series: pd.Series, grain: str) -> pd.Series:
     if grain == "week":
         return days - pd.to_timedelta(days.dt.day_of_week, unit="D")
     return days.dt.to_period("M").dt.to_timestamp()
-
-
-def _naive_wizard(fe: pd.DataFrame, w: Window, f: MetricsFilter) -> dict[str, Any]:
-    rank = {step.value: index + 1 for index, step in enumerate(WIZARD_STEPS)}
-    ev = fe[
-        fe["step"].isin(rank)
-        & (fe["occurred_at"] >= w.prev_lo)
-        & (fe["occurred_at"] < w.hi + WIZARD_WINDOW)
-    ]
-    ev = ev.assign(
-        rank=ev["step"].map(rank), start=ev["occurred_at"].where(ev["step"] == "provider")
-    )
-    s = ev.groupby("wizard_session_id").agg(
-        started=("start", "min"),
-        furthest=("rank", "max"),
-        path=("path", "max"),
-        segment=("segment", "max"),
-        rep=("actor_user_id", "max"),
-    )
-    s = s[(s["started"] >= w.prev_lo) & (s["started"] < w.hi)]
-    s = _apply(s, f, rep="rep", path="path", segment="segment")
-    s = s.assign(cur=s["started"] >= w.lo, done=s["furthest"] == len(WIZARD_STEPS))
-    out = {f"completion_{c}": _rate(s[s["cur"] == c]["done"]) for c in (True, False)}
-    cur = s[s["cur"]]
-    out["funnel"] = [int((cur["furthest"] >= i).sum()) for i in range(1, len(WIZARD_STEPS) + 1)]
-    out["completion_trend"] = cur.groupby(_cohort(cur["started"], f.grain))["done"].mean()
-    out["rep_completion"] = cur.groupby("rep")["done"].agg(["size", "sum"])
-    return out
-
-
-def _naive_sync(fe: pd.DataFrame, w: Window, f: MetricsFilter) -> dict[str, Any]:
-    ev = fe[
-        (fe["step"] == "first_sync")
-        & fe["value_seconds"].notna()
-        & (fe["occurred_at"] >= w.prev_lo)
-        & (fe["occurred_at"] < w.hi)
-    ]
-    ev = _apply(ev, f, rep="actor_user_id", path="path", segment="segment")
-    ev = ev.assign(cur=ev["occurred_at"] >= w.lo)
-    out = {}
-    for c in (True, False):
-        values = ev[ev["cur"] == c]["value_seconds"]
-        out[f"sync_median_{c}"] = values.median() / 60 if len(values) else None
-        out[f"sync_p90_{c}"] = values.quantile(0.9) / 60 if len(values) else None
-    cur = ev[ev["cur"]]
-    edges = [e * 60 for e in SYNC_BIN_EDGES] + [math.inf]
-    out["histogram"] = np.histogram(cur["value_seconds"], bins=edges)[0].tolist()
-    out["sync_trend"] = cur.groupby(_cohort(cur["occurred_at"], f.grain))["value_seconds"].agg(
-        ["median", lambda v: v.quantile(0.9)]
-    )
-    out["rep_sync"] = cur.groupby("actor_user_id")["value_seconds"].median()
-    return out
-
-
-def _naive_customers(fe: pd.DataFrame, w: Window, f: MetricsFilter) -> dict[str, Any]:
-    ev = fe[fe["step"].isin(["connected", "production"]) & (fe["occurred_at"] < w.as_of)]
-    demo = (ev["step"] == "connected") & (ev["path"] == "demo")
-    ev = ev.assign(
-        demo_at=ev["occurred_at"].where(demo),
-        trial=(ev["step"] == "connected") & (ev["path"] == "trial"),
-        production=ev["step"] == "production",
-        demo_rep=ev["actor_user_id"].where(demo),
-    )
-    c = ev.groupby("customer").agg(
-        demo_at=("demo_at", "min"),
-        trial=("trial", "max"),
-        production=("production", "max"),
-        rep=("demo_rep", "max"),
-        segment=("segment", "max"),
-    )
-    c = _apply(
-        c[(c["demo_at"] >= w.prev_lo) & (c["demo_at"] < w.hi)], f, rep="rep", segment="segment"
-    )
-    c = c.assign(cur=c["demo_at"] >= w.lo)
-    out = {f"demo_production_{k}": _rate(c[c["cur"] == k]["production"]) for k in (True, False)}
-    cur = c[c["cur"]]
-    out["customer_funnel"] = [len(cur), int(cur["trial"].sum()), int(cur["production"].sum())]
-    return out
-
-
-def _naive_trials(
-    fe: pd.DataFrame, dr: pd.DataFrame, cu: pd.DataFrame, w: Window, f: MetricsFilter
-) -> dict[str, Any]:
-    t = dr[(dr["type"] == "trial") & dr["approved_at"].notna() & (dr["expires_at"] >= w.prev_lo)]
-    t = t.merge(cu, on="aws_account_id", how="left")
-    t = t.groupby("aws_account_id").agg(
-        started=("approved_at", "min"),
-        ended=("expires_at", "max"),
-        rep=("user_id", "max"),
-        segment=("segment", "max"),
-    )
-    t = _apply(
-        t[(t["ended"] >= w.prev_lo) & (t["ended"] < w.effective_hi)],
-        f,
-        rep="rep",
-        segment="segment",
-    )
-    prod = fe[(fe["step"] == "production") & (fe["occurred_at"] < w.as_of)]
-    last_prod = prod.groupby("customer")["occurred_at"].max()
-    t = t.assign(
-        converted=t.index.map(last_prod).to_series(index=t.index) >= t["started"],
-        open=t["ended"] > w.as_of - TRIAL_DECISION_WINDOW,
-        cur=t["ended"] >= w.lo,
-    )
-    decided = t[~t["open"]]
-    out = {f"trial_{c}": _rate(decided[decided["cur"] == c]["converted"]) for c in (True, False)}
-    cur = decided[decided["cur"]]
-    out["trial_trend"] = cur.groupby(_cohort(cur["ended"], f.grain))["converted"].mean()
-    return out
-
-
-def _naive_tickets(
-    fe: pd.DataFrame, tk: pd.DataFrame, w: Window, f: MetricsFilter
-) -> dict[str, Any]:
-    setup = tk[tk["category"] == "setup"]
-    launch = fe.loc[fe["step"] == "request_sent", "occurred_at"].min()
-    choice = default_baseline(launch.to_pydatetime(), setup["opened_at"].min().to_pydatetime())
-    assert choice is not None
-    b_lo = day_start(choice[0])
-    b_hi = day_start(choice[1]) + timedelta(days=1)
-    base = ((setup["opened_at"] >= b_lo) & (setup["opened_at"] < b_hi)).sum() / (b_hi - b_lo).days
-    out = {}
-    for c, lo, hi in ((True, w.lo, w.effective_hi), (False, w.prev_lo, w.lo)):
-        n = ((setup["opened_at"] >= lo) & (setup["opened_at"] < hi)).sum()
-        # A previous period without any setup ticket has no meaningful change ("—").
-        days = (hi - lo).total_seconds() / 86400
-        out[f"tickets_{c}"] = None if not c and n == 0 else n / days / base - 1
-    cur = setup[(setup["opened_at"] >= w.lo) & (setup["opened_at"] < w.hi)]
-    out["tickets_trend"] = cur.groupby(_cohort(cur["opened_at"], f.grain)).size()
-    return out
 
 
 def _apply(frame: pd.DataFrame, f: MetricsFilter, **columns: str) -> pd.DataFrame:
@@ -456,8 +369,134 @@ def _apply(frame: pd.DataFrame, f: MetricsFilter, **columns: str) -> pd.DataFram
     return frame
 
 
-def _rate(flags: pd.Series) -> float | None:
-    return float(flags.mean()) if len(flags) else None
+def _count(frame: pd.DataFrame, *keys: str) -> pd.DataFrame:
+    """``GROUP BY keys`` with ``n`` (NULL keys kept, as SQL does)."""
+    return frame.groupby(list(keys), dropna=False).size().rename("n").reset_index()
+
+
+def _between(series: pd.Series, lo: datetime, hi: datetime) -> pd.Series:
+    return (series >= lo) & (series < hi)
+
+
+def _pd_sessions(fe: pd.DataFrame, w: Window, f: MetricsFilter) -> pd.DataFrame:
+    ev = fe[fe["step"].isin(WIZARD_RANK.keys())]
+    ev = ev[_between(ev["occurred_at"], w.prev_lo, w.hi + WIZARD_WINDOW)]
+    ev = ev.assign(
+        rank=ev["step"].map(WIZARD_RANK), start=ev["occurred_at"].where(ev["step"] == "provider")
+    )
+    s = ev.groupby("wizard_session_id").agg(
+        started=("start", "min"),
+        furthest=("rank", "max"),
+        path=("path", "max"),
+        segment=("segment", "max"),
+        rep=("actor_user_id", "max"),
+    )
+    s = _apply(s[_between(s["started"], w.prev_lo, w.hi)], f, rep="rep", path="path",
+               segment="segment")  # fmt: skip
+    s = s.assign(
+        current=(s["started"] >= w.lo).astype(int),
+        cohort=_cohort(s["started"], f.grain),
+        recent=(s["started"] >= w.as_of - WIZARD_WINDOW).astype(int),
+    )
+    return _count(s, "current", "cohort", "rep", "furthest", "recent")
+
+
+def _pd_syncs(fe: pd.DataFrame, w: Window, f: MetricsFilter) -> pd.DataFrame:
+    ev = fe[(fe["step"] == "first_sync") & fe["value_seconds"].notna()]
+    ev = _apply(ev[_between(ev["occurred_at"], w.prev_lo, w.hi)], f, rep="actor_user_id",
+                path="path", segment="segment")  # fmt: skip
+    return pd.DataFrame(
+        {
+            "current": (ev["occurred_at"] >= w.lo).astype(int),
+            "cohort": _cohort(ev["occurred_at"], f.grain),
+            "rep": ev["actor_user_id"],
+            "v": ev["value_seconds"],
+        }
+    )
+
+
+def _pd_sync_bins(fe: pd.DataFrame, w: Window, f: MetricsFilter) -> pd.DataFrame:
+    s = _pd_syncs(fe, w, f)
+    edges = np.array(SYNC_BIN_EDGES[1:], dtype=float) * 60
+    s = s.assign(bin=np.searchsorted(edges, s["v"].to_numpy(), side="right"))
+    return _count(s, "current", "rep", "bin")
+
+
+def _pd_sync_ranks(fe: pd.DataFrame, w: Window, f: MetricsFilter) -> pd.DataFrame:
+    """Every first sync with its rank in its period and its cohort (shaping interpolates)."""
+    s = _pd_syncs(fe, w, f).sort_values("v", kind="stable")
+    by_period = s.groupby("current")
+    by_cohort = s.groupby(["current", "cohort"])
+    return s.assign(
+        rn_p=by_period.cumcount(),
+        n_p=by_period["v"].transform("size"),
+        rn_c=by_cohort.cumcount(),
+        n_c=by_cohort["v"].transform("size"),
+    )
+
+
+def _pd_customers(fe: pd.DataFrame, w: Window, f: MetricsFilter) -> pd.DataFrame:
+    connected = fe[fe["step"] == "connected"]
+    demos = connected[connected["path"] == "demo"]
+    first_demo = demos.groupby("customer")["occurred_at"].min()
+    in_window = demos[_between(demos["occurred_at"], w.prev_lo, w.hi)]
+    c = in_window.groupby("customer").agg(rep=("actor_user_id", "max"), segment=("segment", "max"))
+    c = c.assign(demo_at=first_demo.reindex(c.index))
+    c = _apply(c[c["demo_at"] >= w.prev_lo], f, rep="rep", segment="segment")
+    trial = connected[(connected["path"] == "trial") & (connected["occurred_at"] < w.as_of)]
+    production = fe[(fe["step"] == "production") & (fe["occurred_at"] < w.as_of)]
+    c = c.assign(
+        current=(c["demo_at"] >= w.lo).astype(int),
+        cohort=_cohort(c["demo_at"], f.grain),
+        trial=c.index.isin(trial["customer"]).astype(int),
+        production=c.index.isin(production["customer"]).astype(int),
+    )
+    return _count(c, "current", "cohort", "rep", "trial", "production")
+
+
+def _pd_trials(fe: pd.DataFrame, dr: pd.DataFrame, w: Window, f: MetricsFilter) -> pd.DataFrame:
+    t = (
+        dr[dr["expires_at"] >= w.prev_lo]
+        .groupby("aws_account_id")
+        .agg(
+            started=("approved_at", "min"),
+            ended=("expires_at", "max"),
+            rep=("user_id", "max"),
+            segment=("segment", "max"),
+        )
+    )
+    t = _apply(t[_between(t["ended"], w.prev_lo, w.effective_hi)], f, rep="rep",
+               segment="segment")  # fmt: skip
+    production = fe[(fe["step"] == "production") & (fe["occurred_at"] < w.as_of)]
+    last = production.groupby("customer")["occurred_at"].max().reindex(t.index)
+    t = t.assign(
+        current=(t["ended"] >= w.lo).astype(int),
+        cohort=_cohort(t["ended"], f.grain),
+        converted=(last >= t["started"]).astype(int),
+        open=(t["ended"] > w.as_of - TRIAL_DECISION_WINDOW).astype(int),
+    )
+    return _count(t, "current", "cohort", "rep", "converted", "open")
+
+
+def _pd_tickets(tk: pd.DataFrame, w: Window, f: MetricsFilter) -> pd.DataFrame:
+    t = tk[_between(tk["opened_at"], w.prev_lo, w.hi)]
+    t = t.assign(current=(t["opened_at"] >= w.lo).astype(int),
+                 cohort=_cohort(t["opened_at"], f.grain))  # fmt: skip
+    return _count(t, "current", "cohort")
+
+
+def _pd_baseline(fe: pd.DataFrame, tk: pd.DataFrame) -> Baseline:
+    launch = fe.loc[fe["step"] == FunnelStep.REQUEST_SENT.value, "occurred_at"].min()
+    first = tk["opened_at"].min()
+    chosen = default_baseline(
+        None if pd.isna(launch) else launch.to_pydatetime(),
+        None if pd.isna(first) else first.to_pydatetime(),
+    )
+    if chosen is None:
+        return Baseline(None, None, 0, "no setup tickets recorded yet")
+    start, end, how = chosen
+    count = _between(tk["opened_at"], day_start(start), day_start(end) + timedelta(days=1)).sum()
+    return Baseline(start, end, int(count), how)
 
 
 # --- DuckDB over the same rows -------------------------------------------------------------
@@ -510,126 +549,221 @@ def duckdb_runner(duck: duckdb.DuckDBPyConnection) -> Runner:
     return run
 
 
+# --- comparing every output ----------------------------------------------------------------
+
+
+def _close(a: Any, b: Any) -> bool:
+    if a is None or b is None or (isinstance(a, float) and math.isnan(a)):
+        return (a is None or _nan(a)) and (b is None or _nan(b))
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+    return bool(a == b)
+
+
+def _nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _frame_differences(name: str, a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
+    if list(a.columns) != list(b.columns) or len(a) != len(b):
+        return [f"{name}: shape {list(a.columns)}×{len(a)} vs {list(b.columns)}×{len(b)}"]
+    out = []
+    for column in a.columns:
+        for index, (x, y) in enumerate(zip(a[column].tolist(), b[column].tolist(), strict=True)):
+            if isinstance(x, pd.Timestamp | datetime) or isinstance(y, pd.Timestamp | datetime):
+                x, y = pd.Timestamp(x).date(), pd.Timestamp(y).date()
+            if not _close(x, y):
+                out.append(f"{name}[{index}].{column}: {x!r} vs {y!r}")
+                break
+    return out
+
+
+def differences(a: Dashboard, b: Dashboard) -> list[str]:
+    """Every output of the dashboard that differs between two computations."""
+    out: list[str] = []
+    for field in fields(Dashboard):
+        x, y = getattr(a, field.name), getattr(b, field.name)
+        if isinstance(x, pd.DataFrame):
+            out += _frame_differences(field.name, x, y)
+        elif field.name == "kpis":
+            for k, other in zip(x, y, strict=True):
+                for attr in ("key", "value", "previous", "target", "note"):
+                    if not _close(getattr(k, attr), getattr(other, attr)):
+                        out.append(
+                            f"kpi {k.key}.{attr}: {getattr(k, attr)} vs {getattr(other, attr)}"
+                        )
+        elif isinstance(x, dict):
+            out += [f"{field.name}.{key}: {x[key]} vs {y.get(key)}" for key in x
+                    if not _close(x[key], y.get(key))]  # fmt: skip
+        elif x != y:
+            out.append(f"{field.name}: {x} vs {y}")
+    return out
+
+
+# --- the summary tables' cost: backfill and upkeep per event ---------------------------------
+
+
+def upkeep_events(count: int, tag: str) -> list[dict[str, Any]]:
+    """``count`` events of new wizard sessions (six steps and a first sync each), recent."""
+    rng = random.Random(tag)
+    steps = [*(step.value for step in WIZARD_STEPS), FunnelStep.FIRST_SYNC.value]
+    out: list[dict[str, Any]] = []
+    index = 0
+    while len(out) < count:
+        session = f"{tag}-{index}"
+        at = ANCHOR - timedelta(days=rng.randint(1, 60))
+        for step in steps:
+            out.append({
+                "wizard_session_id": session, "step": step,
+                "customer": f"{900000000000 + index:012d}", "company": "Upkeep",
+                "segment": "smb", "path": "demo", "actor_user_id": rng.choice(REPS),
+                "value_seconds": 90.0 if step == FunnelStep.FIRST_SYNC.value else None,
+                "occurred_at": at,
+            })  # fmt: skip
+            at += timedelta(seconds=30)
+        index += 1
+    return out[:count]
+
+
+def _record_event_only(session: Any, values: dict[str, Any]) -> None:
+    """The event insert alone (what recording costs without any summary upkeep)."""
+    session.execute(
+        _dialect_insert(session, FE_TABLE)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["wizard_session_id", "step"])
+        .returning(FE_TABLE.c.id)
+    ).first()
+
+
+def upkeep_cost(url: str, count: int) -> tuple[float, float]:
+    """(seconds per event with the summary upkeep, without), one transaction per event."""
+    engine = make_engine(url)
+    with_summary = upkeep_events(count, "with")
+    without = upkeep_events(count, "without")
+    spent = {"with": 0.0, "without": 0.0}
+    block = 50  # alternate blocks so a load change on the shared machine hits both alike
+    for start in range(0, count, block):
+        for label, events, write in (
+            ("with", with_summary, insert_event),
+            ("without", without, _record_event_only),
+        ):
+            began = time.perf_counter()
+            for values in events[start : start + block]:
+                with session_scope(engine) as session:
+                    write(session, values)
+            spent[label] += time.perf_counter() - began
+    engine.dispose()
+    return spent["with"] / count, spent["without"] / count
+
+
 # --- driver --------------------------------------------------------------------------------
 
 
-def timed(function: Callable[[], Any], repeat: int = 3) -> tuple[Any, float, float]:
-    """(result, first run seconds, median of ``repeat`` warm runs)."""
+def timed(function: Callable[[], Any], repeat: int) -> tuple[Any, float, float]:
+    """(result, cold seconds: the first run, warm seconds: median of ``repeat`` more)."""
     started = time.perf_counter()
     result = function()
-    first = time.perf_counter() - started
+    cold = time.perf_counter() - started
     warm = []
     for _ in range(repeat):
         started = time.perf_counter()
         function()
         warm.append(time.perf_counter() - started)
-    return result, first, statistics.median(warm)
-
-
-def kpi_values(dashboard: Dashboard) -> dict[str, float | None]:
-    """The five KPIs, current and previous, keyed like the naive version."""
-    by_key = {k.key: k for k in dashboard.kpis}
-    names = {
-        "completion": "completion",
-        "sync": "sync_median",
-        "customers": "demo_production",
-        "trial": "trial",
-        "tickets": "tickets",
-    }
-    out = {}
-    for key, name in names.items():
-        out[f"{name}_True"] = by_key[key].value
-        out[f"{name}_False"] = by_key[key].previous
-    return out
-
-
-def agree(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    """Names whose values differ (beyond float noise)."""
-    bad = []
-    for name, value in a.items():
-        other = b.get(name)
-        if value is None or other is None:
-            if value is not other and not (value is None and other is None):
-                bad.append(f"{name}: {value} vs {other}")
-        elif not math.isclose(float(value), float(other), rel_tol=1e-9, abs_tol=1e-9):
-            bad.append(f"{name}: {value} vs {other}")
-    return bad
+    return result, cold, statistics.median(warm)
 
 
 def main() -> int:
-    target = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    args = arguments()
+    target = args.events or (100_000 if args.quick else 1_000_000)
+    report = Report("metrics", args)
+    mismatches = 0
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.db"
         started = time.perf_counter()
-        counts = generate(path, target)
-        print(f"generated {counts} in {time.perf_counter() - started:.1f} s")
+        counts, backfill, sessions = generate(path, target)
+        print(f"generated {counts} in {time.perf_counter() - started:.1f} s", flush=True)
+        report.info("size", f"{target:,} events, {sessions:,} sessions (load {load_average()})")
+        report.info(
+            "summary backfill (rebuild_summary)",
+            f"{backfill:.2f} s",
+            f"{backfill / target * 1e6:.1f} µs per event",
+        )
         url = f"sqlite:///{path}"
-        engine = make_engine(url)
         started = time.perf_counter()
         duck = load_duckdb(path)
-        print(f"DuckDB load (not timed below): {time.perf_counter() - started:.1f} s")
-        failures = 0
+        report.info("DuckDB load (not in its timings)", f"{time.perf_counter() - started:.2f} s")
+        limit = 1.0 if target <= 1_000_000 else 3.0
         default = MetricsFilter(start=ANCHOR.date() - timedelta(days=89), end=ANCHOR.date())
         everything = MetricsFilter(
             start=ANCHOR.date() - timedelta(days=HISTORY_DAYS), end=ANCHOR.date(), grain="month"
         )
-        for label, filters in (
-            ("default view: last 90 days, weekly", default),
-            ("whole history (3 years), monthly", everything),
-        ):
-            failures += run_case(label, filters, engine, url, duck)
-        engine.dispose()
-    return 1 if failures else 0
+        for label, filters in (("90-day view", default), ("whole history", everything)):
+            mismatches += run_case(report, label, filters, url, path, duck, limit, args.repeat)
+        with_upkeep, without = upkeep_cost(url, args.upkeep_events)
+        report.info(
+            f"recording an event, with summary upkeep ({args.upkeep_events} events)",
+            f"{with_upkeep * 1000:.2f} ms vs {without * 1000:.2f} ms without",
+            f"+{(with_upkeep - without) * 1000:.2f} ms per event "
+            f"({with_upkeep / without - 1:+.0%}; load {load_average()})",
+        )
+    code = report.finish()
+    if mismatches:
+        print(f"MISMATCH: {mismatches} output(s) differ between implementations", file=sys.stderr)
+        return 2
+    return code
+
+
+def arguments() -> Any:
+    cli = parser(__doc__.splitlines()[0])
+    cli.add_argument("events", type=int, nargs="?", help="funnel events (default 1,000,000; "
+                     "--quick 100,000)")  # fmt: skip
+    cli.add_argument("--repeat", type=int, default=3, help="warm runs (median reported)")
+    cli.add_argument("--upkeep-events", type=int, default=600, help="events recorded per side")
+    return cli.parse_args()
 
 
 def run_case(
-    label: str, filters: MetricsFilter, engine: Any, url: str, duck: duckdb.DuckDBPyConnection
+    report: Report,
+    label: str,
+    filters: MetricsFilter,
+    url: str,
+    path: Path,
+    duck: duckdb.DuckDBPyConnection,
+    limit: float,
+    repeat: int,
 ) -> int:
-    """Time the three implementations on one filter and check they agree."""
+    """Time the three implementations on one filter; the number of differing outputs."""
     names = {rep: f"Rep {rep}" for rep in REPS}
+    engine = make_engine(url)  # a fresh engine: the first run is cold (empty page cache)
 
     def ours() -> Dashboard:
         with read_connection(engine) as connection:
             return compute_dashboard(engine_runner(connection), filters, ANCHOR, names)
 
-    mine, mine_first, mine_warm = timed(ours)
-    started = time.perf_counter()
-    theirs = naive(url, filters)
-    naive_seconds = time.perf_counter() - started
-    duck_result, duck_first, duck_warm = timed(
-        lambda: compute_dashboard(duckdb_runner(duck), filters, ANCHOR, names)
+    load = load_average()
+    mine, mine_cold, mine_warm = timed(ours, repeat)
+    engine.dispose()
+    theirs, pd_cold, pd_warm = timed(lambda: pandas_dashboard(path, filters, ANCHOR, names),
+                                     repeat)  # fmt: skip
+    ducks, duck_cold, duck_warm = timed(
+        lambda: compute_dashboard(duckdb_runner(duck), filters, ANCHOR, names), repeat
     )
-    print(f"\n== {label}")
-    print(f"ours (SQLite, SQL aggregation): first {mine_first:.3f} s, warm {mine_warm:.3f} s")
-    print(f"naive pandas (load all rows):   {naive_seconds:.3f} s")
-    print(f"DuckDB (same statements):       first {duck_first:.3f} s, warm {duck_warm:.3f} s")
-    print(
-        f"speed-up vs naive: {naive_seconds / mine_warm:.1f}×   ours ÷ DuckDB: "
-        f"{mine_warm / duck_warm:.2f}×"
-    )
-    goals = {
-        "under 1 s": mine_warm < 1.0,
-        "≥ 10× naive": naive_seconds / mine_warm >= 10,
-        "within 3× DuckDB": mine_warm / duck_warm <= 3,
-    }
-    print("goals: " + ", ".join(f"{k} {'OK' if v else 'MISSED'}" for k, v in goals.items()))
-    for k in mine.kpis:
-        print(f"  {k.label:32} {k.value_text:>10}  (prev {format_prev(k)}, target {k.target_text})")
-    mismatches = agree(kpi_values(mine), {k: theirs[k] for k in kpi_values(mine)})
-    mismatches += agree(kpi_values(mine), kpi_values(duck_result))
-    mine_funnel = mine.wizard_funnel["reached"].tolist()
-    if mine_funnel != theirs["funnel"]:
-        mismatches.append(f"wizard funnel {mine_funnel} vs {theirs['funnel']}")
-    if mine.sync_histogram["first_syncs"].tolist() != theirs["histogram"]:
-        mismatches.append("sync histogram differs")
-    if mine.customer_funnel["customers"].tolist() != theirs["customer_funnel"]:
-        mismatches.append("customer funnel differs")
-    print("implementations agree" if not mismatches else f"MISMATCH: {mismatches}")
-    return len(mismatches)
-
-
-def format_prev(kpi: Kpi) -> str:
-    return format_value(kpi.previous, kpi.unit)
+    report.info(f"{label}: load average", load)
+    for kind, ours_s, pd_s, duck_s in (
+        ("cold", mine_cold, pd_cold, duck_cold),
+        ("warm", mine_warm, pd_warm, duck_warm),
+    ):
+        report.under(f"{label}, {kind}: ours", ours_s, limit)
+        report.within(f"{label}, {kind}: ours vs DuckDB", ours_s, duck_s, 2, "DuckDB")
+        report.faster(f"{label}, {kind}: ours vs pandas", ours_s, pd_s, 10, "pandas")
+    vs_pandas = differences(mine, theirs)
+    vs_duck = differences(mine, ducks)
+    report.same(f"{label}: every output, ours = pandas", vs_pandas)
+    report.same(f"{label}: every output, ours = DuckDB", vs_duck)
+    for name, found in (("pandas", vs_pandas), ("DuckDB", vs_duck)):
+        for line in found:
+            print(f"  MISMATCH ours vs {name}: {line}", file=sys.stderr)
+    return len(vs_pandas) + len(vs_duck)
 
 
 if __name__ == "__main__":

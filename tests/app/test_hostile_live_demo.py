@@ -89,8 +89,8 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     original = st.download_button
 
     def spy(label: str, data: Any, file_name: str | None = None, *args: Any, **kw: Any) -> Any:
-        data = data() if callable(data) else data  # the live demo builds its CSVs on click
-        seen[str(file_name)] = data.decode() if isinstance(data, bytes) else str(data)
+        payload = data() if callable(data) else data  # built on click: click it here
+        seen[str(file_name)] = payload.decode() if isinstance(payload, bytes) else str(payload)
         return original(label, data, file_name, *args, **kw)
 
     monkeypatch.setattr(st, "download_button", spy)

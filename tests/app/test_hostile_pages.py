@@ -136,7 +136,7 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     original = st.download_button
 
     def spy(label: str, data: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(data)
+        seen.append(data() if callable(data) else data)  # built on click: click it here
         return original(label, data, *args, **kwargs)
 
     monkeypatch.setattr(st, "download_button", spy)

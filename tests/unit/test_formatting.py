@@ -52,7 +52,8 @@ def test_percentages_and_money_have_one_helper_each() -> None:
     from decimal import Decimal
 
     from vell_core.domain.metrics import format_value
-    from vell_core.views.formatting import money, percent, signed_percent
+    from vell_core.domain.numbers import percent, signed_percent
+    from vell_core.views.formatting import money
 
     assert percent(0.9467) == "95%"
     assert percent(0.9467, 1) == "94.7%"
@@ -67,7 +68,8 @@ def test_percentages_and_money_have_one_helper_each() -> None:
 def test_display_frame_never_shows_none_and_orders_columns() -> None:
     import pandas as pd
 
-    from vell_core.views.formatting import display_frame, percent
+    from vell_core.domain.numbers import percent
+    from vell_core.views.formatting import display_frame
 
     frame = pd.DataFrame(
         {"id": ["a", "b"], "name": ["x", None], "share": [0.5, None]},

@@ -1,4 +1,4 @@
-"""Pure shaping of the metrics views (vell_core.views.metrics) on small hand-made frames."""
+"""Pure shaping functions of vell_core.metrics on small hand-made frames (no DB)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from vell_core.domain.errors import ValidationFailed
 from vell_core.domain.models import CustomerSegment, DelegationPath, FunnelStep
+from vell_core.domain.numbers import percent, signed_percent
 
 # --- targets and definitions ---------------------------------------------------------------
 
@@ -279,18 +280,14 @@ def day_start(day: date) -> datetime:
 
 
 def format_value(value: float | None, unit: str) -> str:
-    """Human text for a metric value.
-
-    The domain imports no view code, so the wording of ``views.formatting.percent`` and
-    ``signed_percent`` is repeated here; a unit test keeps the two the same.
-    """
+    """Human text for a metric value (the shared percentage helpers for rates)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if unit == "minutes":
         return f"{value:.1f} min"
     if unit == "change":
-        return f"{value * 100:+.0f}%"
-    return f"{value * 100:.0f}%"
+        return signed_percent(value)
+    return percent(value)
 
 
 def ratio(numerator: float, denominator: float) -> float | None:

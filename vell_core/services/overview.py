@@ -18,7 +18,7 @@ from vell_core.domain.models import (
     FunnelEvent,
     FunnelStep,
 )
-from vell_core.views.formatting import percent
+from vell_core.domain.numbers import percent
 
 PENDING_STATES = (
     AwsDelegationState.UNASSIGNED,

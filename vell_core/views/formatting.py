@@ -8,7 +8,6 @@ person reads with these same helpers (a missing value shows as an em dash, never
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
@@ -17,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-MISSING = "—"
+from vell_core.domain.numbers import MISSING, is_missing
 
 
 def duration_text(seconds: float) -> str:
@@ -124,20 +123,6 @@ def iso_duration_text(value: str | None) -> str:
     return " ".join(parts)
 
 
-def percent(value: float | None, digits: int = 0) -> str:
-    """A share as a percentage: ``0.9467`` → ``'95%'`` (``digits`` decimals); dash if unknown."""
-    if value is None or _missing(value):
-        return MISSING
-    return f"{float(value) * 100:.{digits}f}%"
-
-
-def signed_percent(value: float | None) -> str:
-    """A change as a signed percentage: ``-0.6`` → ``'-60%'``; dash if unknown."""
-    if value is None or _missing(value):
-        return MISSING
-    return f"{float(value) * 100:+.0f}%"
-
-
 def money(value: Decimal | float | None, currency: str | None = "USD") -> str:
     """``$84,000.00`` / ``EUR 1,200.00``; an em dash when unknown."""
     if value is None or _missing(value):
@@ -232,14 +217,7 @@ def display_frame(
 
 def _missing(value: Any) -> bool:
     """NaN / NaT / pandas NA, without tripping over strings or Decimals."""
-    if isinstance(value, float):
-        return math.isnan(value)
-    if isinstance(value, Decimal):
-        return value.is_nan()
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
+    return is_missing(value)
 
 
 _NUMBER_TEXT = re.compile(r"^(?:[A-Z]{3} |\$)?-?[\d,]+(?:\.\d+)?%?$")

@@ -23,6 +23,7 @@ import pandas as pd
 
 from vell_core.domain.clock import ensure_utc
 from vell_core.domain.listing_health import HealthReport, check_product
+from vell_core.domain.numbers import percent
 from vell_core.views.formatting import (
     count,
     day,
@@ -30,7 +31,6 @@ from vell_core.views.formatting import (
     iso_duration_text,
     minutes_text,
     money,
-    percent,
     text,
     unique_labels,
     when_minute,
@@ -600,11 +600,10 @@ def status_counts(agreements: pd.DataFrame) -> pd.DataFrame:
     """Agreements per status, all currencies together (for the pipeline chart)."""
     groups = _group(_rows(agreements), "Status")
     counts = sorted(
-        ((len(group), status) for (status,), group in groups.items()), key=lambda c: -c[0]
+        ((len(group), status) for (status,), group in groups.items()), key=lambda cs: -cs[0]
     )
-    rows = [
-        {"Status": status_text(status), "Agreements": n}  # a chart reads "Active"
-        for n, status in counts
+    rows = [  # a chart reads "Active"
+        {"Status": status_text(status), "Agreements": count} for count, status in counts
     ]
     return pd.DataFrame(rows, columns=["Status", "Agreements"])
 

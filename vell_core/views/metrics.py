@@ -31,8 +31,9 @@ from vell_core.domain.metrics import (
     ratio,
 )
 from vell_core.domain.models import FunnelStep
+from vell_core.domain.numbers import percent
 from vell_core.views import formatting
-from vell_core.views.formatting import display_frame, percent
+from vell_core.views.formatting import display_frame
 
 # --- pure shaping ---------------------------------------------------------------------------
 #

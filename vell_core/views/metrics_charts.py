@@ -14,11 +14,11 @@ from vell_core.domain.metrics import (
     TARGET_SYNC_SECONDS,
     TARGET_TRIAL_CONVERSION,
 )
+from vell_core.domain.numbers import percent
 from vell_core.views.chart_data import with_arrow_datasets
-from vell_core.views.formatting import minutes_text, percent
+from vell_core.views.formatting import minutes_text
 
 # --- charts (pure: frames in, Altair out) ---------------------------------------------------
-
 
 # what ``alt.layer`` is typed to return (at run time it is always a LayerChart)
 Layered = alt.LayerChart | alt.FacetChart
@@ -36,9 +36,11 @@ def _rule(value: float, text: str, color: str = "#d62728") -> Layered:
     return alt.layer(rule, label)
 
 
+COUNT_FORMAT = "d"  # whole sessions, syncs, tickets: never 0.2 of one
+
+
 def _count_axis(title: str) -> alt.Axis:
-    """A count axis in whole numbers: sessions, syncs, tickets (never 0.2 of one)."""
-    return alt.Axis(title=title, format="d", tickMinStep=1)
+    return alt.Axis(title=title, format=COUNT_FORMAT, tickMinStep=1)
 
 
 def _share_text(values: pd.Series, suffix: str) -> pd.Series:
