@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.test_demo_pages import _graph
+from tests.app.test_demo_pages import demo_graph
 from tests.app.test_hostile_pages import PAYLOAD, assert_rendered_as_text
 from tests.conftest import StoreTemplates
 from tests.integration.test_sync import SMALL, connect, rep
@@ -34,10 +34,8 @@ TITLE = "What Vell saw and changed in your account"
 def services(
     tmp_path_factory: pytest.TempPathFactory, store_templates: StoreTemplates
 ) -> Iterator[Services]:
-    graph = _graph(tmp_path_factory.mktemp("record-pages"), store_templates)
-    yield graph
-    graph.sync.close()
-    graph.close()
+    with demo_graph(tmp_path_factory.mktemp("record-pages"), store_templates) as graph:
+        yield graph
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +29,10 @@ PAGE = "pages/demo_browser.py"
 MAYA = "maya.chen@vell.ai"
 
 
-def _graph(folder: Path, templates: StoreTemplates) -> Services:
+@contextmanager
+def demo_graph(folder: Path, templates: StoreTemplates) -> Iterator[Services]:
+    """The app's graph on a seeded store copy, at the documented quotas; closed afterwards
+    (``Services.close`` also stops the sync jobs)."""
     url = templates.copy(folder / "demo.db", seeded=True)
     settings = load_settings(
         vell_database_url=url,
@@ -38,18 +42,19 @@ def _graph(folder: Path, templates: StoreTemplates) -> Services:
         **private_channel(),
     )
     services = build_services(settings, start_background=False)
-    set_sandbox_limits(services, factor=1.0)
-    return services
+    try:
+        set_sandbox_limits(services, factor=1.0)
+        yield services
+    finally:
+        services.close()
 
 
 @pytest.fixture(scope="module")
 def demo_services(
     tmp_path_factory: pytest.TempPathFactory, store_templates: StoreTemplates
 ) -> Iterator[Services]:
-    services = _graph(tmp_path_factory.mktemp("demo"), store_templates)
-    yield services
-    services.sync.close()
-    services.close()
+    with demo_graph(tmp_path_factory.mktemp("demo"), store_templates) as services:
+        yield services
 
 
 @pytest.fixture(scope="module")
@@ -189,8 +194,7 @@ def test_trial_updates_a_listing_with_live_change_set_progress(
 def test_expired_credentials_offer_renewal_instead_of_failing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_templates: StoreTemplates
 ) -> None:
-    services = _graph(tmp_path, store_templates)
-    try:
+    with demo_graph(tmp_path, store_templates) as services:
         delegation_id = connect(services, SMALL)
         at = page_for(services, monkeypatch)(delegation=str(delegation_id))
         at.run()
@@ -204,9 +208,6 @@ def test_expired_credentials_offer_renewal_instead_of_failing(
         assert any(w.value.startswith("Expired:") and " ended at " in w.value for w in at.warning)
         assert at.button(key="demo_renew")  # renew right here, not "go elsewhere"
         assert not at.tabs  # no customer data after expiry
-    finally:
-        services.sync.close()
-        services.close()
 
 
 def test_ended_delegations_stay_listed_as_expired(page: Callable[..., AppTest]) -> None:

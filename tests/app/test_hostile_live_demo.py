@@ -17,7 +17,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.app.test_demo_pages import _graph, page_for
+from tests.app.test_demo_pages import demo_graph, page_for
 from tests.app.test_hostile_pages import assert_rendered_as_text, markdown_bodies, shown_text
 from tests.conftest import StoreTemplates
 from tests.integration.test_sync import SMALL, connect, rep
@@ -67,10 +67,8 @@ def rename_a_product(services: Services, account: str, title: str) -> str:
 def hostile_services(
     tmp_path_factory: pytest.TempPathFactory, store_templates: StoreTemplates
 ) -> Iterator[Services]:
-    services = _graph(tmp_path_factory.mktemp("hostile-demo"), store_templates)
-    yield services
-    services.sync.close()
-    services.close()
+    with demo_graph(tmp_path_factory.mktemp("hostile-demo"), store_templates) as graph:
+        yield graph
 
 
 @pytest.fixture(scope="module")
