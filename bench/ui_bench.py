@@ -338,19 +338,21 @@ def measure_idle_cpu(server: Server, seconds: float) -> tuple[float, int]:
     ) - overflow
 
 
-def measure_clicks(browser: Browser, server: Server, wanted: int) -> tuple[list[float], Tab]:
-    """Page-to-page clicks of a rep, a CS manager and a leader, round robin."""
+def measure_clicks(
+    browser: Browser, server: Server, wanted: int
+) -> tuple[dict[str, list[float]], Tab]:
+    """Page-to-page clicks of a rep, a CS manager and a leader, round robin; ms by page."""
     tabs = {}
     for member in TOURS:
         tabs[member] = Tab(browser, server.url)
         tabs[member].sign_in(member)
-    times: list[float] = []
-    while len(times) < wanted:
+    times: dict[str, list[float]] = {}
+    while sum(map(len, times.values())) < wanted:
         for member, tour in TOURS.items():
             for title in tour:
                 taken = tabs[member].open_page(title)
                 if taken is not None:
-                    times.append(taken)
+                    times.setdefault(f"{member.split()[0]}: {title}", []).append(taken)
     for member in (REP, CS):
         tabs[member].context.close()
     return times, tabs[LEADER]
@@ -411,9 +413,14 @@ def run(args: argparse.Namespace, browser: Browser, workdir: Path) -> dict[str, 
         show(figures, "idle_cpu_pct", idle_cpu)
         print(f"inotify_overflow_warnings={overflows}", flush=True)
         phase("clicks")
-        clicks, leader = measure_clicks(browser, server, args.clicks)
+        by_page, leader = measure_clicks(browser, server, args.clicks)
+        clicks = [taken for times in by_page.values() for taken in times]
         show(figures, "click_p95_ms", p95(clicks))
         print(f"clicks={len(clicks)}\nclick_median_ms={statistics.median(clicks):.0f}")
+        for page, times in sorted(by_page.items(), key=lambda item: -max(item[1])):
+            # Which pages make the tail: the slowest first (median and worst of its clicks).
+            print(f"# click {page}: median {statistics.median(times):.0f} ms, "
+                  f"max {max(times):.0f} ms, n={len(times)}")  # fmt: skip
         phase("metrics")
         show(figures, "metrics_cached_ms", statistics.median(measure_metrics_cached(leader)))
         for tab in [*idle_tabs, leader]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -26,6 +27,9 @@ from vell_core.views.metrics_charts import dashboard_chart_specs
 
 CACHE_TTL_SECONDS = 300
 CUSTOM = "Custom range"
+Specs = dict[str, dict[str, Any]]
+Shown = dict[str, Any]
+Frames = dict[str, Any]
 
 member = require_page("metrics.read")
 services = get_services()
@@ -108,6 +112,95 @@ def kpi_header(dashboard: Dashboard) -> None:
             column.caption(kpi.note)
 
 
+def wizard_section(dashboard: Dashboard, specs: Specs, shown: Shown, frames: Frames) -> None:
+    """Wizard completion: the step funnel and completion by cohort."""
+    st.subheader("Wizard funnel")
+    st.caption(DEFINITIONS["completion"])
+    chart(specs, "wizard_funnel")
+    table(shown["wizard_funnel"], "metrics_funnel_table")
+    download("wizard funnel", frames["wizard_funnel"], "wizard-funnel")
+    if dashboard.completion_trend.empty:
+        st.info("No wizard sessions started in this period.")
+    else:
+        chart(specs, "completion_trend")
+        download("completion by cohort", frames["completion_trend"], "completion-trend")
+
+
+def sync_section(dashboard: Dashboard, specs: Specs, shown: Shown, frames: Frames) -> None:
+    """Time to first sync: the distribution and the trend by cohort."""
+    st.subheader("Time to first sync")
+    st.caption(DEFINITIONS["sync"])
+    if not dashboard.sync_stats["n"]:
+        st.info("No first syncs in this period.")
+        return
+    chart(specs, "sync_histogram")
+    download("time-to-sync distribution", frames["sync_histogram"], "sync-histogram")
+    chart(specs, "sync_trend")
+    download("time to sync by cohort", frames["sync_trend"], "sync-trend")
+
+
+def customers_section(dashboard: Dashboard, specs: Specs, shown: Shown, frames: Frames) -> None:
+    """Customers through demo, trial and production."""
+    st.subheader("Demo → trial → production (customers)")
+    st.caption(DEFINITIONS["customers"])
+    chart(specs, "customer_funnel")
+    table(shown["customer_funnel"], "metrics_customer_table")
+    download("customer funnel", frames["customer_funnel"], "customer-funnel")
+
+
+def trials_section(dashboard: Dashboard, specs: Specs, shown: Shown, frames: Frames) -> None:
+    """Trial → production conversion by cohort (open trials apart)."""
+    st.subheader("Trial → production by cohort")
+    st.caption(DEFINITIONS["trial"])
+    trials = dashboard.trial_stats
+    st.caption(
+        f"{trials['ended']} trials ended · {trials['decided']} decided · {trials['open']} still "
+        f"open ({trials['open_converted']} of them already in production) — open trials are "
+        "not counted."
+    )
+    if dashboard.trial_trend.empty:
+        st.info("No trials ended in this period.")
+        return
+    chart(specs, "trial_trend")
+    download("trial conversion by cohort", frames["trial_trend"], "trial-trend")
+
+
+def tickets_section(dashboard: Dashboard, specs: Specs, shown: Shown, frames: Frames) -> None:
+    """Setup support tickets against the baseline."""
+    st.subheader("Setup support tickets against the baseline")
+    st.caption(DEFINITIONS["tickets"])
+    baseline = dashboard.baseline
+    if baseline.start is None:
+        st.info("No setup tickets recorded yet, so there is no baseline.")
+        return
+    st.caption(
+        f"Baseline {baseline.start:%d %b %Y} – {baseline.end:%d %b %Y} ({baseline.how}): "
+        f"{baseline.tickets} tickets, {baseline.per_30_days:.1f} per 30 days."
+    )
+    chart(specs, "tickets")
+    download("tickets vs baseline", frames["tickets"], "tickets")
+
+
+def reps_section(dashboard: Dashboard, specs: Specs, shown: Shown, frames: Frames) -> None:
+    """The breakdown by rep."""
+    st.subheader("By rep")
+    table(shown["reps"], "metrics_reps_table")
+    download("rep breakdown", frames["reps"], "reps")
+
+
+# One section on screen at a time: drawing all seven charts was most of a cached rerun in the
+# browser (issue 13). The labels match the KPI tiles above.
+SECTION_RENDERERS: dict[str, Callable[[Dashboard, Specs, Shown, Frames], None]] = {
+    "Wizard completion": wizard_section,
+    "Time to first sync": sync_section,
+    "Customers": customers_section,
+    "Trial → production": trials_section,
+    "Setup tickets": tickets_section,
+    "By rep": reps_section,
+}
+SECTIONS = list(SECTION_RENDERERS)
+
+
 st.title("Leadership metrics")
 st.caption("The five success metrics against their targets. Times are UTC.")
 
@@ -150,61 +243,11 @@ with friendly_errors("load the metrics"):
     frames = frames_for_download(dashboard)
     download("KPIs", frames["kpis"], "kpis")
 
-    st.subheader("Wizard funnel")
-    st.caption(DEFINITIONS["completion"])
-    chart(specs, "wizard_funnel")
-    table(shown["wizard_funnel"], "metrics_funnel_table")
-    download("wizard funnel", frames["wizard_funnel"], "wizard-funnel")
-    if dashboard.completion_trend.empty:
-        st.info("No wizard sessions started in this period.")
-    else:
-        chart(specs, "completion_trend")
-        download("completion by cohort", frames["completion_trend"], "completion-trend")
-
-    st.subheader("Time to first sync")
-    st.caption(DEFINITIONS["sync"])
-    stats = dashboard.sync_stats
-    if not stats["n"]:
-        st.info("No first syncs in this period.")
-    else:
-        chart(specs, "sync_histogram")
-        download("time-to-sync distribution", frames["sync_histogram"], "sync-histogram")
-        chart(specs, "sync_trend")
-        download("time to sync by cohort", frames["sync_trend"], "sync-trend")
-
-    st.subheader("Demo → trial → production (customers)")
-    st.caption(DEFINITIONS["customers"])
-    chart(specs, "customer_funnel")
-    table(shown["customer_funnel"], "metrics_customer_table")
-    download("customer funnel", frames["customer_funnel"], "customer-funnel")
-
-    st.subheader("Trial → production by cohort")
-    st.caption(DEFINITIONS["trial"])
-    trials = dashboard.trial_stats
-    st.caption(
-        f"{trials['ended']} trials ended · {trials['decided']} decided · {trials['open']} still "
-        f"open ({trials['open_converted']} of them already in production) — open trials are "
-        "not counted."
+    section = st.segmented_control(
+        "Show",
+        SECTIONS,
+        default=SECTIONS[0],
+        key="metrics_section",
+        help="One section at a time: the page stays quick to redraw.",
     )
-    if dashboard.trial_trend.empty:
-        st.info("No trials ended in this period.")
-    else:
-        chart(specs, "trial_trend")
-        download("trial conversion by cohort", frames["trial_trend"], "trial-trend")
-
-    st.subheader("Setup support tickets against the baseline")
-    st.caption(DEFINITIONS["tickets"])
-    baseline = dashboard.baseline
-    if baseline.start is None:
-        st.info("No setup tickets recorded yet, so there is no baseline.")
-    else:
-        st.caption(
-            f"Baseline {baseline.start:%d %b %Y} – {baseline.end:%d %b %Y} ({baseline.how}): "
-            f"{baseline.tickets} tickets, {baseline.per_30_days:.1f} per 30 days."
-        )
-        chart(specs, "tickets")
-        download("tickets vs baseline", frames["tickets"], "tickets")
-
-    st.subheader("By rep")
-    table(shown["reps"], "metrics_reps_table")
-    download("rep breakdown", frames["reps"], "reps")
+    SECTION_RENDERERS[section or SECTIONS[0]](dashboard, specs, shown, frames)

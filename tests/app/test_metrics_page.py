@@ -23,8 +23,30 @@ def metrics_page(
     return page
 
 
+SECTIONS = (
+    "Wizard completion",
+    "Time to first sync",
+    "Customers",
+    "Trial → production",
+    "Setup tickets",
+    "By rep",
+)
+
+
 def kpi_labels(at: AppTest) -> list[str]:
     return [metric.label for metric in at.metric]
+
+
+def show(at: AppTest, section: str) -> AppTest:
+    """Show one of the page's sections (one is on screen at a time)."""
+    at.button_group(key="metrics_section").set_value(section).run()
+    assert not at.exception
+    return at
+
+
+def across_sections(at: AppTest, element: str) -> int:
+    """How many ``element``s the page shows over all its sections."""
+    return sum(len(show(at, section).get(element)) for section in SECTIONS)
 
 
 def test_first_run_shows_five_kpis_charts_and_downloads(
@@ -40,8 +62,23 @@ def test_first_run_shows_five_kpis_charts_and_downloads(
         "Setup tickets",
     ]
     assert all(metric.value != "—" for metric in at.metric[:2])
-    assert len(at.get("vega_lite_chart")) >= 6  # Altair charts
-    assert len(at.get("download_button")) >= 8
+    assert at.button_group(key="metrics_section").value == SECTIONS[0]
+    assert len(at.get("vega_lite_chart")) == 2  # one section on screen: the wizard's two charts
+    assert across_sections(at, "vega_lite_chart") >= 6  # Altair charts
+    assert across_sections(at, "download_button") >= 8 + len(SECTIONS)  # KPIs' on each
+
+
+def test_each_section_shows_only_its_own_charts(metrics_page: Callable[..., AppTest]) -> None:
+    """Issue 13: one section at a time keeps the browser's redraw short."""
+    at = metrics_page("pages/metrics.py", as_email=LEADER).run()
+    headings = {}
+    for section in SECTIONS:
+        show(at, section)
+        headings[section] = [h.value for h in at.subheader]
+        assert len(at.get("vega_lite_chart")) <= 2
+    assert headings["Customers"] == ["Demo → trial → production (customers)"]
+    assert headings["By rep"] == ["By rep"]
+    assert len({tuple(h) for h in headings.values()}) == len(SECTIONS)
 
 
 def test_filters_by_rep_quarter_path_segment_and_month(
@@ -63,7 +100,7 @@ def test_filters_by_rep_quarter_path_segment_and_month(
     assert not at.exception
     assert len(at.metric) == 5 or any("No data" in info.value for info in at.info)
     if len(at.metric) == 5:
-        reps_table = at.dataframe[-1].value  # the breakdown by rep is the last table
+        reps_table = show(at, "By rep").dataframe[0].value
         assert set(reps_table["Rep"]) <= {rep, "Unassigned"}
 
 
@@ -118,14 +155,14 @@ def test_tables_read_like_a_product_and_last_30_days_is_not_the_future(
     period = next(c.value for c in at.caption if "compared with the 30 days before" in c.value)
     assert "so far" not in period
     assert "future" not in period
-    assert len(at.dataframe) == 3
-    for frame in at.dataframe:
-        shown = frame.value
+    frames = [frame.value for section in SECTIONS for frame in show(at, section).dataframe]
+    assert len(frames) == 3
+    for shown in frames:
         assert all("_" not in column and column[:1].isupper() for column in shown.columns)
         cells = set(shown.astype(str).to_numpy().ravel().tolist())
         assert not cells & {"None", "nan", "<NA>"}
         assert not any(re.fullmatch(r"0\.\d+", cell) for cell in cells)  # shares as percentages
-    funnel = next(f.value for f in at.dataframe if "Share of demoed" in f.value.columns)
+    funnel = next(f for f in frames if "Share of demoed" in f.columns)
     production = funnel[funnel["Stage"] == "Production"].iloc[0]
     assert production["Of the stage before"] == "—"  # no second "trial → production" number
     demo_to_production = next(m.value for m in at.metric if m.label == "Demo → production")

@@ -309,6 +309,13 @@ def require_page_link(page: Page, title: str) -> None:
         pytest.skip(f"the {title!r} page is not in the navigation yet")
 
 
+def show_metrics_section(page: Page, name: str) -> None:
+    """Leadership metrics: show one section (a segmented control; one section at a time)."""
+    choice = main(page).get_by_test_id("stButtonGroup").get_by_role("radio", name=name, exact=True)
+    if choice.get_attribute("aria-checked") != "true":
+        rerun_after(page, choice.click)
+
+
 def scroll_to(target: Locator) -> None:
     """Scroll so that ``target`` is at the top of the view (for a screenshot of that part)."""
     target.evaluate("element => element.scrollIntoView({block: 'start'})")

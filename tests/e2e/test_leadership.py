@@ -12,6 +12,7 @@ from tests.e2e.helpers import (
     open_page,
     screenshot,
     scroll_to,
+    show_metrics_section,
     sign_in,
     switch_user,
 )
@@ -29,6 +30,7 @@ FUNNEL_CSV = "Download customer funnel (CSV)"
 def demoed_customers(page: Page) -> int:
     """Leadership metrics: customers at the "Demo connected" stage, from the funnel CSV."""
     open_page(page, "Leadership metrics")
+    show_metrics_section(page, "Customers")
     expect(main(page).get_by_role("heading", name=FUNNEL_HEADING)).to_be_visible()
     rows = download_csv(page, FUNNEL_CSV)
     return next(int(row["customers"]) for row in rows if row["stage"] == "Demo connected")

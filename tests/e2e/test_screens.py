@@ -24,6 +24,7 @@ from tests.e2e.helpers import (
     open_page,
     rerun_after,
     screenshot,
+    show_metrics_section,
     sign_in,
     switch_user,
     wait_for_app_run,
@@ -58,6 +59,17 @@ def cut_off(page: Page) -> list[str]:
     """The tiles on the page whose text does not fit."""
     wait_for_app_run(page)
     return main(page).evaluate(CUT_OFF)
+
+
+# The Leadership page's sections, shown one at a time (pages/metrics.py SECTION_RENDERERS).
+METRICS_SECTIONS = (
+    "Wizard completion",
+    "Time to first sync",
+    "Customers",
+    "Trial → production",
+    "Setup tickets",
+    "By rep",
+)
 
 
 def look(page: Page, name: str) -> None:
@@ -119,4 +131,6 @@ def test_sales_cs_and_leadership_screens_cut_nothing_off(tall_page: Page, app_ur
     switch_user(page, "Rachel Kim")
     page.set_viewport_size({"width": TALL["width"], "height": 6400})
     open_page(page, "Leadership metrics")
-    look(page, "metrics")
+    for section in METRICS_SECTIONS:
+        show_metrics_section(page, section)
+        look(page, "metrics-" + section.lower().replace(" ", "-").replace("→", "to"))

@@ -18,11 +18,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+from functools import cache
 from typing import Any
 from urllib.parse import urlparse
 
 import yaml
-from moto.cloudformation.utils import get_stack_from_s3_url, yaml_tag_constructor
 from moto.s3.exceptions import BucketAlreadyExists
 from moto.s3.models import s3_backends
 
@@ -91,6 +91,8 @@ def template_body(params: dict[str, Any], account_id: str) -> str | None:
     url = params.get("TemplateURL")
     if not url:
         return None
+    from moto.cloudformation.utils import get_stack_from_s3_url  # lazy: see _template_loader
+
     try:
         return get_stack_from_s3_url(str(url), account_id=account_id, partition=PARTITION)
     except Exception:  # moto raises its own S3 errors; AWS answers ValidationError
@@ -99,20 +101,28 @@ def template_body(params: dict[str, Any], account_id: str) -> str | None:
         ) from None
 
 
-class _TemplateLoader(yaml.SafeLoader):
+@cache
+def _template_loader() -> type[yaml.SafeLoader]:
     """Safe YAML plus CloudFormation's short-form tags (``!Ref``, ``!Sub``…), as moto reads them.
 
-    A subclass, so the tags are not added to ``yaml.SafeLoader`` for the whole process.
+    A subclass, so the tags are not added to ``yaml.SafeLoader`` for the whole process. Built
+    on first use: importing anything under ``moto.cloudformation`` imports moto's whole
+    CloudFormation resource catalogue (EC2, Auto Scaling, …), about a quarter of the app's
+    start-up, which only the quick-create path needs.
     """
+    from moto.cloudformation.utils import yaml_tag_constructor
 
+    class TemplateLoader(yaml.SafeLoader):
+        pass
 
-_TemplateLoader.add_multi_constructor("", yaml_tag_constructor)
+    TemplateLoader.add_multi_constructor("", yaml_tag_constructor)
+    return TemplateLoader
 
 
 def load_template(body: str) -> dict[str, Any]:
     """Parse a YAML or JSON template (short-form intrinsics such as ``!Ref`` included)."""
     try:
-        document = yaml.load(body, Loader=_TemplateLoader)  # a SafeLoader subclass
+        document = yaml.load(body, Loader=_template_loader())  # a SafeLoader subclass
     except yaml.YAMLError:
         try:
             document = json.loads(body)
