@@ -71,6 +71,7 @@ from vell_core.services.sync.job import (
 )
 from vell_core.services.sync.service import LIVE_DEMO_SERVICES, SyncService
 from vell_core.store import migrate
+from vell_core.store.delegations import FirstSyncMarks
 from vell_core.views.marketplace import PRODUCT_TYPES
 
 SELLERS = {"small": "602341187520", "typical": "418295730164", "large": "739104552816"}
@@ -185,7 +186,7 @@ def new_sync(services: Services, access: CustomerAccess, factor: float) -> SyncS
         customer_access=access,
         delegations=services.delegations,
         funnel=services.funnel,
-        engine=services.engine,
+        first_sync=FirstSyncMarks(services.engine),
         clock=services.clock,
         rate_limit_factor=factor,
     )

@@ -39,7 +39,7 @@ from vell_core.services.ingest import NotificationProcessor
 from vell_core.services.listing_update import ListingUpdateService
 from vell_core.services.metrics import MetricsService
 from vell_core.services.nudges import DeskNudges
-from vell_core.services.overview import HomeFigures, home_figures
+from vell_core.services.overview import OverviewService
 from vell_core.services.partner_onboarding import PartnerOnboardingService
 from vell_core.services.promotion import PromotionService
 from vell_core.services.staff import StaffDirectory
@@ -47,22 +47,18 @@ from vell_core.services.sync.service import LIVE_DEMO_SERVICES, SyncService
 from vell_core.services.tickets import TicketService
 from vell_core.services.trials import TrialsDeskService
 from vell_core.services.worker import NotificationWorker
+from vell_core.store.audit_log import AuditLogStore
+from vell_core.store.delegations import FirstSyncMarks
+from vell_core.store.demo_links import DemoLinkStore
 from vell_core.store.engine import make_engine
 from vell_core.store.funnel import FunnelRecorder
+from vell_core.store.nudges import NudgesStore
+from vell_core.store.overview import OverviewStore
+from vell_core.store.staff import StaffStore
+from vell_core.store.tickets import TicketStore
+from vell_core.store.trials import TrialsStore
 
 log = logging.getLogger(__name__)
-
-
-class OverviewService:
-    """Home-page figures."""
-
-    def __init__(self, engine: Engine, clock: Clock) -> None:
-        self._engine = engine
-        self._clock = clock
-
-    def home(self) -> HomeFigures:
-        """Figures as of now."""
-        return home_figures(self._engine, self._clock.now())
 
 
 @dataclass
@@ -146,7 +142,8 @@ def build_services(
     sandbox = _start_sandbox(settings) if settings.is_sandbox else None
     clock = clock or _clock_for(settings, sandbox)
     aws = _client_factory(settings, sandbox)
-    staff = StaffDirectory(engine)
+    staff = StaffDirectory(StaffStore(engine))
+    audit_log = AuditLogStore(engine)  # read by the audit page and by the access records
     funnel = FunnelRecorder(engine, clock)
     audit = AuditRecorder(engine, clock)
     vault = CredentialVault(engine=engine, clock=clock, key=_vault_key(settings))
@@ -180,7 +177,7 @@ def build_services(
         customer_access=customer_access,
         delegations=delegations,
         funnel=funnel,
-        engine=engine,
+        first_sync=FirstSyncMarks(engine),
         clock=clock,
         rate_limit_factor=settings.vell_sandbox_rate_limit_factor if settings.is_sandbox else 1.0,
     )
@@ -203,7 +200,7 @@ def build_services(
         engine=engine,
         aws=aws,
         staff=staff,
-        overview=OverviewService(engine, clock),
+        overview=OverviewService(OverviewStore(engine), clock),
         funnel=funnel,
         audit=audit,
         vault=vault,
@@ -220,10 +217,10 @@ def build_services(
         partner_onboarding=PartnerOnboardingService(
             settings=settings, engine=engine, clock=clock, staff=staff
         ),
-        audit_query=AuditQuery(engine=engine, staff=staff, audit=audit),
+        audit_query=AuditQuery(store=audit_log, staff=staff, audit=audit),
         demo_links=DemoLinkService(
             settings=settings,
-            engine=engine,
+            store=DemoLinkStore(engine),
             clock=clock,
             staff=staff,
             delegations=delegations,
@@ -232,7 +229,7 @@ def build_services(
         ),
         access_records=AccessRecordService(
             settings=settings,
-            engine=engine,
+            audit_log=audit_log,
             clock=clock,
             delegations=delegations,
             audit=audit,
@@ -243,11 +240,11 @@ def build_services(
         promotion=production.promotion,
         trials=production.trials,
         metrics=MetricsService(engine, clock, staff),
-        tickets=TicketService(engine, clock, staff),
+        tickets=TicketService(TicketStore(engine), clock, staff),
         sync=sync,
         listing_updates=ListingUpdateService(customer_access=customer_access, sync=sync),
         nudges=DeskNudges(
-            engine=engine,
+            store=NudgesStore(engine),
             clock=clock,
             staff=staff,
             overrides=settings.vell_nudge_after_seconds,
@@ -315,7 +312,7 @@ def build_production_services(
         audit=audit,
     )
     trials = TrialsDeskService(
-        engine=engine,
+        store=TrialsStore(engine),
         clock=clock,
         staff=staff,
         audit=audit,

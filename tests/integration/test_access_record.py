@@ -38,10 +38,11 @@ from vell_core.services.access_record import (
     calls_frame,
 )
 from vell_core.services.audit import AuditRecorder
-from vell_core.services.audit_query import AuditFilter, delegation_calls
+from vell_core.services.audit_query import AuditFilter
 from vell_core.services.demo_links import LinkPayload, sign_token
 from vell_core.services.listing_update import ListingEdit, new_request_token
 from vell_core.store import migrate
+from vell_core.store.audit_log import AuditLogStore
 from vell_core.views.csv_export import frame_csv
 
 KEY = b"r" * 32  # the tests' master key: tokens can be forged on purpose
@@ -64,7 +65,7 @@ class Journey:
 def _service(services: Services, clock: object | None = None) -> AccessRecordService:
     return AccessRecordService(
         settings=services.settings,
-        engine=services.engine,
+        audit_log=AuditLogStore(services.engine),
         clock=clock or services.clock,  # type: ignore[arg-type]
         delegations=services.delegations,
         audit=services.audit,
@@ -313,7 +314,7 @@ def test_delegation_calls_reads_one_delegations_customer_calls_on_each_store(
             )
         session.commit()
         mine_id = mine.id or 0
-    found = delegation_calls(engine, delegation_id=mine_id, account_id=SMALL)
+    found = AuditLogStore(engine).delegation_calls(delegation_id=mine_id, account_id=SMALL)
     engine.dispose()
     assert [(c.action, c.screen, c.screen_subject, c.staff_name) for c in found] == [
         ("marketplace-catalog.DescribeEntity", ScreenKind.OFFER, "offer-1", "Maya"),
@@ -327,7 +328,7 @@ def test_a_record_longer_than_the_service_reads_says_it_was_cut(journey: Journey
     assert not full.truncated
     cut = AccessRecordService(
         settings=journey.services.settings,
-        engine=journey.services.engine,
+        audit_log=AuditLogStore(journey.services.engine),
         clock=journey.services.clock,
         delegations=journey.services.delegations,
         audit=journey.services.audit,

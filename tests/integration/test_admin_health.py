@@ -38,6 +38,7 @@ from vell_core.services.partner_onboarding import (
 )
 from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import session_scope
+from vell_core.store.staff import StaffStore
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 TOPIC_ARN = SANDBOX_DEFAULTS["aws_delegation_sns_topic_arn"]
@@ -120,7 +121,7 @@ def admin_member(engine: Engine) -> StaffMember:
                 name="Sam Patel", email="sam.patel@vell.ai", role=StaffRole.ADMIN, created_at=NOW
             )
         )
-    member = StaffDirectory(engine).by_email("sam.patel@vell.ai")
+    member = StaffDirectory(StaffStore(engine)).by_email("sam.patel@vell.ai")
     assert member is not None
     return member
 
@@ -179,7 +180,7 @@ def _service(engine: Engine, clock: FrozenClock) -> AwsHealthService:
         engine=engine,
         clock=clock,
         aws=ClientFactory(region="us-east-1"),
-        staff=StaffDirectory(engine),
+        staff=StaffDirectory(StaffStore(engine)),
     )
 
 
@@ -191,7 +192,7 @@ def _onboarding(
         settings=load_settings(vell_delegation_queue_url=QUEUE_URL),
         engine=engine,
         clock=clock,
-        staff=StaffDirectory(engine),
+        staff=StaffDirectory(StaffStore(engine)),
         **kwargs,
     )
 

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from vell_core.domain.models import FunnelEvent, FunnelStep
-from vell_core.services.overview import home_figures
+from vell_core.store.overview import OverviewStore
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -34,11 +34,11 @@ def test_demo_to_trial_conversion_follows_the_demo_cohort(engine: Engine) -> Non
         _connected(session, "444444444444", "demo", 40)  # outside the window
         _connected(session, "444444444444", "trial", 20)
         session.commit()
-    figures = home_figures(engine, NOW)
+    figures = OverviewStore(engine).figures(NOW)
     assert figures.demos_last_30d == 2
     assert figures.demoed_then_trialled_30d == 1
     assert figures.conversion_last_30d == 0.5
 
 
 def test_no_demos_means_no_rate(engine: Engine) -> None:
-    assert home_figures(engine, NOW).conversion_last_30d is None
+    assert OverviewStore(engine).figures(NOW).conversion_last_30d is None

@@ -54,6 +54,7 @@ from vell_core.services.staff import StaffDirectory
 from vell_core.store import migrate
 from vell_core.store.engine import make_engine, session_scope
 from vell_core.store.funnel import FunnelRecorder
+from vell_core.store.staff import StaffStore
 
 STAFF = (
     ("Lena Fischer", "lena.fischer@vell.ai", StaffRole.CS),
@@ -203,7 +204,7 @@ def _build(
         credentials=StaticCredentials(creds["AccessKeyId"], creds["SecretAccessKey"]),
     )
     staff, funnel, audit = (
-        StaffDirectory(engine),
+        StaffDirectory(StaffStore(engine)),
         FunnelRecorder(engine, clock),
         AuditRecorder(engine, clock),
     )

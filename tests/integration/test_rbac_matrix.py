@@ -31,8 +31,11 @@ from vell_core.services.delegation import DelegationFilter, DelegationService, L
 from vell_core.services.demo_links import DemoLinkService, LinkRefused
 from vell_core.services.partner_onboarding import PartnerOnboardingService
 from vell_core.services.staff import StaffDirectory
+from vell_core.store.audit_log import AuditLogStore
+from vell_core.store.demo_links import DemoLinkStore
 from vell_core.store.engine import session_scope
 from vell_core.store.funnel import FunnelRecorder
+from vell_core.store.staff import StaffStore
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 ACCOUNT = "602341187520"
@@ -96,7 +99,7 @@ def world(engine: Engine) -> dict[str, Any]:
         )
     clock = FrozenClock(NOW)
     settings = load_settings()
-    staff = StaffDirectory(engine)
+    staff = StaffDirectory(StaffStore(engine))
     aws = FakeAws()
     audit = AuditRecorder(engine, clock)
     limiter = ActionLimiter(clock=clock, engine=engine)
@@ -135,10 +138,10 @@ def world(engine: Engine) -> dict[str, Any]:
         "onboarding": PartnerOnboardingService(
             settings=settings, engine=engine, clock=clock, staff=staff
         ),
-        "audit_query": AuditQuery(engine=engine, staff=staff),
+        "audit_query": AuditQuery(store=AuditLogStore(engine), staff=staff),
         "links": DemoLinkService(
             settings=settings,
-            engine=engine,
+            store=DemoLinkStore(engine),
             clock=clock,
             staff=staff,
             delegations=delegations,

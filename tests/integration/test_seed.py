@@ -19,9 +19,9 @@ from vell_core.domain.models import (
     UtcDateTime,
 )
 from vell_core.services import seed
-from vell_core.services.overview import home_figures
 from vell_core.store import migrate
 from vell_core.store.engine import make_engine
+from vell_core.store.overview import OverviewStore
 
 NOW = datetime(2026, 11, 29, 14, 30, 27, tzinfo=UTC)
 
@@ -73,7 +73,7 @@ def test_history_covers_every_role_and_journey(tmp_path) -> None:
         FunnelStep.PRODUCTION,
     } <= steps
     assert tickets > 100
-    figures = home_figures(engine, NOW)
+    figures = OverviewStore(engine).figures(NOW)
     assert figures.active_demos > 0
     assert figures.active_trials > 0
     assert figures.trials_expiring_24h > 0

@@ -31,6 +31,7 @@ from vell_core.services.listing_update import (
 from vell_core.services.sync.job import SyncJob
 from vell_core.services.sync.progress import Kind
 from vell_core.services.sync.service import SyncService
+from vell_core.store.delegations import FirstSyncMarks
 
 SMALL, TYPICAL, LARGE = "602341187520", "418295730164", "739104552816"
 
@@ -118,7 +119,7 @@ def new_sync(services: Services, factor: float = 1.0) -> SyncService:
         customer_access=services.customer_access,
         delegations=services.delegations,
         funnel=services.funnel,
-        engine=services.engine,
+        first_sync=FirstSyncMarks(services.engine),
         clock=services.clock,
         rate_limit_factor=factor,
     )

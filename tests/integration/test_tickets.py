@@ -17,6 +17,8 @@ from vell_core.services.staff import StaffDirectory
 from vell_core.services.tickets import TicketInput, TicketService
 from vell_core.store import migrate
 from vell_core.store.engine import make_engine, session_scope
+from vell_core.store.staff import StaffStore
+from vell_core.store.tickets import TicketStore
 
 NOW = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
 CS = StaffMember(id=1, name="Lena", email="lena@vell.ai", role=StaffRole.CS)
@@ -29,7 +31,7 @@ GOOD = (
 
 
 @pytest.fixture
-def service(store_url: str) -> Iterator[TicketService]:
+def engine(store_url: str) -> Iterator[Engine]:
     migrate.upgrade(store_url)
     engine = make_engine(store_url)
     with session_scope(engine) as session:
@@ -39,12 +41,16 @@ def service(store_url: str) -> Iterator[TicketService]:
         session.add(
             StaffUser(id=2, name="Maya", email="maya@vell.ai", role=StaffRole.SALES, created_at=NOW)
         )
-    yield TicketService(engine, FrozenClock(NOW), StaffDirectory(engine))
+    yield engine
     engine.dispose()
 
 
-def stored(service: TicketService) -> list[tuple[str, datetime, str, str]]:
-    engine: Engine = service._engine
+@pytest.fixture
+def service(engine: Engine) -> TicketService:
+    return TicketService(TicketStore(engine), FrozenClock(NOW), StaffDirectory(StaffStore(engine)))
+
+
+def stored(engine: Engine) -> list[tuple[str, datetime, str, str]]:
     with session_scope(engine) as session:
         rows = session.execute(
             select(
@@ -57,24 +63,26 @@ def stored(service: TicketService) -> list[tuple[str, datetime, str, str]]:
     return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
-def test_good_file_is_imported(service: TicketService) -> None:
+def test_good_file_is_imported(service: TicketService, engine: Engine) -> None:
     report = service.import_csv(CS, GOOD)
     assert (report.ok, report.rows, report.imported, report.already_present) == (True, 3, 3, 0)
-    assert stored(service) == [
+    assert stored(engine) == [
         ("ZD-1", datetime(2026, 3, 1, 9, 30, tzinfo=UTC), "setup", "import"),
         ("ZD-2", datetime(2026, 3, 2, tzinfo=UTC), "setup", "import"),  # default category
         ("ZD-3", datetime(2026, 3, 3, 8, tzinfo=UTC), "billing", "import"),  # to UTC
     ]
 
 
-def test_reimport_is_idempotent(service: TicketService) -> None:
+def test_reimport_is_idempotent(service: TicketService, engine: Engine) -> None:
     service.import_csv(CS, GOOD)
     again = service.import_csv(CS, GOOD + b"ZD-4,2026-03-04,setup,New one,,\n")
     assert (again.imported, again.already_present) == (1, 3)
-    assert len(stored(service)) == 4
+    assert len(stored(engine)) == 4
 
 
-def test_one_bad_row_writes_nothing_and_reports_rows(service: TicketService) -> None:
+def test_one_bad_row_writes_nothing_and_reports_rows(
+    service: TicketService, engine: Engine
+) -> None:
     bad = (
         b"external_ref,opened_at,subject,customer\n"
         b"ZD-1,2026-03-01,Fine,\n"
@@ -97,10 +105,10 @@ def test_one_bad_row_writes_nothing_and_reports_rows(service: TicketService) -> 
     reasons = {(e.row, e.column): e.reason for e in report.errors}
     assert reasons[(5, "external_ref")] == "repeats row 2"
     assert reasons[(6, "opened_at")] == "is in the future"
-    assert stored(service) == []
+    assert stored(engine) == []
 
 
-def test_missing_columns_and_non_utf8_are_refused(service: TicketService) -> None:
+def test_missing_columns_and_non_utf8_are_refused(service: TicketService, engine: Engine) -> None:
     report = service.import_csv(CS, b"ref,when\nA,2026-01-01\n")
     assert {(e.row, e.column) for e in report.errors} == {
         (1, "external_ref"),
@@ -108,7 +116,7 @@ def test_missing_columns_and_non_utf8_are_refused(service: TicketService) -> Non
         (1, "subject"),
     }
     assert service.import_csv(CS, b"\xff\xfe\x00bad").errors[0].column == "file"
-    assert stored(service) == []
+    assert stored(engine) == []
 
 
 def test_manual_entry_and_duplicate_ref(service: TicketService) -> None:
@@ -125,10 +133,9 @@ def test_manual_entry_and_duplicate_ref(service: TicketService) -> None:
     assert {t.subject for t in service.recent(CS)} == {"Manual one", "No ref"}
 
 
-def test_sales_may_not_write_tickets(service: TicketService) -> None:
+def test_sales_may_not_write_tickets(service: TicketService, engine: Engine) -> None:
     sales = StaffMember(id=2, name="Maya", email="maya@vell.ai", role=StaffRole.SALES)
     with pytest.raises(PermissionDenied):
         service.import_csv(sales, GOOD)
-    engine: Engine = service._engine
     with session_scope(engine) as session:
         assert session.execute(select(func.count()).select_from(SupportTicket)).scalar_one() == 0

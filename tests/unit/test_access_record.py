@@ -25,7 +25,7 @@ from vell_core.services.access_record import (
     screens_frame,
     staff_namer,
 )
-from vell_core.services.audit_query import CallRow
+from vell_core.store.audit_log import CallRow
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 MAYA, LENA = 7, 9

@@ -43,7 +43,9 @@ from vell_core.services.demo_links import (
     verify_token,
 )
 from vell_core.services.staff import StaffDirectory
+from vell_core.store.demo_links import DemoLinkStore
 from vell_core.store.engine import session_scope
+from vell_core.store.staff import StaffStore
 
 KEY = b"k" * 32
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -203,7 +205,7 @@ def staff(engine: Engine) -> StaffDirectory:
             ("Rachel Kim", "rachel.kim@vell.ai", StaffRole.LEADERSHIP),
         ):
             session.add(StaffUser(name=name, email=email, role=role, created_at=NOW))
-    return StaffDirectory(engine)
+    return StaffDirectory(StaffStore(engine))
 
 
 @pytest.fixture
@@ -217,7 +219,7 @@ def links(
 ) -> DemoLinkService:
     return DemoLinkService(
         settings=load_settings(),
-        engine=engine,
+        store=DemoLinkStore(engine),
         clock=clock,
         staff=staff,
         delegations=delegations,  # type: ignore[arg-type]

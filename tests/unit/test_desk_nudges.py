@@ -38,6 +38,8 @@ from vell_core.services.nudges import (
 from vell_core.services.staff import StaffDirectory
 from vell_core.store import migrate
 from vell_core.store.engine import make_engine, session_scope
+from vell_core.store.nudges import NudgesStore
+from vell_core.store.staff import StaffStore
 
 S = AwsDelegationState
 T0 = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
@@ -223,10 +225,10 @@ def desk(engine: Engine) -> tuple[DeskNudges, FrozenClock, list[StaffMember]]:
                     name=name.title(), email=f"{name}@vell.ai", role=StaffRole.SALES, created_at=T0
                 )
             )
-    staff = StaffDirectory(engine)
+    staff = StaffDirectory(StaffStore(engine))
     members = [staff.by_email("maya@vell.ai"), staff.by_email("diego@vell.ai")]
     nudges = DeskNudges(
-        engine=engine,
+        store=NudgesStore(engine),
         clock=clock,
         staff=staff,
         overrides={"UNASSIGNED": 600, "ASSIGNED": 600},

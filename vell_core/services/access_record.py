@@ -39,7 +39,6 @@ from urllib.parse import urlencode
 
 import altair as alt
 import pandas as pd
-from sqlalchemy.engine import Engine
 
 from vell_core.config.settings import Settings
 from vell_core.domain.clock import Clock
@@ -49,8 +48,8 @@ from vell_core.domain.roles import StaffMember
 from vell_core.services import signed_links
 from vell_core.services.action_limits import ActionLimiter
 from vell_core.services.audit import AuditRecorder
-from vell_core.services.audit_query import MAX_RECORD_CALLS, CallRow, delegation_calls
 from vell_core.services.delegation import PATH_LABELS, DelegationService, DelegationView
+from vell_core.store.audit_log import MAX_RECORD_CALLS, AuditLogStore, CallRow
 from vell_core.views.formatting import duration_text, when
 
 SCREEN_IDLE = timedelta(minutes=10)
@@ -394,7 +393,7 @@ class AccessRecordService:
         self,
         *,
         settings: Settings,
-        engine: Engine,
+        audit_log: AuditLogStore,
         clock: Clock,
         delegations: DelegationService,
         audit: AuditRecorder,
@@ -403,7 +402,7 @@ class AccessRecordService:
         max_calls: int = MAX_RECORD_CALLS,
     ) -> None:
         self._settings = settings
-        self._engine = engine
+        self._audit_log = audit_log  # reads the calls; ``audit`` writes them
         self._clock = clock
         self._delegations = delegations
         self._audit = audit
@@ -499,8 +498,7 @@ class AccessRecordService:
 
     def _record(self, view: DelegationView, *, public: bool) -> AccessRecord:
         self._audit.flush()  # the latest calls may still be queued
-        rows = delegation_calls(
-            self._engine,
+        rows = self._audit_log.delegation_calls(
             delegation_id=view.id,
             account_id=view.aws_account_id,
             limit=self._max_calls + 1,  # one more, to know when the record is cut

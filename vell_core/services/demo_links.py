@@ -26,10 +26,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
-
 from vell_core.config.settings import Settings
 from vell_core.domain import validation
 from vell_core.domain.clock import Clock
@@ -44,9 +40,9 @@ from vell_core.domain.roles import StaffMember
 from vell_core.services import signed_links
 from vell_core.services.action_limits import ActionLimiter
 from vell_core.services.audit import AuditRecorder
-from vell_core.services.delegation import DelegationService, LaunchRequest
+from vell_core.services.delegation import DelegationService, DelegationView, LaunchRequest
 from vell_core.services.staff import StaffDirectory
-from vell_core.store.engine import session_scope
+from vell_core.store.demo_links import Claim, DemoLinkStore
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +181,7 @@ class DemoLinkService:
         self,
         *,
         settings: Settings,
-        engine: Engine,
+        store: DemoLinkStore,
         clock: Clock,
         staff: StaffDirectory,
         delegations: DelegationService,
@@ -194,7 +190,7 @@ class DemoLinkService:
         key: bytes | None = None,
     ) -> None:
         self._settings = settings
-        self._engine = engine
+        self._store = store
         self._clock = clock
         self._staff = staff
         self._delegations = delegations
@@ -219,22 +215,20 @@ class DemoLinkService:
             expires_at=(now + ttl).replace(microsecond=0),
         )
         token = sign_token(payload, self._signing_key())
-        with session_scope(self._engine) as session:
-            session.add(
-                DemoLink(
-                    id=payload.link_id,
-                    company=company,
-                    rep_user_id=member.id,
-                    created_at=now,
-                    expires_at=payload.expires_at,
-                )
-            )
-        self._audit.record(
+        link = DemoLink(
+            id=payload.link_id,
+            company=company,
+            rep_user_id=member.id,
+            created_at=now,
+            expires_at=payload.expires_at,
+        )
+        audit = self._audit.entry(
             action="demo_link.create",
             outcome="ok",
             staff_user_id=member.id,
             detail=f"link {payload.link_id} for {company}",
         )
+        self._store.add(link, audit)
         return IssuedLink(
             link_id=payload.link_id,
             company=company,
@@ -252,50 +246,70 @@ class DemoLinkService:
         """The links ``member`` issued (admins: everyone's), newest first."""
         member = self._staff.require(member, "delegation.create")
         now = self._clock.now()
-        query = select(DemoLink, DemoLinkUse).join(
-            DemoLinkUse, col(DemoLinkUse.link_id) == col(DemoLink.id), isouter=True
-        )
-        if not member.is_admin:
-            query = query.where(DemoLink.rep_user_id == member.id)
-        query = query.order_by(col(DemoLink.created_at).desc()).limit(limit)
-        with Session(self._engine) as session:
-            rows = session.exec(query).all()
+        rows = self._store.issued(None if member.is_admin else member.id, limit)
         return [_summary(link, use, now) for link, use in rows]
 
     def revoke(self, member: StaffMember, link_id: str) -> None:
         """Stop one of ``member``'s unused links from working."""
         member = self._staff.require(member, "delegation.create")
-        with session_scope(self._engine) as session:
-            link = session.get(DemoLink, link_id)
-            if link is None or (link.rep_user_id != member.id and not member.is_admin):
-                raise PermissionDenied("That link is not yours.")
-            link.revoked_at = link.revoked_at or self._clock.now()
-            session.add(link)
-        self._audit.record(
+        audit = self._audit.entry(
             action="demo_link.revoke", outcome="ok", staff_user_id=member.id, detail=link_id
         )
+        owner = None if member.is_admin else member.id
+        if not self._store.revoke(link_id, self._clock.now(), owner_id=owner, audit=audit):
+            raise PermissionDenied("That link is not yours.")
 
     # --- customer side (no staff sign-in) ----------------------------------------------------
 
     def inspect(self, token: str) -> LinkLanding:
         """What the landing page may show for ``token``; LinkRefused if it cannot be used."""
-        payload, link = self._usable(token)
+        payload, link, use = self._usable(token)
         rep = self._staff.by_id(payload.rep_id)
         if rep is None:
             raise LinkRefused()
-        self._refuse_if_used(link.id)
+        if use is not None and use.outcome != "failed":
+            raise _used()
         return LinkLanding(company=link.company, rep_name=rep.name, expires_at=link.expires_at)
 
     def redeem(self, token: str, aws_account_id: str) -> LinkOutcome:
-        """Launch the link's one read-only demo for ``aws_account_id``; LinkRefused on reuse."""
-        payload, link = self._usable(token)
+        """Launch the link's one read-only demo for ``aws_account_id``; LinkRefused on reuse.
+
+        Three transactions, on purpose: the claim commits before the launch (it is what stops a
+        second customer, and the launch calls AWS), and the outcome is written after it.
+        """
+        payload, link, _ = self._usable(token)
         account = validation.account_id(aws_account_id)
-        rep = self._staff.by_id(payload.rep_id)
-        if rep is None:
-            raise LinkRefused()
-        self._claim(link.id, account)
+        with self._staff.one_read():  # the rep is read once for this redemption, not per check
+            rep = self._staff.by_id(payload.rep_id)
+            if rep is None:
+                raise LinkRefused()
+            self._claim(link.id, account)
+            view = self._launch(link, account, rep)
+        self._store.finish(
+            link.id,
+            view.id,
+            "launched",
+            self._audit.entry(
+                action="demo_link.redeem",
+                outcome="ok",
+                staff_user_id=rep.id,
+                customer_account_id=account,
+                delegation_id=view.id,
+                detail=f"link {link.id}",
+            ),
+        )
+        return LinkOutcome(
+            company=view.company,
+            aws_account_id=view.aws_account_id,
+            console_deep_link=view.console_deep_link,
+            session_hours=view.session_duration / 3600,
+            rep_name=rep.name,
+        )
+
+    def _launch(self, link: DemoLink, account: str, rep: StaffMember) -> DelegationView:
+        """The demo, as the rep; a refusal releases the claim (recorded as failed or refused)."""
         try:
-            view = self._delegations.launch(
+            return self._delegations.launch(
                 rep,
                 LaunchRequest(
                     company=link.company,
@@ -306,44 +320,27 @@ class DemoLinkService:
             )
         except PermissionDenied:
             # The rep lost the right to create demos after sending the link.
-            self._finish(link.id, None, "refused")
+            self._store.finish(link.id, None, "refused")
             raise LinkRefused() from None
         except RateLimited:
             # The rep's limit, worded for the customer; the same account may retry later.
-            self._finish(link.id, None, "failed")
+            self._store.finish(link.id, None, "failed")
             raise LinkRefused(
                 "Too many demos were started just now. Please try again in a few minutes."
             ) from None
         except VellError:
-            self._finish(link.id, None, "failed")
+            self._store.finish(link.id, None, "failed")
             raise
-        self._finish(link.id, view.id, "launched")
-        self._audit.record(
-            action="demo_link.redeem",
-            outcome="ok",
-            staff_user_id=rep.id,
-            customer_account_id=account,
-            delegation_id=view.id,
-            detail=f"link {link.id}",
-        )
-        return LinkOutcome(
-            company=view.company,
-            aws_account_id=view.aws_account_id,
-            console_deep_link=view.console_deep_link,
-            session_hours=view.session_duration / 3600,
-            rep_name=rep.name,
-        )
 
     # --- helpers -----------------------------------------------------------------------------
 
     def _signing_key(self) -> bytes:
         return self._key if self._key is not None else signing_key(self._settings)
 
-    def _usable(self, token: str) -> tuple[LinkPayload, DemoLink]:
+    def _usable(self, token: str) -> tuple[LinkPayload, DemoLink, DemoLinkUse | None]:
         """Verify the token and match it to an issued, unrevoked link with the same fields."""
         payload = verify_token(token, self._signing_key(), self._clock.now())
-        with Session(self._engine) as session:
-            link = session.get(DemoLink, payload.link_id)
+        link, use = self._store.link_and_use(payload.link_id)
         if (
             link is None
             or link.revoked_at is not None
@@ -351,41 +348,17 @@ class DemoLinkService:
             or link.rep_user_id != payload.rep_id
         ):
             raise LinkRefused()
-        return payload, link
-
-    def _refuse_if_used(self, link_id: str) -> None:
-        with Session(self._engine) as session:
-            use = session.exec(select(DemoLinkUse).where(DemoLinkUse.link_id == link_id)).first()
-        if use is not None and use.outcome != "failed":
-            raise _used()
+        return payload, link, use
 
     def _claim(self, link_id: str, account: str) -> None:
         """Take the link's single use; a failed launch may be retried for the same account."""
-        try:
-            with session_scope(self._engine) as session:
-                session.add(
-                    DemoLinkUse(link_id=link_id, aws_account_id=account, used_at=self._clock.now())
-                )
-            return
-        except IntegrityError:
-            pass  # already claimed: only a failed launch for this very account may retry
-        with session_scope(self._engine) as session:
-            use = session.exec(select(DemoLinkUse).where(DemoLinkUse.link_id == link_id)).first()
-            if use is None:
-                # Not a second claim: the row broke another constraint. That is a bug in the
-                # validation before it, never "already used", so it must not be reported as one.
-                raise ValidationFailed(fields={"AWS account id": "was refused by the store"})
-            if use.outcome != "failed" or use.aws_account_id != account:
-                raise _used()
-            use.outcome = "claimed"
-            session.add(use)
-
-    def _finish(self, link_id: str, delegation_id: int | None, outcome: str) -> None:
-        with session_scope(self._engine) as session:
-            use = session.exec(select(DemoLinkUse).where(DemoLinkUse.link_id == link_id)).one()
-            use.delegation_id = delegation_id
-            use.outcome = outcome
-            session.add(use)
+        claim = self._store.claim(link_id, account, self._clock.now())
+        if claim is Claim.REFUSED:
+            # Not a second claim: the row broke another constraint. That is a bug in the
+            # validation before it, never "already used", so it must not be reported as one.
+            raise ValidationFailed(fields={"AWS account id": "was refused by the store"})
+        if claim is Claim.USED:
+            raise _used()
 
 
 def _used() -> LinkRefused:

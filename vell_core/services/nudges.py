@@ -32,23 +32,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from sqlalchemy import and_, func
-from sqlalchemy.engine import Engine
-from sqlmodel import col, select
-
 from vell_core.domain.clock import Clock
 from vell_core.domain.lifecycle import STATE_LABELS, TIMELINE_ORDER
-from vell_core.domain.models import (
-    AwsDelegationState,
-    DelegationEvent,
-    DelegationPath,
-    DelegationRequest,
-    DelegationStatus,
-)
+from vell_core.domain.models import AwsDelegationState, DelegationPath
 from vell_core.domain.roles import StaffMember, can
 from vell_core.domain.validation import ROOT_APPROVER_MAX_SECONDS
 from vell_core.services.staff import StaffDirectory
-from vell_core.store.engine import read_session
+from vell_core.store.nudges import NudgesStore
 from vell_core.views.formatting import when
 
 S = AwsDelegationState
@@ -288,13 +278,13 @@ class DeskNudges:
     def __init__(
         self,
         *,
-        engine: Engine,
+        store: NudgesStore,
         clock: Clock,
         staff: StaffDirectory,
         overrides: dict[str, int],
         refresh: timedelta,
     ) -> None:
-        self._engine = engine
+        self._store = store
         self._clock = clock
         self._staff = staff
         self._overrides = dict(overrides)
@@ -317,9 +307,10 @@ class DeskNudges:
         if seen is not None and mark == seen.watermark and not _due(seen.next_due, now):
             return seen, []
         notices: list[DeskNotice] = []
-        if seen is not None and mark != seen.watermark:
-            notices += [change_notice(c) for c in self.changes_since(member, seen.watermark)]
-        report = self.report(member)
+        with self._staff.one_read():  # one poll, one read of the member for both queries
+            if seen is not None and mark != seen.watermark:
+                notices += [change_notice(c) for c in self.changes_since(member, seen.watermark)]
+            report = self.report(member)
         nudged = seen.nudged if seen is not None else frozenset()
         fresh = [n for n in report.nudges if n.key not in nudged]
         fresh.sort(key=lambda n: n.since + n.usual, reverse=True)  # the newest news first
@@ -334,9 +325,7 @@ class DeskNudges:
             kept = self._watermark
             if kept is not None and now - kept[0] < self._refresh:
                 return kept[1]
-        with read_session(self._engine) as session:
-            newest = session.exec(select(func.max(col(DelegationEvent.id)))).one()
-        value = int(newest or 0)
+        value = self._store.newest_event_id()
         with self._lock:
             self._watermark = (now, value)
         return value
@@ -346,17 +335,9 @@ class DeskNudges:
     def changes_since(self, member: StaffMember, after: int) -> list[StateChange]:
         """New states on ``member``'s own requests after event id ``after`` (oldest first)."""
         member = self._staff.require(member, "delegation.read_own")
-        query = (
-            select(DelegationEvent, DelegationRequest)
-            .join(DelegationRequest, col(DelegationRequest.id) == DelegationEvent.delegation_id)
-            .where(col(DelegationEvent.id) > after)
-            .where(col(DelegationRequest.user_id) == member.id)
-            .where(col(DelegationEvent.source).not_in(OWN_ACTIONS))
-            .order_by(col(DelegationEvent.id))
-            .limit(MAX_CHANGES)
+        rows = self._store.events_after(
+            member.id, after, skip_sources=OWN_ACTIONS, limit=MAX_CHANGES
         )
-        with read_session(self._engine) as session:
-            rows = session.exec(query).all()
         return [
             StateChange(
                 event_id=event.id or 0,
@@ -376,19 +357,7 @@ class DeskNudges:
     def waiting(self, member: StaffMember) -> list[WaitingRequest]:
         """``member``'s own requests still waiting on the customer, with their state's start."""
         member = self._staff.require(member, "delegation.read_own")
-        entered = and_(
-            col(DelegationEvent.delegation_id) == col(DelegationRequest.id),
-            col(DelegationEvent.aws_state) == col(DelegationRequest.aws_state),
-        )
-        query = (
-            select(DelegationRequest, DelegationEvent.occurred_at)
-            .join(DelegationEvent, entered, isouter=True)
-            .where(col(DelegationRequest.user_id) == member.id)
-            .where(col(DelegationRequest.status) == DelegationStatus.PENDING)
-            .where(col(DelegationRequest.aws_state).in_(WAITING_STATES))
-        )
-        with read_session(self._engine) as session:
-            rows = session.exec(query).all()
+        rows = self._store.waiting(member.id, WAITING_STATES)
         return [
             WaitingRequest(
                 delegation_id=row.id or 0,
@@ -418,15 +387,7 @@ class DeskNudges:
         with self._lock:
             kept = self._medians
         if kept is None or now - kept[0] >= MEDIANS_TTL:
-            with read_session(self._engine) as session:
-                events = session.exec(
-                    select(
-                        DelegationEvent.delegation_id,
-                        DelegationEvent.aws_state,
-                        DelegationEvent.occurred_at,
-                    )
-                ).all()
-            medians = dwell_medians((d, S(s), t) for d, s, t in events)
+            medians = dwell_medians(self._store.state_history())
             kept = (now, medians)
             with self._lock:
                 self._medians = kept

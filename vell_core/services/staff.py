@@ -1,22 +1,51 @@
 """The staff directory: who is signed in, and whether their role allows an action.
 
 The rule itself is ``vell_core.domain.roles``; the rows are ``vell_core.store.staff``.
+
+Every service re-reads the member before it acts, so a deactivated or demoted member loses
+access on their next action. One page run is one action: inside :meth:`StaffDirectory.one_read`
+(the router wraps each run in it, and a service wraps a call that uses other services) the
+member is read from the store once and every later check in that run reuses the read.
 """
 
 from __future__ import annotations
 
-from sqlalchemy.engine import Engine
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from vell_core.domain.errors import PermissionDenied
 from vell_core.domain.roles import StaffMember, can
 from vell_core.store.staff import StaffStore
 
+# The members read in the current run, by (directory, member id); None outside a run. A context
+# variable, so each Streamlit script thread (one per browser session) has its own.
+_RUN_READS: ContextVar[dict[tuple[int, int], StaffMember | None] | None] = ContextVar(
+    "vell_staff_run_reads", default=None
+)
+
 
 class StaffDirectory:
     """Reads staff members and enforces role rules against the store."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._rows = StaffStore(engine)
+    def __init__(self, rows: StaffStore) -> None:
+        self._rows = rows
+
+    @contextmanager
+    def one_read(self) -> Iterator[None]:
+        """Within this block each member is read from the store once (one page run, one action).
+
+        Nested blocks share the outer block's reads. On exit the reads are forgotten, so the
+        next run sees a deactivation or a role change.
+        """
+        if _RUN_READS.get() is not None:
+            yield
+            return
+        token = _RUN_READS.set({})
+        try:
+            yield
+        finally:
+            _RUN_READS.reset(token)
 
     def list_active(self) -> list[StaffMember]:
         """Every active staff member, by role then name."""
@@ -24,11 +53,21 @@ class StaffDirectory:
 
     def by_email(self, email: str) -> StaffMember | None:
         """The active staff member with this email (case-insensitive), if any."""
-        return self._rows.by_email(email)
+        member = self._rows.by_email(email)
+        reads = _RUN_READS.get()
+        if reads is not None and member is not None:
+            reads[(id(self), member.id)] = member  # the run's later checks are by id
+        return member
 
     def by_id(self, user_id: int) -> StaffMember | None:
-        """The active staff member with this id, if any."""
-        return self._rows.by_id(user_id)
+        """The active staff member with this id, if any (read once per :meth:`one_read`)."""
+        reads = _RUN_READS.get()
+        if reads is None:
+            return self._rows.by_id(user_id)
+        key = (id(self), user_id)
+        if key not in reads:
+            reads[key] = self._rows.by_id(user_id)
+        return reads[key]
 
     def from_identity(
         self, email: str | None, *, email_verified: bool | None

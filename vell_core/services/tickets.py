@@ -28,24 +28,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine
-
 from vell_core.domain import validation
 from vell_core.domain.clock import Clock
 from vell_core.domain.errors import ValidationFailed
 from vell_core.domain.models import SupportTicket
 from vell_core.domain.roles import StaffMember
 from vell_core.services.staff import StaffDirectory
-from vell_core.store.engine import session_scope, table_of
+from vell_core.store.tickets import TicketStore
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 50_000
 REQUIRED_COLUMNS = ("external_ref", "opened_at", "subject")
 CATEGORY_PATTERN = re.compile(r"^[a-z0-9_-]{1,40}$")
-TICKETS = table_of(SupportTicket)
 
 
 @dataclass(frozen=True)
@@ -239,8 +233,8 @@ def _unreadable(exc: csv.Error) -> str:
 class TicketService:
     """Imports and records support tickets; wired as ``services.tickets``."""
 
-    def __init__(self, engine: Engine, clock: Clock, staff: StaffDirectory) -> None:
-        self._engine = engine
+    def __init__(self, store: TicketStore, clock: Clock, staff: StaffDirectory) -> None:
+        self._store = store
         self._clock = clock
         self._staff = staff
 
@@ -251,20 +245,10 @@ class TicketService:
         rows = len(good) + len({e.row for e in errors if e.row > 1})
         if errors:
             return ImportReport(rows=rows, errors=tuple(errors))
-        with session_scope(self._engine) as session:
-            refs = [ticket.external_ref for _, ticket in good]
-            present = set(
-                session.execute(
-                    select(TICKETS.c.external_ref).where(TICKETS.c.external_ref.in_(refs))
-                ).scalars()
-            )
-            new = [t for _, t in good if t.external_ref not in present]
-            if new:
-                session.execute(
-                    self._insert_ignoring_duplicates(),
-                    [self._values(t, member, "import") for t in new],
-                )
-        return ImportReport(rows=rows, imported=len(new), already_present=len(present))
+        added = self._store.add_new([_row(t, member, "import") for _, t in good])
+        return ImportReport(
+            rows=rows, imported=added.imported, already_present=added.already_present
+        )
 
     def add(self, member: StaffMember | None, ticket: TicketInput) -> TicketView:
         """Record one ticket entered by hand (refused if its external_ref exists)."""
@@ -281,46 +265,29 @@ class TicketService:
         if checked is None:
             raise ValidationFailed(fields=dict(p.split(": ", 1) for p in problems))
         checked = TicketInput(ticket.external_ref or None, *_fields_after_ref(checked))
-        with session_scope(self._engine) as session:
-            if (
-                checked.external_ref
-                and session.execute(
-                    select(func.count()).where(TICKETS.c.external_ref == checked.external_ref)
-                ).scalar_one()
-            ):
-                raise ValidationFailed(fields={"external_ref": "a ticket with this id exists"})
-            row = SupportTicket(**self._values(checked, member, "manual"))
-            session.add(row)
-            session.flush()
-            return _view(row)
+        stored = self._store.add_unless_ref_exists(_row(checked, member, "manual"))
+        if stored is None:
+            raise ValidationFailed(fields={"external_ref": "a ticket with this id exists"})
+        return _view(stored)
 
     def recent(self, member: StaffMember | None, limit: int = 50) -> list[TicketView]:
         """The most recently opened tickets, newest first."""
         self._staff.require(member, "tickets.write")
-        with session_scope(self._engine) as session:
-            rows = session.execute(
-                select(SupportTicket).order_by(TICKETS.c.opened_at.desc()).limit(limit)
-            ).scalars()
-            return [_view(row) for row in rows]
+        return [_view(row) for row in self._store.recent(limit)]
 
-    def _insert_ignoring_duplicates(self) -> Any:
-        # A concurrent import of the same file must not fail half-way: the unique
-        # external_ref lets the database drop the rows the other import already wrote.
-        insert = sqlite_insert if self._engine.dialect.name == "sqlite" else postgresql_insert
-        return insert(TICKETS).on_conflict_do_nothing(index_elements=["external_ref"])
 
-    @staticmethod
-    def _values(ticket: TicketInput, member: StaffMember, source: str) -> dict[str, Any]:
-        return {
-            "external_ref": ticket.external_ref,
-            "opened_at": ticket.opened_at,
-            "customer": ticket.customer,
-            "company": ticket.company,
-            "category": ticket.category,
-            "subject": ticket.subject,
-            "source": source,
-            "created_by_user_id": member.id,
-        }
+def _row(ticket: TicketInput, member: StaffMember, source: str) -> SupportTicket:
+    """The row to store for ``ticket``, attributed to ``member``."""
+    return SupportTicket(
+        external_ref=ticket.external_ref,
+        opened_at=ticket.opened_at,
+        customer=ticket.customer,
+        company=ticket.company,
+        category=ticket.category,
+        subject=ticket.subject,
+        source=source,
+        created_by_user_id=member.id,
+    )
 
 
 def _fields_after_ref(ticket: TicketInput) -> tuple[Any, ...]:

@@ -6,7 +6,10 @@ renew (a new request with the same parameters), promote (hybrid or CloudFormatio
 the "Ready for production?" prompt was sent (an audit row, read back for the table), and the
 offboarding checklist of a converted customer.
 
-``build_production_services`` wires this issue's services for the composition root.
+The desk's own reads are ``vell_core.store.trials``'; the services it acts through (delegations,
+promotion, CloudFormation setup, connections) are wired by the composition root
+(``vell_core.app.build_production_services``) and handed in. Each call reads the signed-in
+member once, however many of those services it goes through (``StaffDirectory.one_read``).
 """
 
 from __future__ import annotations
@@ -16,19 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
-from sqlalchemy.engine import Engine
-from sqlmodel import col, select
-
-from vell_core.domain.clock import Clock, ensure_utc
+from vell_core.domain.clock import Clock
 from vell_core.domain.errors import NotFound
 from vell_core.domain.models import (
-    AuditLog,
     AwsDelegationState,
     DelegationPath,
-    DelegationRequest,
     DelegationStatus,
-    PromotionRun,
     StaffRole,
 )
 from vell_core.domain.roles import StaffMember
@@ -43,7 +39,7 @@ from vell_core.services.delegation import (
 )
 from vell_core.services.promotion import Progress, PromotionService, PromotionView
 from vell_core.services.staff import StaffDirectory
-from vell_core.store.engine import session_scope
+from vell_core.store.trials import TrialsStore
 from vell_core.views.formatting import MISSING, seconds_left, when_minute
 
 PROMPT_ACTION = "trial.prompt_sent"
@@ -103,7 +99,7 @@ class TrialsDeskService:
     def __init__(
         self,
         *,
-        engine: Engine,
+        store: TrialsStore,
         clock: Clock,
         staff: StaffDirectory,
         audit: AuditRecorder,
@@ -112,7 +108,7 @@ class TrialsDeskService:
         setup: ProductionSetupService,
         connections: ConnectionService,
     ) -> None:
-        self._engine = engine
+        self._store = store
         self._clock = clock
         self._staff = staff
         self._audit = audit
@@ -125,20 +121,20 @@ class TrialsDeskService:
 
     def list(self, member: StaffMember, filters: TrialFilter) -> list[TrialRow]:
         """Demos and trials, least time left first (ended ones last)."""
-        member = self._staff.require(member, "promotion.run")
-        views = self._delegations.list(
-            member,
-            DelegationFilter(
-                statuses=() if filters.include_ended else LIVE_STATUSES,
-                paths=DESK_PATHS,
-                rep_ids=filters.rep_ids,
-                company_contains=filters.company_contains,
-            ),
-        )
-        ids = [v.id for v in views]
-        prompts, promotions = self._prompts(ids), self._promotions(ids)
+        with self._staff.one_read():
+            member = self._staff.require(member, "promotion.run")
+            views = self._delegations.list(
+                member,
+                DelegationFilter(
+                    statuses=() if filters.include_ended else LIVE_STATUSES,
+                    paths=DESK_PATHS,
+                    rep_ids=filters.rep_ids,
+                    company_contains=filters.company_contains,
+                ),
+            )
+        notes = self._store.notes([v.id for v in views], PROMPT_ACTION)
         now = self._clock.now()
-        rows = [_row(v, now, prompts.get(v.id), promotions.get(v.id)) for v in views]
+        rows = [_row(v, now, notes.prompts.get(v.id), notes.promotions.get(v.id)) for v in views]
         return sorted(rows, key=_sort_key)
 
     def reps(self, member: StaffMember) -> builtins.list[StaffMember]:
@@ -150,19 +146,22 @@ class TrialsDeskService:
 
     def renew(self, member: StaffMember, delegation_id: int, launch_token: str) -> DelegationView:
         """A new request with the same parameters (idempotent per ``launch_token``)."""
-        member = self._staff.require(member, "promotion.run")
-        old = self._delegations.get(member, delegation_id)
-        new = self._delegations.launch(
-            member,
-            LaunchRequest(
-                company=old.company,
-                aws_account_id=old.aws_account_id,
-                path=old.path,
-                launch_token=launch_token,
-                session_duration=old.session_duration,
-                wizard_session_id=old.wizard_session_id,
-            ),
-        )
+        with self._staff.one_read():
+            member = self._staff.require(member, "promotion.run")
+            old = self._delegations.get(member, delegation_id)
+            new = self._delegations.launch(
+                member,
+                LaunchRequest(
+                    company=old.company,
+                    aws_account_id=old.aws_account_id,
+                    path=old.path,
+                    launch_token=launch_token,
+                    session_duration=old.session_duration,
+                    wizard_session_id=old.wizard_session_id,
+                ),
+            )
+        # Not in the launch's transaction: the launch commits its row before it calls AWS, and
+        # the renewal's audit row follows through the recorder's queue.
         self._audit.record(
             action=RENEW_ACTION,
             outcome="ok",
@@ -177,8 +176,9 @@ class TrialsDeskService:
         self, member: StaffMember, delegation_id: int, note: str = ""
     ) -> datetime:
         """Record that the customer got the "Ready for production?" prompt."""
-        member = self._staff.require(member, "promotion.run")
-        view = self._delegations.get(member, delegation_id)
+        with self._staff.one_read():
+            member = self._staff.require(member, "promotion.run")
+            view = self._delegations.get(member, delegation_id)
         self._audit.record(
             action=PROMPT_ACTION,
             outcome="ok",
@@ -197,59 +197,25 @@ class TrialsDeskService:
 
     def promote_cloudformation(self, member: StaffMember, delegation_id: int) -> SetupView:
         """Start (or reuse) the CloudFormation setup for this delegation's customer."""
-        member = self._staff.require(member, "promotion.run")
-        view = self._delegations.get(member, delegation_id)
-        return self._setup.start(
-            member,
-            company=view.company,
-            aws_account_id=view.aws_account_id,
-            source_delegation_id=view.id,
-        )
+        with self._staff.one_read():
+            member = self._staff.require(member, "promotion.run")
+            view = self._delegations.get(member, delegation_id)
+            return self._setup.start(
+                member,
+                company=view.company,
+                aws_account_id=view.aws_account_id,
+                source_delegation_id=view.id,
+            )
 
     def offboarding(self, member: StaffMember, delegation_id: int) -> OffboardingChecklist:
         """The offboarding checklist of the connection this delegation was converted to."""
-        member = self._staff.require(member, "promotion.run")
-        view = self._delegations.get(member, delegation_id)
-        connection_id = self._connection_of(view.id)
-        if connection_id is None:
-            raise NotFound("This customer has no permanent connection to offboard.")
-        return self._connections.offboarding_checklist(member, connection_id)
-
-    # -- helpers ------------------------------------------------------------------------------
-
-    def _connection_of(self, delegation_id: int) -> int | None:
-        with session_scope(self._engine) as session:
-            row = session.get(DelegationRequest, delegation_id)
-            if row is not None and row.cloud_connection_id:
-                return row.cloud_connection_id
-            return session.exec(
-                select(PromotionRun.connection_id).where(
-                    PromotionRun.source_delegation_id == delegation_id
-                )
-            ).first()
-
-    def _prompts(self, ids: builtins.list[int]) -> dict[int, datetime]:
-        if not ids:
-            return {}
-        with session_scope(self._engine) as session:
-            rows = session.exec(
-                select(AuditLog.delegation_id, func.max(AuditLog.at))
-                .where(col(AuditLog.delegation_id).in_(ids))
-                .where(AuditLog.action == PROMPT_ACTION)
-                .group_by(col(AuditLog.delegation_id))
-            ).all()
-        return {int(i): _aware(at) for i, at in rows if i is not None and at is not None}
-
-    def _promotions(self, ids: builtins.list[int]) -> dict[int, str]:
-        if not ids:
-            return {}
-        with session_scope(self._engine) as session:
-            rows = session.exec(
-                select(PromotionRun.source_delegation_id, PromotionRun.status).where(
-                    col(PromotionRun.source_delegation_id).in_(ids)
-                )
-            ).all()
-        return {int(i): str(getattr(s, "value", s)) for i, s in rows}
+        with self._staff.one_read():
+            member = self._staff.require(member, "promotion.run")
+            view = self._delegations.get(member, delegation_id)
+            connection_id = self._store.connection_of(view.id)
+            if connection_id is None:
+                raise NotFound("This customer has no permanent connection to offboard.")
+            return self._connections.offboarding_checklist(member, connection_id)
 
 
 def _row(
@@ -269,10 +235,3 @@ def _sort_key(row: TrialRow) -> tuple[int, float]:
     if left is None or left <= 0:
         return (1, -(left or 0))
     return (0, left)
-
-
-def _aware(value: Any) -> datetime:
-    """SQLite aggregates bypass the column type: make the timestamp aware UTC."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return ensure_utc(value)

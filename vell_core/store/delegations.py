@@ -22,3 +22,14 @@ def mark_first_sync(engine: Engine, delegation_id: int, when: datetime) -> bool:
     )
     with session_scope(engine) as session:
         return bool(rows_affected(session.execute(statement)))
+
+
+class FirstSyncMarks:
+    """``mark_first_sync`` bound to the engine, for a service that is handed its store."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def mark(self, delegation_id: int, when: datetime) -> bool:
+        """Set ``first_sync_at`` unless already set; True only for the call that set it."""
+        return mark_first_sync(self._engine, delegation_id, when)

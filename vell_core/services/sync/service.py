@@ -7,8 +7,6 @@ import math
 import threading
 from datetime import datetime
 
-from sqlalchemy.engine import Engine
-
 from vell_core.domain.clock import Clock, ensure_utc
 from vell_core.domain.errors import (
     CredentialsUnavailable,
@@ -30,7 +28,7 @@ from vell_core.services.delegation import DelegationFilter, DelegationService, D
 from vell_core.services.sync.job import SyncJob
 from vell_core.services.sync.pacing import AccountLimits
 from vell_core.services.sync.progress import DelegationChoice, DemoState, LiveHeader, SyncProgress
-from vell_core.store.delegations import mark_first_sync
+from vell_core.store.delegations import FirstSyncMarks
 from vell_core.store.funnel import FunnelRecorder
 
 log = logging.getLogger(__name__)
@@ -56,7 +54,7 @@ class SyncService:
         customer_access: CustomerAccess,
         delegations: DelegationService,
         funnel: FunnelRecorder,
-        engine: Engine,
+        first_sync: FirstSyncMarks,
         clock: Clock,
         rates: dict[str, float] | None = None,
         rate_limit_factor: float = 1.0,
@@ -65,7 +63,7 @@ class SyncService:
         self._access = customer_access
         self._delegations = delegations
         self._funnel = funnel
-        self._engine = engine
+        self._first_sync = first_sync
         self._clock = clock
         self._rates = dict(rates or MARKETPLACE_RATES)
         self._factor = rate_limit_factor
@@ -242,8 +240,12 @@ class SyncService:
             self._record_first_sync(job.clients.delegation, now)
 
     def _record_first_sync(self, view: DelegationView, now: datetime) -> None:
-        """Approval → first listings on screen, once per delegation (whoever looks first)."""
-        if view.approved_at is None or not mark_first_sync(self._engine, view.id, now):
+        """Approval → first listings on screen, once per delegation (whoever looks first).
+
+        The mark and the funnel event are two transactions: the mark is the compare-and-set
+        that picks the one caller who records, and the recorder writes in its own.
+        """
+        if view.approved_at is None or not self._first_sync.mark(view.id, now):
             return
         self._funnel.record(
             session_id=view.wizard_session_id or f"delegation-{view.id}",
