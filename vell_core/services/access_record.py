@@ -35,9 +35,9 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-import altair as alt
 import pandas as pd
 
 from vell_core.config.settings import Settings
@@ -51,6 +51,9 @@ from vell_core.services.audit import AuditRecorder
 from vell_core.services.delegation import PATH_LABELS, DelegationService, DelegationView
 from vell_core.store.audit_log import MAX_RECORD_CALLS, AuditLogStore, CallRow
 from vell_core.views.formatting import duration_text, when
+
+if TYPE_CHECKING:
+    import altair as alt
 
 SCREEN_IDLE = timedelta(minutes=10)
 OTHER_STAFF = "Vell staff"
@@ -351,6 +354,8 @@ def calls_over_time(record: AccessRecord) -> pd.DataFrame:
 
 def calls_chart(record: AccessRecord) -> alt.Chart | None:
     """Stacked bars of calls over time, coloured by screen (None when there were no calls)."""
+    import altair as alt  # on first use: Altair is about a tenth of the app's start-up
+
     frame = calls_over_time(record)
     if frame.empty:
         return None
