@@ -52,6 +52,7 @@ from vell_core.store.delegations import FirstSyncMarks
 from vell_core.store.demo_links import DemoLinkStore
 from vell_core.store.engine import make_engine
 from vell_core.store.funnel import FunnelRecorder
+from vell_core.store.metrics import MetricsStore
 from vell_core.store.nudges import NudgesStore
 from vell_core.store.overview import OverviewStore
 from vell_core.store.staff import StaffStore
@@ -239,7 +240,7 @@ def build_services(
         production_setup=production.production_setup,
         promotion=production.promotion,
         trials=production.trials,
-        metrics=MetricsService(engine, clock, staff),
+        metrics=MetricsService(MetricsStore(engine), clock, staff),
         tickets=TicketService(TicketStore(engine), clock, staff),
         sync=sync,
         listing_updates=ListingUpdateService(customer_access=customer_access, sync=sync),
