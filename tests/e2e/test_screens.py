@@ -30,6 +30,7 @@ from tests.e2e.helpers import (
     wait_for_app_run,
     watch_runs,
 )
+from vell_core.views.metrics import DASHBOARD_SECTIONS as METRICS_SECTIONS
 
 pytestmark = pytest.mark.e2e
 
@@ -59,17 +60,6 @@ def cut_off(page: Page) -> list[str]:
     """The tiles on the page whose text does not fit."""
     wait_for_app_run(page)
     return main(page).evaluate(CUT_OFF)
-
-
-# The Leadership page's sections, shown one at a time (pages/metrics.py SECTION_RENDERERS).
-METRICS_SECTIONS = (
-    "Wizard completion",
-    "Time to first sync",
-    "Customers",
-    "Trial → production",
-    "Setup tickets",
-    "By rep",
-)
 
 
 def look(page: Page, name: str) -> None:
