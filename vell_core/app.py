@@ -47,6 +47,7 @@ from vell_core.services.sync.service import LIVE_DEMO_SERVICES, SyncService
 from vell_core.services.tickets import TicketService
 from vell_core.services.trials import TrialsDeskService
 from vell_core.services.worker import NotificationWorker
+from vell_core.store.action_limits import ActionCountStore
 from vell_core.store.audit_log import AuditLogStore
 from vell_core.store.delegations import FirstSyncMarks
 from vell_core.store.demo_links import DemoLinkStore
@@ -147,7 +148,7 @@ def build_services(
     funnel = FunnelRecorder(engine, clock)
     audit = AuditRecorder(engine, clock)
     vault = CredentialVault(engine=engine, clock=clock, key=_vault_key(settings))
-    rate_limiter = ActionLimiter(clock=clock, engine=engine)
+    rate_limiter = ActionLimiter(clock=clock, store=ActionCountStore(engine))
     delegations = DelegationService(
         settings=settings,
         engine=engine,

@@ -31,6 +31,7 @@ from vell_core.services.delegation import DelegationFilter, DelegationService, L
 from vell_core.services.demo_links import DemoLinkService, LinkRefused
 from vell_core.services.partner_onboarding import PartnerOnboardingService
 from vell_core.services.staff import StaffDirectory
+from vell_core.store.action_limits import ActionCountStore
 from vell_core.store.audit_log import AuditLogStore
 from vell_core.store.demo_links import DemoLinkStore
 from vell_core.store.engine import session_scope
@@ -102,7 +103,7 @@ def world(engine: Engine) -> dict[str, Any]:
     staff = StaffDirectory(StaffStore(engine))
     aws = FakeAws()
     audit = AuditRecorder(engine, clock)
-    limiter = ActionLimiter(clock=clock, engine=engine)
+    limiter = ActionLimiter(clock=clock, store=ActionCountStore(engine))
     delegations = DelegationService(
         settings=settings,
         engine=engine,
@@ -360,7 +361,7 @@ def test_rate_limit_on_demo_link_launches(world: dict[str, Any]) -> None:
         world["links"].redeem(issued.token, ACCOUNT)
     limiter = ActionLimiter(
         clock=world["clock"],
-        engine=world["engine"],
+        store=ActionCountStore(world["engine"]),
         limits={"delegation.create": Limit(10, timedelta(minutes=10), "delegation requests")},
     )
     with pytest.raises(RateLimited):
