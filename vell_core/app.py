@@ -53,7 +53,9 @@ from vell_core.store.delegations import FirstSyncMarks
 from vell_core.store.demo_links import DemoLinkStore
 from vell_core.store.engine import make_engine
 from vell_core.store.funnel import FunnelRecorder
+from vell_core.store.health import HealthStore
 from vell_core.store.nudges import NudgesStore
+from vell_core.store.onboarding import OnboardingStore
 from vell_core.store.overview import OverviewStore
 from vell_core.store.staff import StaffStore
 from vell_core.store.tickets import TicketStore
@@ -213,10 +215,10 @@ def build_services(
         ),
         rate_limiter=rate_limiter,
         aws_health=AwsHealthService(
-            settings=settings, engine=engine, clock=clock, aws=aws, staff=staff
+            settings=settings, store=HealthStore(engine), clock=clock, aws=aws, staff=staff
         ),
         partner_onboarding=PartnerOnboardingService(
-            settings=settings, engine=engine, clock=clock, staff=staff
+            settings=settings, store=OnboardingStore(engine), clock=clock, staff=staff
         ),
         audit_query=AuditQuery(store=audit_log, staff=staff, audit=audit),
         demo_links=DemoLinkService(

@@ -36,6 +36,8 @@ from vell_core.store.audit_log import AuditLogStore
 from vell_core.store.demo_links import DemoLinkStore
 from vell_core.store.engine import session_scope
 from vell_core.store.funnel import FunnelRecorder
+from vell_core.store.health import HealthStore
+from vell_core.store.onboarding import OnboardingStore
 from vell_core.store.staff import StaffStore
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -131,13 +133,13 @@ def world(engine: Engine) -> dict[str, Any]:
         ),
         "admin": AwsHealthService(
             settings=settings,
-            engine=engine,
+            store=HealthStore(engine),
             clock=clock,
             aws=aws,  # type: ignore[arg-type]
             staff=staff,
         ),
         "onboarding": PartnerOnboardingService(
-            settings=settings, engine=engine, clock=clock, staff=staff
+            settings=settings, store=OnboardingStore(engine), clock=clock, staff=staff
         ),
         "audit_query": AuditQuery(store=AuditLogStore(engine), staff=staff),
         "links": DemoLinkService(
