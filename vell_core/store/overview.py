@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import distinct, func
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from vell_core.domain.models import (
@@ -22,7 +22,7 @@ from vell_core.domain.models import (
     FunnelEvent,
     FunnelStep,
 )
-from vell_core.store.engine import read_session
+from vell_core.store.engine import read_session, table_of
 
 PENDING_STATES = (
     AwsDelegationState.UNASSIGNED,
@@ -113,23 +113,27 @@ def _customers_with(session: Session, path: str, now: datetime) -> int:
     return int(session.exec(query).one())
 
 
+# Core aliases of ``funnel_events``, built once: ORM ``aliased`` entities re-adapted every
+# column on each page view (about 14 ms of a Home run under a profiler).
+_DEMO = table_of(FunnelEvent).alias("demo")
+_TRIAL = table_of(FunnelEvent).alias("trial")
+
+
 def _demoed_then_trialled(session: Session, now: datetime) -> int:
     """Customers with a connected demo in the window who later connected a trial."""
-    demo = aliased(FunnelEvent)
-    trial = aliased(FunnelEvent)
     query = (
-        select(func.count(distinct(col(demo.customer))))
-        .join(trial, col(trial.customer) == col(demo.customer))
+        sa_select(func.count(distinct(_DEMO.c.customer)))
+        .select_from(_DEMO.join(_TRIAL, _TRIAL.c.customer == _DEMO.c.customer))
         .where(
-            demo.step == FunnelStep.CONNECTED,
-            demo.path == "demo",
-            col(demo.occurred_at) > now - WINDOW,
-            trial.step == FunnelStep.CONNECTED,
-            trial.path == "trial",
-            col(trial.occurred_at) >= col(demo.occurred_at),
+            _DEMO.c.step == FunnelStep.CONNECTED,
+            _DEMO.c.path == "demo",
+            _DEMO.c.occurred_at > now - WINDOW,
+            _TRIAL.c.step == FunnelStep.CONNECTED,
+            _TRIAL.c.path == "trial",
+            _TRIAL.c.occurred_at >= _DEMO.c.occurred_at,
         )
     )
-    return int(session.exec(query).one())
+    return int(session.execute(query).scalar_one())
 
 
 def _production(session: Session, now: datetime) -> int:
