@@ -48,6 +48,7 @@ from vell_core.services.tickets import TicketService
 from vell_core.services.trials import TrialsDeskService
 from vell_core.services.worker import NotificationWorker
 from vell_core.store.audit_log import AuditLogStore
+from vell_core.store.connections import ConnectionStore
 from vell_core.store.delegations import FirstSyncMarks
 from vell_core.store.demo_links import DemoLinkStore
 from vell_core.store.engine import make_engine
@@ -287,12 +288,13 @@ def build_production_services(
 
     ``console_origin`` is where quick-create links point: AWS's console, or the sandbox's.
     """
+    connection_store = ConnectionStore(engine)
     connections = ConnectionService(
-        settings=settings, engine=engine, clock=clock, aws=aws, staff=staff, audit=audit
+        settings=settings, store=connection_store, clock=clock, aws=aws, staff=staff, audit=audit
     )
     setup = ProductionSetupService(
         settings=settings,
-        engine=engine,
+        store=connection_store,
         clock=clock,
         staff=staff,
         audit=audit,
