@@ -42,6 +42,7 @@ from vell_core.services.nudges import DeskNudges
 from vell_core.services.overview import OverviewService
 from vell_core.services.partner_onboarding import PartnerOnboardingService
 from vell_core.services.promotion import PromotionService
+from vell_core.services.promotion_steps import OnboardingAccess, PromotionSteps
 from vell_core.services.staff import StaffDirectory
 from vell_core.services.sync.service import LIVE_DEMO_SERVICES, SyncService
 from vell_core.services.tickets import TicketService
@@ -55,6 +56,7 @@ from vell_core.store.engine import make_engine
 from vell_core.store.funnel import FunnelRecorder
 from vell_core.store.nudges import NudgesStore
 from vell_core.store.overview import OverviewStore
+from vell_core.store.promotions import PromotionStore
 from vell_core.store.staff import StaffStore
 from vell_core.store.tickets import TicketStore
 from vell_core.store.trials import TrialsStore
@@ -302,16 +304,27 @@ def build_production_services(
         connections=connections,
         console_origin=console_origin,
     )
+    promotions = PromotionStore(engine)
     promotion = PromotionService(
-        settings=settings,
-        engine=engine,
+        store=promotions,
         clock=clock,
         staff=staff,
         delegations=delegations,
-        customer_access=customer_access,
         connections=connections,
-        funnel=funnel,
         audit=audit,
+        steps=PromotionSteps(
+            settings=settings,
+            store=promotions,
+            clock=clock,
+            access=OnboardingAccess(
+                store=promotions,
+                clock=clock,
+                delegations=delegations,
+                customer_access=customer_access,
+            ),
+            connections=connections,
+            funnel=funnel,
+        ),
     )
     trials = TrialsDeskService(
         store=TrialsStore(engine),
