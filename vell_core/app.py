@@ -42,6 +42,7 @@ from vell_core.services.nudges import DeskNudges
 from vell_core.services.overview import OverviewService
 from vell_core.services.partner_onboarding import PartnerOnboardingService
 from vell_core.services.promotion import PromotionService
+from vell_core.services.promotion_steps import OnboardingAccess, PromotionSteps
 from vell_core.services.staff import StaffDirectory
 from vell_core.services.sync.service import LIVE_DEMO_SERVICES, SyncService
 from vell_core.services.tickets import TicketService
@@ -49,6 +50,7 @@ from vell_core.services.trials import TrialsDeskService
 from vell_core.services.worker import NotificationWorker
 from vell_core.store.action_limits import ActionCountStore
 from vell_core.store.audit_log import AuditLogStore
+from vell_core.store.connections import ConnectionStore
 from vell_core.store.delegations import FirstSyncMarks
 from vell_core.store.demo_links import DemoLinkStore
 from vell_core.store.engine import make_engine
@@ -58,6 +60,7 @@ from vell_core.store.metrics import MetricsStore
 from vell_core.store.nudges import NudgesStore
 from vell_core.store.onboarding import OnboardingStore
 from vell_core.store.overview import OverviewStore
+from vell_core.store.promotions import PromotionStore
 from vell_core.store.staff import StaffStore
 from vell_core.store.tickets import TicketStore
 from vell_core.store.trials import TrialsStore
@@ -291,12 +294,13 @@ def build_production_services(
 
     ``console_origin`` is where quick-create links point: AWS's console, or the sandbox's.
     """
+    connection_store = ConnectionStore(engine)
     connections = ConnectionService(
-        settings=settings, engine=engine, clock=clock, aws=aws, staff=staff, audit=audit
+        settings=settings, store=connection_store, clock=clock, aws=aws, staff=staff, audit=audit
     )
     setup = ProductionSetupService(
         settings=settings,
-        engine=engine,
+        store=connection_store,
         clock=clock,
         staff=staff,
         audit=audit,
@@ -304,16 +308,27 @@ def build_production_services(
         connections=connections,
         console_origin=console_origin,
     )
+    promotions = PromotionStore(engine)
     promotion = PromotionService(
-        settings=settings,
-        engine=engine,
+        store=promotions,
         clock=clock,
         staff=staff,
         delegations=delegations,
-        customer_access=customer_access,
         connections=connections,
-        funnel=funnel,
         audit=audit,
+        steps=PromotionSteps(
+            settings=settings,
+            store=promotions,
+            clock=clock,
+            access=OnboardingAccess(
+                store=promotions,
+                clock=clock,
+                delegations=delegations,
+                customer_access=customer_access,
+            ),
+            connections=connections,
+            funnel=funnel,
+        ),
     )
     trials = TrialsDeskService(
         store=TrialsStore(engine),

@@ -414,8 +414,8 @@ def test_a_failure_at_any_step_resumes_without_a_second_role(
     h = harness
     delegation_id = onboarding_ready(h)
     service = h.prod.promotion
-    method = f"_step_{step.value}"
-    original = getattr(service, method)
+    method = step.value  # PromotionSteps names each step's method by its value
+    original = getattr(service.steps, method)
     calls = {"n": 0}
 
     def fail_once(ctx: Any) -> str:
@@ -426,7 +426,7 @@ def test_a_failure_at_any_step_resumes_without_a_second_role(
             raise AwsError("injected failure", code="Injected")
         return str(original(ctx))
 
-    monkeypatch.setattr(service, method, fail_once)
+    monkeypatch.setattr(service.steps, method, fail_once)
     failed = service.run(h.member(), delegation_id)
     assert failed.status is PromotionStatus.FAILED
     outcome = next(s for s in failed.steps if s.step is step)
@@ -450,7 +450,7 @@ def test_a_recorded_role_name_is_never_replaced(
     h = harness
     delegation_id = onboarding_ready(h)
     service = h.prod.promotion
-    monkeypatch.setattr(service, "_step_put_policy", _raise)
+    monkeypatch.setattr(service.steps, "put_policy", _raise)
     first = service.run(h.member(), delegation_id)
     monkeypatch.undo()
     _capture_tokens(h.sandbox, monkeypatch)  # undo() dropped the capture; keep it for safety

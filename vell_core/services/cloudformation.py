@@ -20,15 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, urlencode
 
-from sqlalchemy.engine import Engine
-from sqlmodel import col, select
-
 from vell_core.config.settings import Settings
 from vell_core.domain import validation
 from vell_core.domain.clock import Clock
 from vell_core.domain.errors import NotFound, ValidationFailed
 from vell_core.domain.models import (
-    AuditLog,
     CloudConnection,
     ConnectionStatus,
     ConnectionVia,
@@ -43,7 +39,7 @@ from vell_core.services.connection_identity import (
 )
 from vell_core.services.connections import ConnectionService, ValidationReport
 from vell_core.services.staff import StaffDirectory
-from vell_core.store.engine import session_scope
+from vell_core.store.connections import ConnectionStore
 from vell_core.store.funnel import FunnelRecorder
 
 # The console's CloudFormation pages. In the sandbox the same path is served by the sandbox AWS
@@ -105,7 +101,7 @@ class ProductionSetupService:
         self,
         *,
         settings: Settings,
-        engine: Engine,
+        store: ConnectionStore,
         clock: Clock,
         staff: StaffDirectory,
         audit: AuditRecorder,
@@ -114,7 +110,7 @@ class ProductionSetupService:
         console_origin: str = CONSOLE_ORIGIN,
     ) -> None:
         self._settings = settings
-        self._engine = engine
+        self._store = store
         self._clock = clock
         self._staff = staff
         self._audit = audit
@@ -158,13 +154,7 @@ class ProductionSetupService:
     def pending(self, member: StaffMember) -> list[SetupView]:
         """Setups waiting for the customer's stack, newest first."""
         self._staff.require(member, "connection.manage")
-        with session_scope(self._engine) as session:
-            rows = session.exec(
-                select(CloudConnection)
-                .where(CloudConnection.created_via == ConnectionVia.CLOUDFORMATION)
-                .where(CloudConnection.status == ConnectionStatus.PENDING)
-                .order_by(col(CloudConnection.created_at).desc())
-            ).all()
+        rows = self._store.pending(ConnectionVia.CLOUDFORMATION)
         return [self._view(row) for row in rows]
 
     def validate(self, member: StaffMember, connection_id: int, role_arn: str) -> ValidationReport:
@@ -196,23 +186,10 @@ class ProductionSetupService:
 
     def _source_delegation(self, connection_id: int) -> DelegationRequest | None:
         self._audit.flush()  # the setup-started row may still be queued
-        with session_scope(self._engine) as session:
-            delegation_id = session.exec(
-                select(AuditLog.delegation_id)
-                .where(AuditLog.connection_id == connection_id)
-                .where(AuditLog.action == SETUP_STARTED_ACTION)
-                .order_by(col(AuditLog.at))
-            ).first()
-            return session.get(DelegationRequest, delegation_id) if delegation_id else None
+        return self._store.setup_source(connection_id, SETUP_STARTED_ACTION)
 
     def _pending_for(self, account: str) -> CloudConnection | None:
-        with session_scope(self._engine) as session:
-            return session.exec(
-                select(CloudConnection)
-                .where(CloudConnection.aws_account_id == account)
-                .where(CloudConnection.created_via == ConnectionVia.CLOUDFORMATION)
-                .where(CloudConnection.status == ConnectionStatus.PENDING)
-            ).first()
+        return self._store.pending_for(account, ConnectionVia.CLOUDFORMATION)
 
     def _refuse_if_connected(self, account: str) -> None:
         if self._connections.active_for_account(account) is not None:
@@ -231,8 +208,7 @@ class ProductionSetupService:
         )
 
     def _load(self, connection_id: int) -> CloudConnection:
-        with session_scope(self._engine) as session:
-            row = session.get(CloudConnection, connection_id)
+        row = self._store.get(connection_id)
         if row is None or row.created_via is not ConnectionVia.CLOUDFORMATION:
             raise NotFound("No such CloudFormation setup.")
         return row

@@ -20,15 +20,11 @@ from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from sqlalchemy import func
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
 
 from vell_core.aws.clients import ACCESS_DENIED_CODES, ClientFactory, StaticCredentials, error_code
 from vell_core.aws.probe import PermissionProbe, ProbeReport
 from vell_core.config.settings import Settings
-from vell_core.domain.clock import Clock, ensure_utc
+from vell_core.domain.clock import Clock
 from vell_core.domain.errors import (
     AwsAccessDenied,
     AwsError,
@@ -37,15 +33,7 @@ from vell_core.domain.errors import (
     ValidationFailed,
 )
 from vell_core.domain.iam_actions import CONNECTOR_POLICY_NAME
-from vell_core.domain.models import (
-    AuditLog,
-    CloudConnection,
-    ConnectionStatus,
-    ConnectionVia,
-    Customer,
-    DelegationRequest,
-    DelegationStatus,
-)
+from vell_core.domain.models import CloudConnection, ConnectionStatus, ConnectionVia
 from vell_core.domain.roles import StaffMember
 from vell_core.services.audit import AuditRecorder
 from vell_core.services.connection_identity import (
@@ -59,7 +47,7 @@ from vell_core.services.connection_identity import (
     trust_allows_source_identity,
 )
 from vell_core.services.staff import StaffDirectory
-from vell_core.store.engine import session_scope
+from vell_core.store.connections import Added, ConnectionStore
 from vell_core.views.formatting import MISSING, when_minute
 
 log = logging.getLogger(__name__)
@@ -291,7 +279,7 @@ class ConnectionService:
         self,
         *,
         settings: Settings,
-        engine: Engine,
+        store: ConnectionStore,
         clock: Clock,
         aws: ClientFactory,
         staff: StaffDirectory,
@@ -299,7 +287,7 @@ class ConnectionService:
         probe: PermissionProbe | None = None,
     ) -> None:
         self._settings = settings
-        self._engine = engine
+        self._store = store
         self._clock = clock
         self._staff = staff
         self._audit = audit
@@ -313,15 +301,9 @@ class ConnectionService:
     ) -> list[ConnectionView]:
         """Every connection (pending ones too), company then newest first."""
         self._staff.require(member, "connection.manage")
-        query = select(CloudConnection)
-        if company_contains.strip():
-            pattern = f"%{company_contains.strip().lower()}%"
-            query = query.where(col(CloudConnection.company).ilike(pattern))
-        if not include_disconnected:
-            query = query.where(CloudConnection.status != ConnectionStatus.DISCONNECTED)
-        query = query.order_by(col(CloudConnection.company), col(CloudConnection.id).desc())
-        with session_scope(self._engine) as session:
-            rows = session.exec(query).all()
+        rows = self._store.search(
+            company_contains.strip(), include_disconnected=include_disconnected
+        )
         successes = self._last_successes([row.id or 0 for row in rows])
         return [_view(row, successes.get(row.id or 0)) for row in rows]
 
@@ -354,12 +336,8 @@ class ConnectionService:
         a failed insert never leaves an orphan connection).
         """
         now = self._clock.now()
-        with session_scope(self._engine) as session:
-            customer_id = session.exec(
-                select(Customer.id).where(Customer.aws_account_id == aws_account_id)
-            ).first()
         return CloudConnection(
-            customer_id=customer_id,
+            customer_id=self._store.customer_id(aws_account_id),
             aws_account_id=aws_account_id,
             company=company,
             external_id=new_external_id(),
@@ -389,35 +367,21 @@ class ConnectionService:
                 via=via,
                 stack_name=stack_name,
             )
-            try:
-                with session_scope(self._engine) as session:
-                    session.add(row)
+            added = self._store.add(row)
+            if added is Added.ADDED:
                 return row
-            except IntegrityError:
-                if not self._external_id_taken(row.external_id):
-                    # Another constraint refused the row (e.g. the account-id check): retrying
-                    # with a new external ID cannot help, and blaming the ID would mislead.
-                    raise ValidationFailed(
-                        "The connection could not be stored; check the AWS account id "
-                        "(12 digits, 0-9) and the company name."
-                    ) from None
+            if added is Added.REFUSED:
+                # Another constraint refused the row (e.g. the account-id check): retrying
+                # with a new external ID cannot help, and blaming the ID would mislead.
+                raise ValidationFailed(
+                    "The connection could not be stored; check the AWS account id "
+                    "(12 digits, 0-9) and the company name."
+                )
         raise ValidationFailed("Could not generate a unique external ID; try again.")
-
-    def _external_id_taken(self, external_id: str) -> bool:
-        with session_scope(self._engine) as session:
-            found = session.exec(
-                select(CloudConnection.id).where(CloudConnection.external_id == external_id)
-            ).first()
-        return found is not None
 
     def active_for_account(self, aws_account_id: str) -> int | None:
         """The id of the account's active connection, if it has one."""
-        with session_scope(self._engine) as session:
-            return session.exec(
-                select(CloudConnection.id)
-                .where(CloudConnection.aws_account_id == aws_account_id)
-                .where(CloudConnection.status == ConnectionStatus.ACTIVE)
-            ).first()
+        return self._store.active_for_account(aws_account_id)
 
     def activate(self, member: StaffMember, connection_id: int, role_arn: str) -> None:
         """Mark a verified connection active (the promotion's probe already passed)."""
@@ -515,21 +479,17 @@ class ConnectionService:
     def _store_outcome(
         self, connection_id: int, role_arn: str | None, ok: bool, now: datetime
     ) -> None:
-        try:
-            with session_scope(self._engine) as session:
-                row = session.get(CloudConnection, connection_id)
-                assert row is not None
-                if role_arn and row.role_arn != role_arn:
-                    row.role_arn = role_arn
-                row.last_validated_at = now
-                row.last_validation_ok = ok
-                row.status = _next_status(ConnectionStatus(row.status), ok)
-                row.updated_at = now
-                session.add(row)
-        except IntegrityError:
+        stored = self._store.record_validation(
+            connection_id,
+            role_arn=role_arn,
+            ok=ok,
+            now=now,
+            status_after=lambda current: _next_status(current, ok),
+        )
+        if not stored:
             raise ValidationFailed(
                 "That role is already used by another Vell connection for this account."
-            ) from None
+            )
 
     # -- conversion, disconnect, offboarding ---------------------------------------------------
 
@@ -537,30 +497,14 @@ class ConnectionService:
         self, delegation_ids: tuple[int, ...], role_arn: str, connection_id: int
     ) -> None:
         """Mark delegations converted (sticky), pointing at the permanent role and connection."""
-        now = self._clock.now()
-        with session_scope(self._engine) as session:
-            for delegation_id in delegation_ids:
-                row = session.get(DelegationRequest, delegation_id)
-                if row is None:
-                    continue
-                row.status = DelegationStatus.CONVERTED
-                row.persistent_role_arn = role_arn
-                row.cloud_connection_id = connection_id
-                row.updated_at = now
-                session.add(row)
+        self._store.mark_converted(delegation_ids, role_arn, connection_id, self._clock.now())
 
     def disconnect(self, member: StaffMember, connection_id: int) -> OffboardingChecklist:
         """Stop using the connection in Vell; returns the offboarding checklist."""
         member = self._staff.require(member, "connection.manage")
-        now = self._clock.now()
-        with session_scope(self._engine) as session:
-            row = session.get(CloudConnection, connection_id)
-            if row is None:
-                raise NotFound("No such connection.")
-            row.status = ConnectionStatus.DISCONNECTED
-            row.updated_at = now
-            session.add(row)
-            account = row.aws_account_id
+        account = self._store.disconnect(connection_id, self._clock.now())
+        if account is None:
+            raise NotFound("No such connection.")
         self._audit.record(
             action=DISCONNECT_ACTION,
             outcome="ok",
@@ -624,35 +568,20 @@ class ConnectionService:
     # -- helpers ------------------------------------------------------------------------------
 
     def _load(self, connection_id: int) -> CloudConnection:
-        with session_scope(self._engine) as session:
-            row = session.get(CloudConnection, connection_id)
+        row = self._store.get(connection_id)
         if row is None:
             raise NotFound("No such connection.")
         return row
 
     def _audited(self, connection_id: int, action: str) -> bool:
         self._audit.flush()  # the row may still be queued
-        with session_scope(self._engine) as session:
-            found = session.exec(
-                select(AuditLog.id)
-                .where(AuditLog.connection_id == connection_id)
-                .where(AuditLog.action == action)
-            ).first()
-        return found is not None
+        return self._store.audited(connection_id, action)
 
     def _last_successes(self, connection_ids: builtins.list[int]) -> dict[int, datetime]:
         if not connection_ids:
             return {}
         self._audit.flush()
-        with session_scope(self._engine) as session:
-            rows = session.exec(
-                select(AuditLog.connection_id, func.max(AuditLog.at))
-                .where(col(AuditLog.connection_id).in_(connection_ids))
-                .where(AuditLog.action == VALIDATE_ACTION)
-                .where(AuditLog.outcome == "ok")
-                .group_by(col(AuditLog.connection_id))
-            ).all()
-        return {int(cid): _aware(at) for cid, at in rows if cid is not None and at is not None}
+        return self._store.last_successes(connection_ids, VALIDATE_ACTION)
 
 
 def _next_status(current: ConnectionStatus, ok: bool) -> ConnectionStatus:
@@ -678,13 +607,6 @@ def _removal_step(row: CloudConnection) -> tuple[str, str]:
         f"IAM console → Roles → {name} → Delete, or: aws iam delete-role-policy --role-name "
         f"{name} --policy-name {CONNECTOR_POLICY_NAME} && aws iam delete-role --role-name {name}",
     )
-
-
-def _aware(value: Any) -> datetime:
-    """SQLite aggregates bypass the column type: make the timestamp aware UTC."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return ensure_utc(value)
 
 
 def _view(row: CloudConnection, last_success: datetime | None) -> ConnectionView:

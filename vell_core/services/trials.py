@@ -132,6 +132,7 @@ class TrialsDeskService:
                     company_contains=filters.company_contains,
                 ),
             )
+        self._audit.flush()  # a prompt just recorded may still be queued for the writer
         notes = self._store.notes([v.id for v in views], PROMPT_ACTION)
         now = self._clock.now()
         rows = [_row(v, now, notes.prompts.get(v.id), notes.promotions.get(v.id)) for v in views]
