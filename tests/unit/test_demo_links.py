@@ -43,6 +43,7 @@ from vell_core.services.demo_links import (
     verify_token,
 )
 from vell_core.services.staff import StaffDirectory
+from vell_core.store.audit_log import AuditLogStore
 from vell_core.store.demo_links import DemoLinkStore
 from vell_core.store.engine import session_scope
 from vell_core.store.staff import StaffStore
@@ -224,7 +225,7 @@ def links(
         staff=staff,
         delegations=delegations,  # type: ignore[arg-type]
         rate_limiter=ActionLimiter(clock=clock, engine=engine),
-        audit=AuditRecorder(engine, clock),
+        audit=AuditRecorder(AuditLogStore(engine), clock),
         key=KEY,
     )
 
