@@ -46,6 +46,7 @@ from vell_core.services import seed
 from vell_core.services.action_limits import DEFAULT_LIMITS
 from vell_core.services.delegation import LaunchRequest, new_launch_token
 from vell_core.store import migrate
+from vell_core.store.seed import SeedStore
 
 CUSTOMER = "602341187520"
 GOAL_P95_SECONDS = 2.0
@@ -137,7 +138,7 @@ def main() -> int:
         vell_log_level="WARNING",
     )
     services = build_services(settings, start_background=True)
-    seed.seed(services.engine, datetime.now(UTC))
+    seed.seed(SeedStore(services.engine), datetime.now(UTC))
     owner, admin = customer_iam(services, "owner"), customer_iam(services, "admin")
     reps = bench_reps(services, math.ceil(rounds / LAUNCHES_PER_REP))
     services.sandbox.control.set_config(latency_ms=args.latency_ms)

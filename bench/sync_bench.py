@@ -72,6 +72,7 @@ from vell_core.services.sync.job import (
 from vell_core.services.sync.service import LIVE_DEMO_SERVICES, SyncService
 from vell_core.store import migrate
 from vell_core.store.delegations import FirstSyncMarks
+from vell_core.store.seed import SeedStore
 from vell_core.views.marketplace import PRODUCT_TYPES
 
 SELLERS = {"small": "602341187520", "typical": "418295730164", "large": "739104552816"}
@@ -108,7 +109,7 @@ def build(db_folder: Path, *, in_process: bool) -> tuple[Services, subprocess.Po
         vell_database_url=url, vell_sandbox_port=port, vell_log_level="WARNING", **names
     )
     services = build_services(settings, start_background=False)
-    seed.seed(services.engine, datetime.now(UTC))
+    seed.seed(SeedStore(services.engine), datetime.now(UTC))
     services.aws.preload(*LIVE_DEMO_SERVICES)  # as the app does at startup (build_services)
     return services, server
 

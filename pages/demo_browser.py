@@ -199,7 +199,7 @@ def product_view(state: DemoState, product_id: str) -> None:
     st.markdown("**Versions**")
     table(display_frame(detail.versions))
     st.markdown("**Offers for this product**")
-    table(views.offers_table(detail.offers).drop(columns=["Product"]))
+    offer_list(views.offers_table(detail.offers))
     health_view(detail)
     update_control(state, detail)
 
@@ -215,9 +215,30 @@ def health_view(detail: views.ProductDetail) -> None:
         {"Severity": f.severity, "Problem": f.problem, "Suggestion": f.suggestion}
         for f in detail.health.findings
     ]
+    # A list, not a grid: each suggestion is a sentence, and a grid cut it off at the frame.
+    st.markdown(
+        "\n".join(
+            f"- **{plain(row['Severity'].capitalize())}** · {plain(row['Problem'])}  \n"
+            f"  _What to do:_ {plain(row['Suggestion'])}"
+            for row in rows
+        )
+    )
     health = pd.DataFrame(rows, columns=["Severity", "Problem", "Suggestion"])
-    table(health, key="demo_health")
     csv_button(health, f"listing-health-{detail.product_id}", "demo_health_csv")
+
+
+def offer_list(shown: pd.DataFrame) -> None:
+    """The product's offers, one line each (names and pricing are sentences a grid cut off)."""
+    if shown.empty:
+        st.caption("No offers for this product yet.")
+        return
+    st.markdown(
+        "\n".join(
+            f"- **{plain(row['Name'])}** · {plain(row['Audience'])} · {plain(row['Status'])}"
+            f" · {plain(row['Pricing'])} · {plain(row['Offer id'])}"
+            for _, row in shown.iterrows()
+        )
+    )
 
 
 def update_control(state: DemoState, detail: views.ProductDetail) -> None:

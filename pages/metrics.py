@@ -22,7 +22,7 @@ from vell_core.ui.bridge import friendly_errors, get_services, require_page
 from vell_core.views.chart_data import text_table
 from vell_core.views.csv_export import frame_csv_later
 from vell_core.views.formatting import numeric_columns
-from vell_core.views.metrics import dashboard_tables
+from vell_core.views.metrics import DASHBOARD_SECTIONS, dashboard_tables
 from vell_core.views.metrics_charts import dashboard_chart_specs
 
 CACHE_TTL_SECONDS = 300
@@ -188,17 +188,22 @@ def reps_section(dashboard: Dashboard, specs: Specs, shown: Shown, frames: Frame
     download("rep breakdown", frames["reps"], "reps")
 
 
-# One section on screen at a time: drawing all seven charts was most of a cached rerun in the
-# browser (issue 13). The labels match the KPI tiles above.
-SECTION_RENDERERS: dict[str, Callable[[Dashboard, Specs, Shown, Frames], None]] = {
-    "Wizard completion": wizard_section,
-    "Time to first sync": sync_section,
-    "Customers": customers_section,
-    "Trial → production": trials_section,
-    "Setup tickets": tickets_section,
-    "By rep": reps_section,
-}
-SECTIONS = list(SECTION_RENDERERS)
+# One renderer per section of ``DASHBOARD_SECTIONS``, in its order.
+SECTION_RENDERERS: dict[str, Callable[[Dashboard, Specs, Shown, Frames], None]] = dict(
+    zip(
+        DASHBOARD_SECTIONS,
+        [
+            wizard_section,
+            sync_section,
+            customers_section,
+            trials_section,
+            tickets_section,
+            reps_section,
+        ],
+        strict=True,
+    )
+)
+SECTIONS = list(DASHBOARD_SECTIONS)
 
 
 st.title("Leadership metrics")

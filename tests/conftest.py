@@ -26,6 +26,7 @@ from vell_core.config.settings import load_settings
 from vell_core.services import seed
 from vell_core.store import migrate
 from vell_core.store.engine import make_engine
+from vell_core.store.seed import SeedStore
 
 PG_ENV = "VELL_TEST_DATABASE_URL"
 
@@ -85,7 +86,7 @@ class StoreTemplates:
         migrate.upgrade(url)
         if seeded:
             engine = make_engine(url)
-            seed.seed(engine, self.seed_anchor)
+            seed.seed(SeedStore(engine), self.seed_anchor)
             engine.dispose()
         # One self-contained file: fold the write-ahead log back in before anyone copies it.
         with sqlite3.connect(path) as connection:

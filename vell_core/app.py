@@ -47,14 +47,18 @@ from vell_core.services.sync.service import LIVE_DEMO_SERVICES, SyncService
 from vell_core.services.tickets import TicketService
 from vell_core.services.trials import TrialsDeskService
 from vell_core.services.worker import NotificationWorker
+from vell_core.store.action_limits import ActionCountStore
 from vell_core.store.audit_log import AuditLogStore
 from vell_core.store.credentials import CredentialStore
 from vell_core.store.delegations import DelegationStore, FirstSyncMarks
 from vell_core.store.demo_links import DemoLinkStore
 from vell_core.store.engine import make_engine
 from vell_core.store.funnel import FunnelRecorder
+from vell_core.store.health import HealthStore
 from vell_core.store.inbox import InboxStore
+from vell_core.store.metrics import MetricsStore
 from vell_core.store.nudges import NudgesStore
+from vell_core.store.onboarding import OnboardingStore
 from vell_core.store.overview import OverviewStore
 from vell_core.store.staff import StaffStore
 from vell_core.store.tickets import TicketStore
@@ -150,7 +154,7 @@ def build_services(
     funnel = FunnelRecorder(engine, clock)
     audit = AuditRecorder(audit_log, clock)
     vault = CredentialVault(store=CredentialStore(engine), clock=clock, key=_vault_key(settings))
-    rate_limiter = ActionLimiter(clock=clock, engine=engine)
+    rate_limiter = ActionLimiter(clock=clock, store=ActionCountStore(engine))
     inbox = InboxStore(engine, funnel)
     delegations = DelegationService(
         settings=settings,
@@ -216,10 +220,10 @@ def build_services(
         ),
         rate_limiter=rate_limiter,
         aws_health=AwsHealthService(
-            settings=settings, engine=engine, clock=clock, aws=aws, staff=staff
+            settings=settings, store=HealthStore(engine), clock=clock, aws=aws, staff=staff
         ),
         partner_onboarding=PartnerOnboardingService(
-            settings=settings, engine=engine, clock=clock, staff=staff
+            settings=settings, store=OnboardingStore(engine), clock=clock, staff=staff
         ),
         audit_query=AuditQuery(store=audit_log, staff=staff, audit=audit),
         demo_links=DemoLinkService(
@@ -243,7 +247,7 @@ def build_services(
         production_setup=production.production_setup,
         promotion=production.promotion,
         trials=production.trials,
-        metrics=MetricsService(engine, clock, staff),
+        metrics=MetricsService(MetricsStore(engine), clock, staff),
         tickets=TicketService(TicketStore(engine), clock, staff),
         sync=sync,
         listing_updates=ListingUpdateService(customer_access=customer_access, sync=sync),

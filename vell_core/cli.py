@@ -16,6 +16,7 @@ from vell_core.domain.errors import ConfigurationError
 from vell_core.services import seed as seed_module
 from vell_core.store import migrate
 from vell_core.store.engine import make_engine
+from vell_core.store.seed import SeedStore
 
 app = typer.Typer(help="Vell Delegation Desk administration.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
@@ -60,13 +61,13 @@ def db_check() -> None:
 def seed(reset: bool = typer.Option(False, "--reset", help="Delete all rows first.")) -> None:
     """Fill an empty store with deterministic history (refuses a non-empty store)."""
     settings = load_settings()
-    engine = make_engine(settings.vell_database_url)
+    store = SeedStore(make_engine(settings.vell_database_url))
     if reset:
-        seed_module.reset(engine)
-    if not seed_module.is_empty(engine):
+        store.reset()
+    if not store.is_empty():
         typer.echo("The store already has data; use --reset to start over.")
         raise typer.Exit(0)
-    result = seed_module.seed(engine, SystemClock().now())
+    result = seed_module.seed(store, SystemClock().now())
     typer.echo(f"Seeded: {result}")
 
 
@@ -77,9 +78,9 @@ def bootstrap() -> None:
     migrate.upgrade(settings.vell_database_url)
     if settings.is_sandbox:
         _ensure_sample_sellers(settings.vell_sandbox_seed)
-    engine = make_engine(settings.vell_database_url)
-    if seed_module.is_empty(engine):
-        result = seed_module.seed(engine, SystemClock().now())
+    store = SeedStore(make_engine(settings.vell_database_url))
+    if store.is_empty():
+        result = seed_module.seed(store, SystemClock().now())
         typer.echo(f"Seeded an empty store: {result}")
     else:
         typer.echo("Store is migrated and already has data.")

@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from vell_core.app import Services
+from vell_core.views.metrics import DASHBOARD_SECTIONS as SECTIONS
 
 LEADER = "rachel.kim@vell.ai"
 
@@ -21,16 +22,6 @@ def metrics_page(
 ) -> Callable[..., AppTest]:
     """The page factory for the metrics page (the graph wires ``services.metrics``)."""
     return page
-
-
-SECTIONS = (
-    "Wizard completion",
-    "Time to first sync",
-    "Customers",
-    "Trial → production",
-    "Setup tickets",
-    "By rep",
-)
 
 
 def kpi_labels(at: AppTest) -> list[str]:

@@ -30,6 +30,7 @@ from tests.e2e.helpers import (
     wait_for_app_run,
     watch_runs,
 )
+from vell_core.views.metrics import DASHBOARD_SECTIONS as METRICS_SECTIONS
 
 pytestmark = pytest.mark.e2e
 
@@ -42,6 +43,31 @@ root => [...root.querySelectorAll('[data-testid="stMetricValue"], [data-testid="
     .some(part => part.scrollWidth > part.clientWidth + 1))
   .map(tile => tile.innerText)
 """
+# A table whose columns are wider than its frame: the reader has to scroll sideways to see the
+# rest (the grid draws on a canvas; its scroller is the only DOM that knows the width).
+SIDEWAYS = """
+root => [...root.querySelectorAll('[data-testid="stDataFrame"]')]
+  .filter(frame => {
+    const scroller = frame.querySelector('.dvn-scroller');
+    return scroller && scroller.scrollWidth > scroller.clientWidth + 1;
+  })
+  .map(frame => (frame.closest('[class*="st-key-"]')?.className.match(/st-key-(\\S+)/) || [])[1])
+"""
+
+# Screens whose tables still scroll sideways at 1280 px (issue 13, left open: their ids and
+# dates come last). Every other screen must keep its tables inside the page.
+STILL_WIDE = frozenset(
+    {
+        "demo-offers",
+        "demo-offer",
+        "demo-agreement",
+        "demo-change-sets",
+        "demo-change-set",
+        "delegations",
+        "trials-desk",
+        "connections",
+    }
+)
 
 
 @pytest.fixture
@@ -61,21 +87,12 @@ def cut_off(page: Page) -> list[str]:
     return main(page).evaluate(CUT_OFF)
 
 
-# The Leadership page's sections, shown one at a time (pages/metrics.py SECTION_RENDERERS).
-METRICS_SECTIONS = (
-    "Wizard completion",
-    "Time to first sync",
-    "Customers",
-    "Trial → production",
-    "Setup tickets",
-    "By rep",
-)
-
-
 def look(page: Page, name: str) -> None:
-    """Nothing cut off on this screen; keep its screenshot."""
+    """Nothing cut off and no table wider than the page on this screen; keep its screenshot."""
     screenshot(page, f"screens-{name}")
     assert cut_off(page) == [], name
+    if name not in STILL_WIDE:
+        assert main(page).evaluate(SIDEWAYS) == [], name
 
 
 def show_tab(page: Page, name: str) -> None:

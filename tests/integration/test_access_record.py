@@ -43,6 +43,7 @@ from vell_core.services.demo_links import LinkPayload, sign_token
 from vell_core.services.listing_update import ListingEdit, new_request_token
 from vell_core.store import migrate
 from vell_core.store.audit_log import AuditLogStore
+from vell_core.store.seed import SeedStore
 from vell_core.views.csv_export import frame_csv
 
 KEY = b"r" * 32  # the tests' master key: tokens can be forged on purpose
@@ -87,7 +88,7 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Journey]:
     migrate.upgrade(url)
     settings = load_settings(vell_database_url=url, vell_sandbox_port=0, **private_channel())
     services = build_services(settings, start_background=False)
-    seed.seed(services.engine, datetime.now(UTC))
+    seed.seed(SeedStore(services.engine), datetime.now(UTC))
     set_sandbox_limits(services, factor=20)
     maya, lena = rep(services), _member(services, "lena.fischer@vell.ai")
     delegation_id = connect(services, SMALL, DelegationPath.TRIAL, hours=1)

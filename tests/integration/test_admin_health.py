@@ -38,6 +38,8 @@ from vell_core.services.partner_onboarding import (
 )
 from vell_core.services.staff import StaffDirectory
 from vell_core.store.engine import session_scope
+from vell_core.store.health import HealthStore
+from vell_core.store.onboarding import OnboardingStore
 from vell_core.store.staff import StaffStore
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -177,7 +179,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
 def _service(engine: Engine, clock: FrozenClock) -> AwsHealthService:
     return AwsHealthService(
         settings=load_settings(vell_delegation_queue_url=QUEUE_URL),
-        engine=engine,
+        store=HealthStore(engine),
         clock=clock,
         aws=ClientFactory(region="us-east-1"),
         staff=StaffDirectory(StaffStore(engine)),
@@ -190,7 +192,7 @@ def _onboarding(
     kwargs: dict[str, Any] = {} if policies_dir is None else {"policies_dir": policies_dir}
     return PartnerOnboardingService(
         settings=load_settings(vell_delegation_queue_url=QUEUE_URL),
-        engine=engine,
+        store=OnboardingStore(engine),
         clock=clock,
         staff=StaffDirectory(StaffStore(engine)),
         **kwargs,

@@ -27,6 +27,7 @@ from vell_core.services.staff import StaffDirectory
 from vell_core.store import migrate
 from vell_core.store.engine import make_engine, session_scope
 from vell_core.store.funnel import insert_event
+from vell_core.store.metrics import MetricsStore
 from vell_core.store.staff import StaffStore
 
 NOW = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
@@ -109,9 +110,9 @@ def add(engine: Engine, *rows: object) -> None:
 
 
 def dashboard(engine: Engine, filters: MetricsFilter = MARCH, now: datetime = NOW) -> Dashboard:
-    return MetricsService(engine, FrozenClock(now), StaffDirectory(StaffStore(engine))).dashboard(
-        BOSS, filters
-    )
+    return MetricsService(
+        MetricsStore(engine), FrozenClock(now), StaffDirectory(StaffStore(engine))
+    ).dashboard(BOSS, filters)
 
 
 def kpi(board: Dashboard, key: str) -> tuple[float | None, float | None]:
@@ -362,13 +363,15 @@ def test_tickets_against_default_baseline(store: Engine) -> None:
 def test_metrics_need_metrics_read(store: Engine) -> None:
     sales = StaffMember(id=4, name="Maya", email="4@vell.ai", role=StaffRole.SALES)
     with pytest.raises(PermissionDenied):
-        MetricsService(store, FrozenClock(NOW), StaffDirectory(StaffStore(store))).dashboard(
-            sales, MARCH
-        )
+        MetricsService(
+            MetricsStore(store), FrozenClock(NOW), StaffDirectory(StaffStore(store))
+        ).dashboard(sales, MARCH)
 
 
 def test_data_version_changes_on_writes(store: Engine) -> None:
-    service = MetricsService(store, FrozenClock(NOW), StaffDirectory(StaffStore(store)))
+    service = MetricsService(
+        MetricsStore(store), FrozenClock(NOW), StaffDirectory(StaffStore(store))
+    )
     before = service.data_version()
     add(store, ticket("x", at("2026-03-02")))
     assert service.data_version() != before

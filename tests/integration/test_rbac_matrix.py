@@ -31,11 +31,14 @@ from vell_core.services.delegation import DelegationFilter, DelegationService, L
 from vell_core.services.demo_links import DemoLinkService, LinkRefused
 from vell_core.services.partner_onboarding import PartnerOnboardingService
 from vell_core.services.staff import StaffDirectory
+from vell_core.store.action_limits import ActionCountStore
 from vell_core.store.audit_log import AuditLogStore
 from vell_core.store.delegations import DelegationStore
 from vell_core.store.demo_links import DemoLinkStore
 from vell_core.store.engine import session_scope
 from vell_core.store.funnel import FunnelRecorder
+from vell_core.store.health import HealthStore
+from vell_core.store.onboarding import OnboardingStore
 from vell_core.store.staff import StaffStore
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -103,7 +106,7 @@ def world(engine: Engine) -> dict[str, Any]:
     staff = StaffDirectory(StaffStore(engine))
     aws = FakeAws()
     audit = AuditRecorder(AuditLogStore(engine), clock)
-    limiter = ActionLimiter(clock=clock, engine=engine)
+    limiter = ActionLimiter(clock=clock, store=ActionCountStore(engine))
     funnel = FunnelRecorder(engine, clock)
     delegations = DelegationService(
         settings=settings,
@@ -132,13 +135,13 @@ def world(engine: Engine) -> dict[str, Any]:
         ),
         "admin": AwsHealthService(
             settings=settings,
-            engine=engine,
+            store=HealthStore(engine),
             clock=clock,
             aws=aws,  # type: ignore[arg-type]
             staff=staff,
         ),
         "onboarding": PartnerOnboardingService(
-            settings=settings, engine=engine, clock=clock, staff=staff
+            settings=settings, store=OnboardingStore(engine), clock=clock, staff=staff
         ),
         "audit_query": AuditQuery(store=AuditLogStore(engine), staff=staff),
         "links": DemoLinkService(
@@ -362,7 +365,7 @@ def test_rate_limit_on_demo_link_launches(world: dict[str, Any]) -> None:
         world["links"].redeem(issued.token, ACCOUNT)
     limiter = ActionLimiter(
         clock=world["clock"],
-        engine=world["engine"],
+        store=ActionCountStore(world["engine"]),
         limits={"delegation.create": Limit(10, timedelta(minutes=10), "delegation requests")},
     )
     with pytest.raises(RateLimited):

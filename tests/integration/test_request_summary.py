@@ -33,6 +33,7 @@ from vell_core.services import seed
 from vell_core.services.delegation import LaunchRequest, new_launch_token
 from vell_core.store import migrate
 from vell_core.store.engine import read_session
+from vell_core.store.seed import SeedStore
 
 CUSTOMER = "602341187520"
 STRANGER = "418295730164"
@@ -46,7 +47,7 @@ def _services(tmp_path: Path, **overrides: Any) -> Services:
         vell_database_url=url, vell_sandbox_port=0, **private_channel(), **overrides
     )
     graph = build_services(settings, start_background=False)
-    seed.seed(graph.engine, datetime.now(UTC))
+    seed.seed(SeedStore(graph.engine), datetime.now(UTC))
     return graph
 
 

@@ -22,6 +22,7 @@ from vell_core.services import seed
 from vell_core.store import migrate
 from vell_core.store.engine import make_engine
 from vell_core.store.overview import OverviewStore
+from vell_core.store.seed import SeedStore
 
 NOW = datetime(2026, 11, 29, 14, 30, 27, tzinfo=UTC)
 
@@ -29,14 +30,14 @@ NOW = datetime(2026, 11, 29, 14, 30, 27, tzinfo=UTC)
 def _seeded(url: str, now: datetime = NOW):
     migrate.upgrade(url)
     engine = make_engine(url)
-    seed.seed(engine, now)
+    seed.seed(SeedStore(engine), now)
     return engine
 
 
 def test_same_anchor_gives_identical_data(tmp_path) -> None:
     first = _seeded(f"sqlite:///{tmp_path / 'a.db'}")
     second = _seeded(f"sqlite:///{tmp_path / 'b.db'}", NOW + timedelta(seconds=20))
-    assert seed.fingerprint(first) == seed.fingerprint(second)
+    assert SeedStore(first).fingerprint() == SeedStore(second).fingerprint()
 
 
 def test_dates_follow_the_anchor(tmp_path) -> None:
@@ -82,9 +83,10 @@ def test_history_covers_every_role_and_journey(tmp_path) -> None:
 
 def test_reset_empties_the_store(tmp_path) -> None:
     engine = _seeded(f"sqlite:///{tmp_path / 'a.db'}")
-    assert not seed.is_empty(engine)
-    seed.reset(engine)
-    assert seed.is_empty(engine)
+    store = SeedStore(engine)
+    assert not store.is_empty()
+    store.reset()
+    assert store.is_empty()
 
 
 # Columns that name a moment still to come (when access or a state ends): the only ones allowed

@@ -39,6 +39,7 @@ from vell_core.domain.models import ExchangeState
 from vell_core.services import seed
 from vell_core.services.faults import AFTER_CLAIM, AFTER_STS, AFTER_VAULT_WRITE, BEFORE_DELETE
 from vell_core.store import migrate
+from vell_core.store.seed import SeedStore
 
 # What the killed worker leaves behind (exchange state, redemptions so far), and the
 # redemptions the whole story costs. ``before_delete`` dies at the first message's delete,
@@ -70,7 +71,7 @@ def setup(store_url: str) -> Iterator[tuple[Services, dict[str, str]]]:
         vell_database_url=url, vell_sandbox_port=port, vell_vault_key=key, **channel
     )
     graph = build_services(settings, start_background=False)
-    seed.seed(graph.engine, datetime.now(UTC))
+    seed.seed(SeedStore(graph.engine), datetime.now(UTC))
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("VELL_", "AWS_DELEGATION"))},
         "PYTHONPATH": str(PROJECT_ROOT),

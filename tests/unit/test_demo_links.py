@@ -43,6 +43,7 @@ from vell_core.services.demo_links import (
     verify_token,
 )
 from vell_core.services.staff import StaffDirectory
+from vell_core.store.action_limits import ActionCountStore
 from vell_core.store.audit_log import AuditLogStore
 from vell_core.store.demo_links import DemoLinkStore
 from vell_core.store.engine import session_scope
@@ -224,7 +225,7 @@ def links(
         clock=clock,
         staff=staff,
         delegations=delegations,  # type: ignore[arg-type]
-        rate_limiter=ActionLimiter(clock=clock, engine=engine),
+        rate_limiter=ActionLimiter(clock=clock, store=ActionCountStore(engine)),
         audit=AuditRecorder(AuditLogStore(engine), clock),
         key=KEY,
     )

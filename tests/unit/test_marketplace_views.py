@@ -347,7 +347,8 @@ def test_active_tcv_by_product_adds_up_to_the_active_tcv_headline() -> None:
 def test_agreement_table_reads_like_a_product() -> None:
     shown = views.agreements_table(views.agreements_frame(snapshot(), NOW))
     assert list(shown.columns)[:3] == ["Product", "Buyer account", "Status"]
-    assert list(shown.columns)[-2:] == ["Offer id", "Agreement id"]  # ids secondary
+    # Ids are secondary: in the CSV and the agreement's detail, not pushing the value off screen.
+    assert not {"Offer id", "Agreement id"} & set(shown.columns)
     cells = set(shown.to_numpy().ravel().tolist())
     assert not cells & {"None", "nan", "NaT"}
     assert "$48,000.00" in cells

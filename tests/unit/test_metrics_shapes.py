@@ -225,6 +225,14 @@ def test_period_presets_cover_quarters() -> None:
     assert presets["Q2 2025"] == (date(2025, 4, 1), date(2025, 6, 30))
 
 
+def marks(spec: dict) -> list[str]:
+    """The mark type of every leaf layer of a Vega-Lite spec."""
+    if "layer" in spec:
+        return [mark for layer in spec["layer"] for mark in marks(layer)]
+    mark = spec.get("mark", {})
+    return [mark if isinstance(mark, str) else mark.get("type", "")]
+
+
 def test_every_chart_draws_its_target() -> None:
     funnel = wizard_funnel(sessions([(1, 2, 0), (6, 2, 0)]))
     trend = completion_trend(sessions([(6, 2, 0), (1, 2, 0)]))
@@ -241,6 +249,11 @@ def test_every_chart_draws_its_target() -> None:
         text = json.dumps(chart.to_dict())
         assert f'"value": {target}' in text, name
     assert "Baseline 30–60 min" in json.dumps(specs["sync"][0].to_dict(), ensure_ascii=False)
+    funnel_spec = specs["funnel"][0].to_dict()
+    assert "75% target for Connected" in funnel_spec["title"]["subtitle"]
+    # The bars' own "% of prev." labels are the only text marks: a label on the target line
+    # overlapped the Connected bar's.
+    assert marks(funnel_spec).count("text") == 1
     tickets = tickets_chart(
         pd.DataFrame(
             {

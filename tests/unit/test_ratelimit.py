@@ -15,6 +15,7 @@ from vell_core.services.action_limits import (
     Limit,
     default_store_counters,
 )
+from vell_core.store.action_limits import ActionCountStore
 
 LIMITS = {"delegation.create": Limit(3, timedelta(minutes=10), "delegation requests")}
 
@@ -103,6 +104,6 @@ def test_reset_forgets_memory() -> None:
 
 def test_default_store_counters_query_the_store(engine: Engine) -> None:
     since = FrozenClock().now() - timedelta(minutes=10)
-    counters = default_store_counters(engine)
+    counters = default_store_counters(ActionCountStore(engine))
     assert counters["delegation.create"](1, since) == 0
     assert counters["promotion.run"](1, since) == 0

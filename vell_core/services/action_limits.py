@@ -20,13 +20,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
-
 from vell_core.domain.clock import Clock
 from vell_core.domain.errors import RateLimited
-from vell_core.domain.models import DelegationRequest, PromotionRun
+from vell_core.store.action_limits import ActionCountStore
 
 # (member id, window start) -> how many such actions the store already holds.
 StoreCounter = Callable[[int, datetime], int]
@@ -56,14 +52,14 @@ class ActionLimiter:
         self,
         *,
         clock: Clock,
-        engine: Engine | None = None,
+        store: ActionCountStore | None = None,
         limits: Mapping[str, Limit] | None = None,
         store_counters: Mapping[str, StoreCounter] | None = None,
     ) -> None:
         self._clock = clock
         self._limits = dict(DEFAULT_LIMITS if limits is None else limits)
-        if store_counters is None and engine is not None:
-            store_counters = default_store_counters(engine)
+        if store_counters is None and store is not None:
+            store_counters = default_store_counters(store)
         self._store_counters = dict(store_counters or {})
         self._lock = threading.Lock()
         self._hits: dict[tuple[int, str], deque[datetime]] = {}
@@ -129,27 +125,9 @@ def _duration(seconds: int) -> str:
     return f"{round(seconds / 60)} minutes"
 
 
-def default_store_counters(engine: Engine) -> dict[str, StoreCounter]:
+def default_store_counters(store: ActionCountStore) -> dict[str, StoreCounter]:
     """Store-backed counts: delegation requests per rep, promotion runs per starter."""
-
-    def delegations(member_id: int, since: datetime) -> int:
-        with Session(engine) as session:
-            query = (
-                select(func.count())
-                .select_from(DelegationRequest)
-                .where(DelegationRequest.user_id == member_id)
-                .where(col(DelegationRequest.created_at) > since)
-            )
-            return int(session.exec(query).one())
-
-    def promotions(member_id: int, since: datetime) -> int:
-        with Session(engine) as session:
-            query = (
-                select(func.count())
-                .select_from(PromotionRun)
-                .where(PromotionRun.started_by_user_id == member_id)
-                .where(col(PromotionRun.created_at) > since)
-            )
-            return int(session.exec(query).one())
-
-    return {"delegation.create": delegations, "promotion.run": promotions}
+    return {
+        "delegation.create": store.delegations_created,
+        "promotion.run": store.promotions_started,
+    }

@@ -22,10 +22,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
-from sqlalchemy import func
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
-
 from vell_core.aws.clients import ClientFactory, aws_errors
 from vell_core.aws.exchange import ExchangeFacts, exchange_notice
 from vell_core.config.settings import ENV_NAMES, Settings
@@ -42,6 +38,7 @@ from vell_core.domain.models import (
 from vell_core.domain.roles import StaffMember
 from vell_core.domain.validation import ACCOUNT_ID_PATTERN
 from vell_core.services.staff import StaffDirectory
+from vell_core.store.health import HealthStore, HealthWindows
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +47,16 @@ HEARTBEAT_STALE = timedelta(minutes=2)
 
 
 QUARANTINE_WINDOW = timedelta(days=7)
+
+
+# Inbox statuses the page lists as problems, and exchange states that have not settled yet.
+PROBLEM_STATUSES = (InboxStatus.QUARANTINED, InboxStatus.FAILED)
+UNSETTLED_EXCHANGES = (
+    ExchangeState.FAILED,
+    ExchangeState.UNKNOWN,
+    ExchangeState.RETRYING,
+    ExchangeState.CLAIMED,
+)
 
 
 _PARTITION = r"arn:aws(?:-[a-z]+)*"
@@ -304,13 +311,13 @@ class AwsHealthService:
         self,
         *,
         settings: Settings,
-        engine: Engine,
+        store: HealthStore,
         clock: Clock,
         aws: ClientFactory,
         staff: StaffDirectory,
     ) -> None:
         self._settings = settings
-        self._engine = engine
+        self._store = store
         self._clock = clock
         self._aws = aws
         self._staff = staff
@@ -321,10 +328,11 @@ class AwsHealthService:
         now = self._clock.now()
         topic = self._topic_health()
         queue = self._queue_health()
-        workers = self._workers(now)
-        last_at, count_24h = self._inbox_activity(now)
-        problems, problems_7d = self._problems(now)
-        exchanges = self._exchanges(now)
+        rows = self._store.snapshot(_windows(now))
+        workers = _workers(rows.heartbeats, now)
+        problems = tuple(_problem(row) for row in rows.problems)
+        problems_7d = rows.problems_recent
+        exchanges = _exchanges(rows.unsettled_exchanges, now)
         reasons = _reasons(topic, queue, workers, problems_7d) + _exchange_reasons(exchanges)
         return AwsHealth(
             mode=self._settings.vell_aws_mode.value,
@@ -335,8 +343,8 @@ class AwsHealthService:
             topic=topic,
             queue=queue,
             workers=workers,
-            last_notification_at=last_at,
-            notifications_24h=count_24h,
+            last_notification_at=rows.last_notification_at,
+            notifications_24h=rows.notifications_recent,
             problems=problems,
             problems_7d=problems_7d,
             verdict_ok=not reasons,
@@ -405,102 +413,66 @@ class AwsHealthService:
             return None, error
         return _int(response.get("Attributes", {}).get("ApproximateNumberOfMessages")), None
 
-    def _workers(self, now: datetime) -> tuple[WorkerStatus, ...]:
-        with Session(self._engine) as session:
-            rows = session.exec(
-                select(WorkerHeartbeat).order_by(col(WorkerHeartbeat.last_seen_at).desc())
-            ).all()
-        return tuple(
-            WorkerStatus(
-                worker_id=row.worker_id,
-                last_seen_at=row.last_seen_at,
-                age_seconds=(now - row.last_seen_at).total_seconds(),
-                stale=now - row.last_seen_at > HEARTBEAT_STALE,
-                messages_processed=row.messages_processed,
-                last_error=row.last_error,
-            )
-            for row in rows
-        )
 
-    def _inbox_activity(self, now: datetime) -> tuple[datetime | None, int]:
-        with Session(self._engine) as session:
-            last = session.exec(select(func.max(NotificationInbox.received_at))).one()
-            count = session.exec(
-                select(func.count())
-                .select_from(NotificationInbox)
-                .where(col(NotificationInbox.received_at) > now - timedelta(hours=24))
-            ).one()
-        # func.max bypasses the column type on some backends; normalise to aware UTC.
-        if isinstance(last, str):
-            last = datetime.fromisoformat(last)
-        if isinstance(last, datetime) and last.tzinfo is None:
-            last = last.replace(tzinfo=now.tzinfo)
-        return last, int(count)
+def _windows(now: datetime) -> HealthWindows:
+    """What the page counts: notifications of the last 24 hours, trouble of the last 7 days."""
+    return HealthWindows(
+        notifications_since=now - timedelta(hours=24),
+        problems_since=now - QUARANTINE_WINDOW,
+        exchanges_since=now - QUARANTINE_WINDOW,
+        problem_statuses=PROBLEM_STATUSES,
+        exchange_states=UNSETTLED_EXCHANGES,
+    )
 
-    def _problems(self, now: datetime) -> tuple[tuple[InboxProblem, ...], int]:
-        bad = (InboxStatus.QUARANTINED, InboxStatus.FAILED)
-        with Session(self._engine) as session:
-            rows = session.exec(
-                select(NotificationInbox)
-                .where(col(NotificationInbox.status).in_(bad))
-                .order_by(col(NotificationInbox.received_at).desc())
-                .limit(50)
-            ).all()
-            recent = session.exec(
-                select(func.count())
-                .select_from(NotificationInbox)
-                .where(col(NotificationInbox.status).in_(bad))
-                .where(col(NotificationInbox.received_at) > now - QUARANTINE_WINDOW)
-            ).one()
-        problems = tuple(
-            InboxProblem(
-                message_id=row.message_id,
-                status=InboxStatus(row.status).value,
-                request_id=row.request_id,
-                state=row.state,
-                error=row.error,
-                received_at=row.received_at,
-            )
-            for row in rows
-        )
-        return problems, int(recent)
 
-    def _exchanges(self, now: datetime) -> ExchangeHealth:
-        """Classified exactly as the rep sees it (``exchange_notice``): failed or retrying."""
-        unsettled = (
-            ExchangeState.FAILED,
-            ExchangeState.UNKNOWN,
-            ExchangeState.RETRYING,
-            ExchangeState.CLAIMED,
+def _workers(rows: list[WorkerHeartbeat], now: datetime) -> tuple[WorkerStatus, ...]:
+    """Each worker's heartbeat, with its age and whether it has gone quiet."""
+    return tuple(
+        WorkerStatus(
+            worker_id=row.worker_id,
+            last_seen_at=row.last_seen_at,
+            age_seconds=(now - row.last_seen_at).total_seconds(),
+            stale=now - row.last_seen_at > HEARTBEAT_STALE,
+            messages_processed=row.messages_processed,
+            last_error=row.last_error,
         )
-        with Session(self._engine) as session:
-            rows = session.exec(
-                select(DelegationRequest)
-                .where(col(DelegationRequest.exchange_state).in_(unsettled))
-                .where(col(DelegationRequest.updated_at) > now - QUARANTINE_WINDOW)
-                .order_by(col(DelegationRequest.updated_at).desc())
-            ).all()
-        failures, retrying = [], 0
-        for row in rows:
-            notice = exchange_notice(_exchange_facts(row), now)
-            if notice is None:
-                continue
-            if not notice.final:
-                retrying += 1
-                continue
-            failures.append(
-                ExchangeFailure(
-                    delegation_id=row.id or 0,
-                    company=row.company,
-                    aws_account_id=row.aws_account_id,
-                    code=row.exchange_error_code or "—",
-                    message=notice.message,
-                    at=row.updated_at,
-                )
+        for row in rows
+    )
+
+
+def _problem(row: NotificationInbox) -> InboxProblem:
+    """A quarantined or failed notification, without its body."""
+    return InboxProblem(
+        message_id=row.message_id,
+        status=InboxStatus(row.status).value,
+        request_id=row.request_id,
+        state=row.state,
+        error=row.error,
+        received_at=row.received_at,
+    )
+
+
+def _exchanges(rows: list[DelegationRequest], now: datetime) -> ExchangeHealth:
+    """Classified exactly as the rep sees it (``exchange_notice``): failed or retrying."""
+    failures, retrying = [], 0
+    for row in rows:
+        notice = exchange_notice(_exchange_facts(row), now)
+        if notice is None:
+            continue
+        if not notice.final:
+            retrying += 1
+            continue
+        failures.append(
+            ExchangeFailure(
+                delegation_id=row.id or 0,
+                company=row.company,
+                aws_account_id=row.aws_account_id,
+                code=row.exchange_error_code or "—",
+                message=notice.message,
+                at=row.updated_at,
             )
-        return ExchangeHealth(
-            failed_7d=len(failures), retrying=retrying, failures=tuple(failures[:50])
         )
+    return ExchangeHealth(failed_7d=len(failures), retrying=retrying, failures=tuple(failures[:50]))
 
 
 def _reasons(

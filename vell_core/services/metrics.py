@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
 
 from vell_core.domain.clock import Clock
 from vell_core.domain.metrics import Dashboard, MetricsFilter, Window
-from vell_core.domain.models import StaffRole
 from vell_core.domain.roles import StaffMember
 from vell_core.services.staff import StaffDirectory
-from vell_core.store.engine import read_connection
-from vell_core.store.metrics import SU, Runner, data_version_query, engine_runner, fetch_raw
+from vell_core.store.metrics import MetricsStore, Runner, fetch_raw
 from vell_core.views.metrics import shape
 
 
@@ -33,8 +28,8 @@ def compute_dashboard(
 class MetricsService:
     """Leadership metrics on the store; wired as ``services.metrics``."""
 
-    def __init__(self, engine: Engine, clock: Clock, staff: StaffDirectory) -> None:
-        self._engine = engine
+    def __init__(self, store: MetricsStore, clock: Clock, staff: StaffDirectory) -> None:
+        self._store = store
         self._clock = clock
         self._staff = staff
 
@@ -50,22 +45,14 @@ class MetricsService:
     def dashboard(self, member: StaffMember | None, filters: MetricsFilter) -> Dashboard:
         """Everything the Leadership page shows for ``filters`` (needs ``metrics.read``)."""
         self._staff.require(member, "metrics.read")
-        filters.validate()
-        with read_connection(self._engine) as connection:
-            return compute_dashboard(
-                engine_runner(connection), filters, self._clock.now(), self._rep_names(connection)
-            )
+        window = Window.of(filters.validate(), self._clock.now())
+        raw, rep_names = self._store.fetch(filters, window)
+        return shape(raw, filters, window, rep_names)
 
     def rep_options(self, member: StaffMember | None) -> list[tuple[int, str]]:
         """(id, name) of every sales and CS staff member, for the rep filter."""
         self._staff.require(member, "metrics.read")
-        with read_connection(self._engine) as connection:
-            rows = connection.execute(
-                select(SU.c.id, SU.c.name)
-                .where(SU.c.role.in_([StaffRole.SALES.value, StaffRole.CS.value]))
-                .order_by(SU.c.name)
-            ).all()
-        return [(int(row.id), str(row.name)) for row in rows]
+        return self._store.rep_options()
 
     def data_version(self) -> tuple[int, ...]:
         """Changes whenever events, requests or tickets are added: part of the page cache key.
@@ -73,14 +60,7 @@ class MetricsService:
         Ticket imports and manual entries add rows, so the page's cached results are dropped
         on the next run in every process, not only the one that wrote.
         """
-        with read_connection(self._engine) as connection:
-            row = connection.execute(data_version_query()).one()
-        return tuple(int(value or 0) for value in row)
-
-    @staticmethod
-    def _rep_names(connection: Any) -> dict[int, str]:
-        rows = connection.execute(select(SU.c.id, SU.c.name)).all()
-        return {int(row.id): str(row.name) for row in rows}
+        return self._store.data_version()
 
 
 def frames_for_download(dashboard: Dashboard) -> dict[str, pd.DataFrame]:

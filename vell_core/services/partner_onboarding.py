@@ -13,23 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
-
 from vell_core.config.settings import Settings
 from vell_core.domain import validation
 from vell_core.domain.clock import Clock
 from vell_core.domain.errors import ValidationFailed
-from vell_core.domain.models import (
-    PartnerChecklistItem,
-    PartnerProfileValue,
-    StaffRole,
-    StaffUser,
-)
 from vell_core.domain.policies import POLICIES_DIR
 from vell_core.domain.roles import StaffMember
 from vell_core.services.staff import StaffDirectory
-from vell_core.store.engine import session_scope
+from vell_core.store.onboarding import OnboardingStore
 
 log = logging.getLogger(__name__)
 
@@ -161,13 +152,13 @@ class PartnerOnboardingService:
         self,
         *,
         settings: Settings,
-        engine: Engine,
+        store: OnboardingStore,
         clock: Clock,
         staff: StaffDirectory,
         policies_dir: Path = POLICIES_DIR,
     ) -> None:
         self._settings = settings
-        self._engine = engine
+        self._store = store
         self._clock = clock
         self._staff = staff
         self._policies_dir = policies_dir
@@ -175,12 +166,10 @@ class PartnerOnboardingService:
     def checklist(self, member: StaffMember) -> list[ChecklistEntry]:
         """The guide's prerequisites with their stored status (the guide's defaults until set)."""
         self._staff.require(member, "settings.read")
-        with Session(self._engine) as session:
-            stored = {row.key: row for row in session.exec(select(PartnerChecklistItem)).all()}
-            names = _staff_names(session)
+        stored = self._store.checklist()
         entries = []
         for key, label, default_done, default_note in PREREQUISITES:
-            row = stored.get(key)
+            row = stored.items.get(key)
             entries.append(
                 ChecklistEntry(
                     key=key,
@@ -188,7 +177,7 @@ class PartnerOnboardingService:
                     done=row.done if row else default_done,
                     note=(row.note or "") if row else default_note,
                     updated_at=row.updated_at if row else None,
-                    updated_by=names.get(row.updated_by_user_id) if row else None,
+                    updated_by=stored.staff_names.get(row.updated_by_user_id) if row else None,
                 )
             )
         return entries
@@ -199,18 +188,14 @@ class PartnerOnboardingService:
         if key not in {entry[0] for entry in PREREQUISITES}:
             raise ValidationFailed(fields={"Item": "unknown prerequisite"})
         note = note.strip()[:500]
-        with session_scope(self._engine) as session:
-            row = session.get(PartnerChecklistItem, key) or PartnerChecklistItem(
-                key=key, updated_at=self._clock.now()
-            )
-            row.done, row.note = done, note or None
-            row.updated_at, row.updated_by_user_id = self._clock.now(), member.id
-            session.add(row)
+        self._store.set_checklist_item(
+            key, done=done, note=note or None, at=self._clock.now(), by_user_id=member.id
+        )
 
     def profile(self, member: StaffMember) -> list[ProfileEntry]:
         """The questionnaire answers that only Partner Central knows."""
         self._staff.require(member, "settings.read")
-        stored = self._profile_values()
+        stored = self._store.profile().values
         return [
             ProfileEntry(key=key, label=label, value=stored.get(key, ""), placeholder=placeholder)
             for key, (label, placeholder, _check, _expected) in PROFILE_FIELDS.items()
@@ -222,26 +207,15 @@ class PartnerOnboardingService:
         cleaned, errors = _validate_profile(values)
         if errors:
             raise ValidationFailed(fields=errors)
-        now = self._clock.now()
-        with session_scope(self._engine) as session:
-            for key, value in cleaned.items():
-                row = session.get(PartnerProfileValue, key)
-                if not value:
-                    if row is not None:
-                        session.delete(row)
-                    continue
-                row = row or PartnerProfileValue(key=key, value=value, updated_at=now)
-                row.value, row.updated_at, row.updated_by_user_id = value, now, member.id
-                session.add(row)
+        self._store.set_profile(cleaned, at=self._clock.now(), by_user_id=member.id)
 
     def questionnaire(self, member: StaffMember) -> Questionnaire:
         """The guide's questionnaire email, filled from settings and the stored answers."""
         self._staff.require(member, "settings.read")
-        stored = self._profile_values()
-        if "contact_emails" not in stored:
-            admins = self._admin_emails()
-            if admins:
-                stored["contact_emails"] = ", ".join(admins)
+        rows = self._store.profile()  # the answers and the admins, on one snapshot
+        stored = dict(rows.values)
+        if "contact_emails" not in stored and rows.admin_emails:
+            stored["contact_emails"] = ", ".join(rows.admin_emails)
         return render_questionnaire(self._settings, stored)
 
     def policy_files(self, member: StaffMember) -> list[PolicyFile]:
@@ -266,24 +240,6 @@ class PartnerOnboardingService:
         except OSError:
             log.warning("could not read policy file %s", relative)
             return None
-
-    def _profile_values(self) -> dict[str, str]:
-        with Session(self._engine) as session:
-            return {row.key: row.value for row in session.exec(select(PartnerProfileValue)).all()}
-
-    def _admin_emails(self) -> list[str]:
-        with Session(self._engine) as session:
-            rows = session.exec(
-                select(StaffUser.email)
-                .where(StaffUser.role == StaffRole.ADMIN)
-                .where(col(StaffUser.active))
-                .order_by(col(StaffUser.email))
-            ).all()
-        return list(rows)
-
-
-def _staff_names(session: Session) -> dict[int | None, str]:
-    return {user.id: user.name for user in session.exec(select(StaffUser)).all()}
 
 
 def _validate_profile(values: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:

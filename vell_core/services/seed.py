@@ -16,10 +16,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, delete, select
-
 from vell_core.aws.probe import CHECKS as PROBE_CHECKS
 from vell_core.config.sandbox_accounts import SANDBOX_CUSTOMERS
 from vell_core.config.settings import SANDBOX_DEFAULTS
@@ -43,8 +39,7 @@ from vell_core.domain.models import (
     SupportTicket,
 )
 from vell_core.services.connections import VALIDATE_ACTION
-from vell_core.store.engine import session_scope
-from vell_core.store.funnel import rebuild_summary
+from vell_core.store.seed import SeedStore, SeedWriter
 
 SEED = 20251206
 PROBED_ACTIONS = len(PROBE_CHECKS)  # for the audit detail, as a real validation writes it
@@ -148,30 +143,9 @@ def anchor_for(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(second=0, microsecond=0)
 
 
-def is_empty(engine: Engine) -> bool:
-    """True when no staff user exists yet (a never-seeded store)."""
-    with Session(engine) as session:
-        return session.exec(select(func.count()).select_from(StaffUser)).one() == 0
-
-
-def reset(engine: Engine) -> None:
-    """Delete every row, children first (keeps the schema)."""
-    with session_scope(engine) as session:
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            if table.name != "alembic_version":
-                session.execute(delete(table))
-
-
-def seed(engine: Engine, now: datetime) -> SeedResult:
-    """Fill an empty store with deterministic history anchored at ``now``'s day."""
-    generator = _Generator(anchor_for(now))
-    with session_scope(engine) as session:
-        result = generator.run(session)
-        session.flush()
-        # The seed adds events directly (with historical times), so fill the metrics'
-        # per-session summary the same way the migration's backfill does.
-        rebuild_summary(session)
-        return result
+def seed(store: SeedStore, now: datetime) -> SeedResult:
+    """Fill an empty store with deterministic history anchored at ``now``'s day, in one go."""
+    return store.write(_Generator(anchor_for(now)).run)
 
 
 class _Generator:
@@ -186,29 +160,30 @@ class _Generator:
         self.forced_outcome: str | None = None
         self.cs_ids: list[int] = []
 
-    def run(self, session: Session) -> SeedResult:
-        staff = self._staff(session)
+    def run(self, writer: SeedWriter) -> SeedResult:
+        """Stage the whole history through ``writer``; what was written, counted."""
+        staff = self._staff(writer)
         reps = [s for s in staff if s.role is StaffRole.SALES]
         for index in range(170):
-            self._customer_journey(session, reps, index)
-        self._live_now(session, reps)
-        self._tickets(session)
+            self._customer_journey(writer, reps, index)
+        self._live_now(writer, reps)
+        self._tickets(writer)
         return self.result
 
     # --- staff and customers -------------------------------------------------------------
 
-    def _staff(self, session: Session) -> list[StaffUser]:
+    def _staff(self, writer: SeedWriter) -> list[StaffUser]:
         users = [
             StaffUser(name=name, email=email, role=role, created_at=self._days_ago(400))
             for name, email, role in STAFF
         ]
-        session.add_all(users)
-        session.flush()
+        writer.add_all(users)
+        writer.flush()
         self.cs_ids = [u.id for u in users if u.role is StaffRole.CS and u.id is not None]
         self.result.staff = len(users)
         return users
 
-    def _new_customer(self, session: Session, rep: StaffUser, started: datetime) -> Customer:
+    def _new_customer(self, writer: SeedWriter, rep: StaffUser, started: datetime) -> Customer:
         company = self._company_name()
         segment = self.rng.choices(list(CustomerSegment), weights=[0.5, 0.35, 0.15], k=1)[0]
         customer = Customer(
@@ -218,8 +193,8 @@ class _Generator:
             owner_user_id=rep.id,
             created_at=started,
         )
-        session.add(customer)
-        session.flush()
+        writer.add(customer)
+        writer.flush()
         self.result.customers += 1
         return customer
 
@@ -244,7 +219,7 @@ class _Generator:
 
     # --- journeys --------------------------------------------------------------------------
 
-    def _customer_journey(self, session: Session, reps: list[StaffUser], index: int) -> None:
+    def _customer_journey(self, writer: SeedWriter, reps: list[StaffUser], index: int) -> None:
         # Later customers are denser: the business grows through the year.
         days_ago = int(HISTORY_DAYS * (1 - self.rng.random() ** 0.8))
         # A working day's hour on the day ``days_ago`` full days before the anchor's (so day 0
@@ -253,14 +228,14 @@ class _Generator:
             minutes=self.rng.randint(8 * 60, 18 * 60)
         )
         rep = self.rng.choice(reps)
-        customer = self._new_customer(session, rep, started)
+        customer = self._new_customer(writer, rep, started)
         delegation_era = days_ago < DELEGATION_LAUNCH_DAYS_AGO
         if not delegation_era or self.rng.random() < 0.15:
-            self._cloudformation_journey(session, customer, rep, started)
+            self._cloudformation_journey(writer, customer, rep, started)
             return
-        self._delegation_journey(session, customer, rep, started)
+        self._delegation_journey(writer, customer, rep, started)
 
-    def _live_now(self, session: Session, reps: list[StaffUser]) -> None:
+    def _live_now(self, writer: SeedWriter, reps: list[StaffUser]) -> None:
         """A few demos and trials running right now, so today's figures are not empty."""
         plan = [
             (DelegationPath.DEMO, "active"),
@@ -275,13 +250,13 @@ class _Generator:
             max_hours = 3 if path is DelegationPath.DEMO else 10
             started = self.anchor - timedelta(hours=self.rng.randint(1, max_hours))
             rep = self.rng.choice(reps)
-            customer = self._new_customer(session, rep, started)
+            customer = self._new_customer(writer, rep, started)
             self.forced_outcome = outcome
-            self._delegation(session, customer, rep, started, path)
+            self._delegation(writer, customer, rep, started, path)
         self.forced_outcome = None
 
     def _cloudformation_journey(
-        self, session: Session, customer: Customer, rep: StaffUser, started: datetime
+        self, writer: SeedWriter, customer: Customer, rep: StaffUser, started: datetime
     ) -> None:
         """The pre-delegation wizard: about 40% finish, 30-60 minutes to first sync."""
         session_id = self._session_id()
@@ -290,15 +265,15 @@ class _Generator:
         cut = len(steps) if completed else self.rng.randint(1, len(steps))
         at = started
         for step in steps[:cut]:
-            self._event(session, session_id, step, customer, rep, at, path="production")
+            self._event(writer, session_id, step, customer, rep, at, path="production")
             at += timedelta(minutes=self.rng.randint(1, 6))
         if not completed:
             return
         at += timedelta(minutes=self.rng.randint(25, 55))
-        self._event(session, session_id, FunnelStep.CONNECTED, customer, rep, at, "production")
+        self._event(writer, session_id, FunnelStep.CONNECTED, customer, rep, at, "production")
         sync_seconds = self.rng.uniform(30 * 60, 62 * 60)
         self._event(
-            session,
+            writer,
             session_id,
             FunnelStep.FIRST_SYNC,
             customer,
@@ -307,14 +282,14 @@ class _Generator:
             "production",
             value=sync_seconds,
         )
-        self._event(session, session_id, FunnelStep.PRODUCTION, customer, rep, at, "production")
-        self._connection(session, customer, rep, at, ConnectionVia.CLOUDFORMATION)
+        self._event(writer, session_id, FunnelStep.PRODUCTION, customer, rep, at, "production")
+        self._connection(writer, customer, rep, at, ConnectionVia.CLOUDFORMATION)
 
     def _delegation_journey(
-        self, session: Session, customer: Customer, rep: StaffUser, started: datetime
+        self, writer: SeedWriter, customer: Customer, rep: StaffUser, started: datetime
     ) -> None:
         """Demo first; some go on to a trial, and most trials to production."""
-        demo = self._delegation(session, customer, rep, started, DelegationPath.DEMO)
+        demo = self._delegation(writer, customer, rep, started, DelegationPath.DEMO)
         if demo is None or demo.status is not DelegationStatus.EXPIRED:
             return
         if self.rng.random() > 0.52:
@@ -322,7 +297,7 @@ class _Generator:
         trial_start = started + timedelta(days=self.rng.randint(2, 20))
         if trial_start > self.anchor:
             return
-        trial = self._delegation(session, customer, rep, trial_start, DelegationPath.TRIAL)
+        trial = self._delegation(writer, customer, rep, trial_start, DelegationPath.TRIAL)
         if trial is None or trial.status is not DelegationStatus.EXPIRED:
             return
         promoted_at = trial.expires_at - timedelta(hours=self.rng.randint(1, 4))
@@ -330,7 +305,7 @@ class _Generator:
         if open_cohort or self.rng.random() > 0.63:
             return
         connection = self._connection(
-            session,
+            writer,
             customer,
             rep,
             promoted_at,
@@ -342,7 +317,7 @@ class _Generator:
         trial.cloud_connection_id = connection.id
         trial.persistent_role_arn = connection.role_arn
         self._event(
-            session,
+            writer,
             trial.wizard_session_id or self._session_id(),
             FunnelStep.PRODUCTION,
             customer,
@@ -354,7 +329,7 @@ class _Generator:
 
     def _delegation(
         self,
-        session: Session,
+        writer: SeedWriter,
         customer: Customer,
         rep: StaffUser,
         started: datetime,
@@ -367,20 +342,20 @@ class _Generator:
         for step in (FunnelStep.PROVIDER, FunnelStep.ACCOUNT_INFO, FunnelStep.CHOOSE_PATH):
             if self.forced_outcome is None and self.rng.random() < 0.05:
                 return None  # dropped out before sending anything
-            self._event(session, session_id, step, customer, rep, at, path_name)
+            self._event(writer, session_id, step, customer, rep, at, path_name)
             at += timedelta(seconds=self.rng.randint(20, 150))
-        self._event(session, session_id, FunnelStep.REQUEST_SENT, customer, rep, at, path_name)
-        self._event(session, session_id, FunnelStep.WAITING, customer, rep, at, path_name)
+        self._event(writer, session_id, FunnelStep.REQUEST_SENT, customer, rep, at, path_name)
+        self._event(writer, session_id, FunnelStep.WAITING, customer, rep, at, path_name)
         row = self._request_row(customer, rep, at, path, session_id)
-        session.add(row)
-        session.flush()
+        writer.add(row)
+        writer.flush()
         self.result.delegations += 1
-        self._timeline(session, row, at)
+        self._timeline(writer, row, at)
         if row.approved_at is not None:
-            self._approved_events(session, row, customer, rep, session_id, path_name)
+            self._approved_events(writer, row, customer, rep, session_id, path_name)
         elif row.status is DelegationStatus.REJECTED:
             self._event(
-                session,
+                writer,
                 session_id,
                 FunnelStep.REJECTED,
                 customer,
@@ -393,7 +368,7 @@ class _Generator:
 
     def _approved_events(
         self,
-        session: Session,
+        writer: SeedWriter,
         row: DelegationRequest,
         customer: Customer,
         rep: StaffUser,
@@ -403,7 +378,7 @@ class _Generator:
         approved_at = row.approved_at
         assert approved_at is not None
         self._event(
-            session,
+            writer,
             session_id,
             FunnelStep.APPROVED,
             customer,
@@ -413,7 +388,7 @@ class _Generator:
             delegation_id=row.id,
         )
         self._event(
-            session,
+            writer,
             session_id,
             FunnelStep.CONNECTED,
             customer,
@@ -425,7 +400,7 @@ class _Generator:
         sync_seconds = self._first_sync_seconds()
         row.first_sync_at = approved_at + timedelta(seconds=sync_seconds)
         self._event(
-            session,
+            writer,
             session_id,
             FunnelStep.FIRST_SYNC,
             customer,
@@ -522,7 +497,7 @@ class _Generator:
             return "finalized"
         return "rejected" if roll < 0.90 else "timed_out"
 
-    def _timeline(self, session: Session, row: DelegationRequest, sent_at: datetime) -> None:
+    def _timeline(self, writer: SeedWriter, row: DelegationRequest, sent_at: datetime) -> None:
         states = [(AwsDelegationState.UNASSIGNED, sent_at)]
         if row.owner_account_id:
             states.append((AwsDelegationState.ASSIGNED, sent_at + timedelta(seconds=30)))
@@ -534,7 +509,7 @@ class _Generator:
         if row.aws_state in (AwsDelegationState.REJECTED, AwsDelegationState.EXPIRED):
             states.append((row.aws_state, row.updated_at))
         for state, at in states:
-            session.add(
+            writer.add(
                 DelegationEvent(
                     delegation_id=row.id or 0,
                     aws_state=state,
@@ -548,7 +523,7 @@ class _Generator:
 
     def _connection(
         self,
-        session: Session,
+        writer: SeedWriter,
         customer: Customer,
         rep: StaffUser,
         at: datetime,
@@ -571,14 +546,14 @@ class _Generator:
             updated_at=at,
             stack_name=f"vell-connector-{suffix}" if via is ConnectionVia.CLOUDFORMATION else None,
         )
-        session.add(connection)
-        session.flush()
-        self._validation_history(session, connection, at)
+        writer.add(connection)
+        writer.flush()
+        self._validation_history(writer, connection, at)
         self.result.connections += 1
         return connection
 
     def _validation_history(
-        self, session: Session, connection: CloudConnection, created: datetime
+        self, writer: SeedWriter, connection: CloudConnection, created: datetime
     ) -> None:
         """Validated at creation, then every week or two by customer success, the last one
         within the past few days; a few connections' latest check failed (a customer
@@ -595,7 +570,7 @@ class _Generator:
         failing = len(times) > 2 and self.rng.random() < 0.06
         for index, moment in enumerate(times):
             ok = not (failing and index == len(times) - 1)
-            session.add(
+            writer.add(
                 AuditLog(
                     at=moment,
                     staff_user_id=validator,
@@ -611,23 +586,23 @@ class _Generator:
         connection.updated_at = times[-1]
         if failing:
             connection.status = ConnectionStatus.FAILED
-        session.add(connection)
+        writer.add(connection)
 
-    def _tickets(self, session: Session) -> None:
+    def _tickets(self, writer: SeedWriter) -> None:
         """Setup tickets: ~20 a month before delegation, ~9 after; some non-setup noise."""
         for days_ago in range(HISTORY_DAYS, 0, -1):
             rate = 20 / 30 if days_ago >= DELEGATION_LAUNCH_DAYS_AGO else 9 / 30
             if self.rng.random() < rate:
-                self._ticket(session, days_ago, "setup")
+                self._ticket(writer, days_ago, "setup")
             if self.rng.random() < 6 / 30:
-                self._ticket(session, days_ago, "other")
+                self._ticket(writer, days_ago, "other")
 
-    def _ticket(self, session: Session, days_ago: int, category: str) -> None:
+    def _ticket(self, writer: SeedWriter, days_ago: int, category: str) -> None:
         opened = self._days_ago(days_ago) + timedelta(minutes=self.rng.randint(0, 1439))
         subject = (
             self.rng.choice(TICKET_SUBJECTS) if category == "setup" else "Question about invoice"
         )
-        session.add(
+        writer.add(
             SupportTicket(
                 external_ref=f"ZD-{self.rng.randint(10000, 99999)}-{self.result.tickets}",
                 opened_at=opened,
@@ -640,7 +615,7 @@ class _Generator:
 
     def _event(
         self,
-        session: Session,
+        writer: SeedWriter,
         session_id: str,
         step: FunnelStep,
         customer: Customer,
@@ -651,7 +626,7 @@ class _Generator:
         delegation_id: int | None = None,
         value: float | None = None,
     ) -> None:
-        session.add(
+        writer.add(
             FunnelEvent(
                 wizard_session_id=session_id,
                 step=step,
@@ -678,22 +653,3 @@ class _Generator:
 
     def _hex(self, length: int) -> str:
         return hashlib.sha256(str(self.rng.random()).encode()).hexdigest()[:length]
-
-
-def fingerprint(engine: Engine) -> str:
-    """A stable digest of the seeded content (for determinism tests)."""
-    digest = hashlib.sha256()
-    with Session(engine) as session:
-        for model in (
-            StaffUser,
-            Customer,
-            DelegationRequest,
-            FunnelEvent,
-            CloudConnection,
-            SupportTicket,
-            DelegationEvent,
-            AuditLog,
-        ):
-            for row in session.exec(select(model)).all():
-                digest.update(repr(sorted(row.model_dump().items())).encode())
-    return digest.hexdigest()

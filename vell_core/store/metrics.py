@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Date, and_, case, exists, func, literal, or_, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.functions import FunctionElement
@@ -38,11 +39,12 @@ from vell_core.domain.models import (
     FunnelEvent,
     FunnelSession,
     FunnelStep,
+    StaffRole,
     StaffUser,
     SupportTicket,
     UtcDateTime,
 )
-from vell_core.store.engine import table_of
+from vell_core.store.engine import read_connection, table_of
 from vell_core.store.funnel import STEP_COLUMNS
 
 # --- dialect-specific "start of week/month" (the only non-portable SQL) ----------------------
@@ -469,3 +471,36 @@ def default_baseline(
         return end - timedelta(days=BASELINE_DAYS - 1), end, "90 days before the delegation launch"
     end = first_day + timedelta(days=BASELINE_DAYS - 1)
     return first_day, end, "first 90 days of ticket history"
+
+
+# --- the repository the service speaks to ----------------------------------------------------
+
+
+class MetricsStore:
+    """Every read behind the Leadership page, each on one read-only snapshot."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def fetch(self, filters: MetricsFilter, window: Window) -> tuple[RawMetrics, dict[int, str]]:
+        """The page's result sets and every staff member's name, from one snapshot."""
+        with read_connection(self._engine) as connection:
+            raw = fetch_raw(engine_runner(connection), filters, window)
+            rows = connection.execute(select(SU.c.id, SU.c.name)).all()
+        return raw, {int(row.id): str(row.name) for row in rows}
+
+    def rep_options(self) -> list[tuple[int, str]]:
+        """(id, name) of every sales and CS staff member, by name."""
+        with read_connection(self._engine) as connection:
+            rows = connection.execute(
+                select(SU.c.id, SU.c.name)
+                .where(SU.c.role.in_([StaffRole.SALES.value, StaffRole.CS.value]))
+                .order_by(SU.c.name)
+            ).all()
+        return [(int(row.id), str(row.name)) for row in rows]
+
+    def data_version(self) -> tuple[int, ...]:
+        """The fingerprint of ``data_version_query`` as a tuple of ints."""
+        with read_connection(self._engine) as connection:
+            row = connection.execute(data_version_query()).one()
+        return tuple(int(value or 0) for value in row)

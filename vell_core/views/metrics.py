@@ -600,6 +600,17 @@ def dashboard_tables(dashboard: Dashboard) -> dict[str, pd.DataFrame]:
     }
 
 
+# The Leadership page shows one section at a time (issue 13: drawing every chart at once was
+# most of a cached rerun); the labels match the KPI tiles. Pages and tests read this tuple.
+DASHBOARD_SECTIONS = (
+    "Wizard completion",
+    "Time to first sync",
+    "Customers",
+    "Trial → production",
+    "Setup tickets",
+    "By rep",
+)
+
 RAW_FRAMES = ("sessions", "sync_bins", "sync_ranks", "customers", "trials", "tickets")
 
 
