@@ -51,11 +51,13 @@ from vell_core.services.worker import NotificationWorker
 from vell_core.store.action_limits import ActionCountStore
 from vell_core.store.audit_log import AuditLogStore
 from vell_core.store.connections import ConnectionStore
-from vell_core.store.delegations import FirstSyncMarks
+from vell_core.store.credentials import CredentialStore
+from vell_core.store.delegations import DelegationStore, FirstSyncMarks
 from vell_core.store.demo_links import DemoLinkStore
 from vell_core.store.engine import make_engine
 from vell_core.store.funnel import FunnelRecorder
 from vell_core.store.health import HealthStore
+from vell_core.store.inbox import InboxStore
 from vell_core.store.metrics import MetricsStore
 from vell_core.store.nudges import NudgesStore
 from vell_core.store.onboarding import OnboardingStore
@@ -84,6 +86,7 @@ class Services:
     delegations: DelegationService
     customer_access: CustomerAccess
     processor: NotificationProcessor
+    inbox: InboxStore
     customer_console: CustomerConsoleService
     rate_limiter: ActionLimiter
     aws_health: AwsHealthService
@@ -111,7 +114,7 @@ class Services:
             sqs=self.aws.client("sqs"),
             queue_url=str(self.settings.vell_delegation_queue_url),
             processor=self.processor,
-            engine=self.engine,
+            inbox=self.inbox,
             clock=self.clock,
             wait_seconds=self.settings.vell_worker_wait_seconds,
             visibility_timeout=self.settings.vell_worker_visibility_timeout,
@@ -150,14 +153,15 @@ def build_services(
     clock = clock or _clock_for(settings, sandbox)
     aws = _client_factory(settings, sandbox)
     staff = StaffDirectory(StaffStore(engine))
-    audit_log = AuditLogStore(engine)  # read by the audit page and by the access records
+    audit_log = AuditLogStore(engine)  # the audit recorder's writes; the audit page's reads
     funnel = FunnelRecorder(engine, clock)
-    audit = AuditRecorder(engine, clock)
-    vault = CredentialVault(engine=engine, clock=clock, key=_vault_key(settings))
+    audit = AuditRecorder(audit_log, clock)
+    vault = CredentialVault(store=CredentialStore(engine), clock=clock, key=_vault_key(settings))
     rate_limiter = ActionLimiter(clock=clock, store=ActionCountStore(engine))
+    inbox = InboxStore(engine, funnel)
     delegations = DelegationService(
         settings=settings,
-        engine=engine,
+        store=DelegationStore(engine, funnel),
         clock=clock,
         aws=aws,
         staff=staff,
@@ -189,13 +193,12 @@ def build_services(
         rate_limit_factor=settings.vell_sandbox_rate_limit_factor if settings.is_sandbox else 1.0,
     )
     processor = NotificationProcessor(
-        engine=engine,
+        store=inbox,
         clock=clock,
         verifier=_verifier(settings, sandbox),
         # One attempt per call: the exchange's own loop retries (and counts, and backs off).
         partner_aws=aws.with_config(SINGLE_ATTEMPT),
         vault=vault,
-        funnel=funnel,
         audit=audit,
         retry=RetryPolicy(max_attempts=settings.vell_exchange_max_attempts),
         lease=timedelta(seconds=settings.vell_exchange_lease_seconds),
@@ -214,6 +217,7 @@ def build_services(
         delegations=delegations,
         customer_access=customer_access,
         processor=processor,
+        inbox=inbox,
         customer_console=CustomerConsoleService(
             sandbox=sandbox, aws=aws, staff=staff, delegations=delegations
         ),

@@ -82,7 +82,7 @@ def drain(
         sqs=services.aws.client("sqs"),
         queue_url=str(services.settings.vell_delegation_queue_url),
         processor=services.processor,
-        engine=services.engine,
+        inbox=services.inbox,
         clock=services.clock,
         visibility_timeout=visibility,
         fault_hook=fault_hook,

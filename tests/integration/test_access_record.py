@@ -250,7 +250,7 @@ def test_a_genuine_link_naming_another_customers_account_shows_nothing(journey: 
 
 
 def test_calls_logged_in_another_account_never_join_the_record(journey: Journey) -> None:
-    recorder = AuditRecorder(journey.services.engine, journey.services.clock)
+    recorder = AuditRecorder(AuditLogStore(journey.services.engine), journey.services.clock)
     before = journey.records.for_staff(journey.maya, journey.delegation_id).calls
     recorder.record(
         action="marketplace-catalog.DescribeEntity",

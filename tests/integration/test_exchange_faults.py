@@ -39,8 +39,11 @@ from vell_core.services.ingest import (
     Outcome,
 )
 from vell_core.store import migrate
+from vell_core.store.audit_log import AuditLogStore
+from vell_core.store.credentials import CredentialStore
 from vell_core.store.engine import make_engine
 from vell_core.store.funnel import FunnelRecorder
+from vell_core.store.inbox import InboxStore
 
 OTHER_ACCOUNT = "111122223333"
 B_REQUEST_ID = "dr-bbbbbbbbbbbbbbbbbbbb"
@@ -64,20 +67,19 @@ class Harness:
     def processor(
         self, kill_at: str | None = None
     ) -> tuple[NotificationProcessor, CredentialVault]:
-        vault = CredentialVault(engine=self.engine, clock=self.clock, key=KEY)
+        vault = CredentialVault(store=CredentialStore(self.engine), clock=self.clock, key=KEY)
 
         def hook(step: str) -> None:
             if step == kill_at:
                 raise Killed(step)
 
         processor = NotificationProcessor(
-            engine=self.engine,
+            store=InboxStore(self.engine, FunnelRecorder(self.engine, self.clock)),
             clock=self.clock,
             verifier=FakeVerifier(),  # type: ignore[arg-type]
             partner_aws=FakeFactory(self.sts),  # type: ignore[arg-type]
             vault=vault,
-            funnel=FunnelRecorder(self.engine, self.clock),
-            audit=AuditRecorder(self.engine, self.clock),
+            audit=AuditRecorder(AuditLogStore(self.engine), self.clock),
             retry=RetryPolicy(max_attempts=4, sleep=self.sleeps.append),
             fault_hook=hook,
         )

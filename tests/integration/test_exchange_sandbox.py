@@ -141,12 +141,11 @@ def test_an_expired_token_is_a_final_failure_shown_to_the_rep(
 def fake_verified_processor(services: Services) -> NotificationProcessor:
     """The app's processor, except that it trusts the envelope (we forge the inner message)."""
     return NotificationProcessor(
-        engine=services.engine,
+        store=services.inbox,
         clock=services.clock,
         verifier=FakeVerifier(),  # type: ignore[arg-type]
         partner_aws=services.processor.partner_aws,
         vault=services.vault,
-        funnel=services.funnel,
         audit=services.audit,
     )
 

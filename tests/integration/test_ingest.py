@@ -30,8 +30,11 @@ from vell_core.domain.models import AwsDelegationState
 from vell_core.services.audit import AuditRecorder
 from vell_core.services.ingest import NotificationProcessor, Outcome
 from vell_core.store import migrate
+from vell_core.store.audit_log import AuditLogStore
+from vell_core.store.credentials import CredentialStore
 from vell_core.store.engine import make_engine
 from vell_core.store.funnel import FunnelRecorder
+from vell_core.store.inbox import InboxStore
 
 
 def build(
@@ -39,15 +42,14 @@ def build(
 ) -> tuple[NotificationProcessor, CountingSts, CredentialVault]:
     sts = sts or CountingSts()
     clock = FrozenClock(T0)
-    vault = CredentialVault(engine=engine, clock=clock)
+    vault = CredentialVault(store=CredentialStore(engine), clock=clock)
     processor = NotificationProcessor(
-        engine=engine,
+        store=InboxStore(engine, FunnelRecorder(engine, clock)),
         clock=clock,
         verifier=FakeVerifier(),  # type: ignore[arg-type]
         partner_aws=FakeFactory(sts),  # type: ignore[arg-type]
         vault=vault,
-        funnel=FunnelRecorder(engine, clock),
-        audit=AuditRecorder(engine, clock),
+        audit=AuditRecorder(AuditLogStore(engine), clock),
     )
     return processor, sts, vault
 

@@ -52,6 +52,9 @@ from vell_core.services.delegation import DelegationService, LaunchRequest, new_
 from vell_core.services.promotion import Step, StepState, is_connector_role_name
 from vell_core.services.staff import StaffDirectory
 from vell_core.store import migrate
+from vell_core.store.audit_log import AuditLogStore
+from vell_core.store.credentials import CredentialStore
+from vell_core.store.delegations import DelegationStore
 from vell_core.store.engine import make_engine, session_scope
 from vell_core.store.funnel import FunnelRecorder
 from vell_core.store.staff import StaffStore
@@ -206,11 +209,16 @@ def _build(
     staff, funnel, audit = (
         StaffDirectory(StaffStore(engine)),
         FunnelRecorder(engine, clock),
-        AuditRecorder(engine, clock),
+        AuditRecorder(AuditLogStore(engine), clock),
     )
-    vault = CredentialVault(engine=engine, clock=clock)
+    vault = CredentialVault(store=CredentialStore(engine), clock=clock)
     delegations = DelegationService(
-        settings=settings, engine=engine, clock=clock, aws=aws, staff=staff, funnel=funnel
+        settings=settings,
+        store=DelegationStore(engine, funnel),
+        clock=clock,
+        aws=aws,
+        staff=staff,
+        funnel=funnel,
     )
     access = CustomerAccess(delegations=delegations, vault=vault, aws=aws, audit=audit, clock=clock)
     prod = build_production_services(

@@ -33,6 +33,7 @@ from vell_core.services.partner_onboarding import PartnerOnboardingService
 from vell_core.services.staff import StaffDirectory
 from vell_core.store.action_limits import ActionCountStore
 from vell_core.store.audit_log import AuditLogStore
+from vell_core.store.delegations import DelegationStore
 from vell_core.store.demo_links import DemoLinkStore
 from vell_core.store.engine import session_scope
 from vell_core.store.funnel import FunnelRecorder
@@ -104,15 +105,16 @@ def world(engine: Engine) -> dict[str, Any]:
     settings = load_settings()
     staff = StaffDirectory(StaffStore(engine))
     aws = FakeAws()
-    audit = AuditRecorder(engine, clock)
+    audit = AuditRecorder(AuditLogStore(engine), clock)
     limiter = ActionLimiter(clock=clock, store=ActionCountStore(engine))
+    funnel = FunnelRecorder(engine, clock)
     delegations = DelegationService(
         settings=settings,
-        engine=engine,
+        store=DelegationStore(engine, funnel),
         clock=clock,
         aws=aws,  # type: ignore[arg-type]
         staff=staff,
-        funnel=FunnelRecorder(engine, clock),
+        funnel=funnel,
         rate_limiter=limiter,
     )
     members = {role: staff.by_email(email) for role, (_, email) in STAFF.items()}

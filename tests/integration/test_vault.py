@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from vell_core.aws.vault import CredentialVault, DelegatedCredentials
 from vell_core.domain.clock import FrozenClock
+from vell_core.store.credentials import CredentialStore
 
 SECRET = "SENTINELsecretKEY0123456789"
 TOKEN = "SENTINELsessionTOKEN0123456789"
@@ -48,7 +49,7 @@ def _seed_delegation(engine: Engine) -> None:
 def test_credentials_never_reach_the_database_in_plaintext(engine: Engine, sqlite_url: str) -> None:
     _seed_delegation(engine)
     clock = FrozenClock()
-    vault = CredentialVault(engine=engine, clock=clock)
+    vault = CredentialVault(store=CredentialStore(engine), clock=clock)
     vault.put(7, _credentials(clock))
     assert vault.get(7) is not None
     engine.dispose()
@@ -67,13 +68,13 @@ def test_repr_is_redacted(engine: Engine) -> None:
     credentials = _credentials(clock)
     assert SECRET not in repr(credentials)
     assert TOKEN not in str(credentials)
-    assert SECRET not in repr(CredentialVault(engine=engine, clock=clock))
+    assert SECRET not in repr(CredentialVault(store=CredentialStore(engine), clock=clock))
 
 
 def test_expired_credentials_are_dropped(engine: Engine) -> None:
     _seed_delegation(engine)
     clock = FrozenClock()
-    vault = CredentialVault(engine=engine, clock=clock)
+    vault = CredentialVault(store=CredentialStore(engine), clock=clock)
     vault.put(7, _credentials(clock))
     clock.advance(timedelta(hours=4))
     assert vault.get(7) is None
@@ -85,12 +86,12 @@ def test_another_process_with_the_same_key_can_unseal(engine: Engine) -> None:
     _seed_delegation(engine)
     clock = FrozenClock()
     key = Fernet.generate_key()
-    CredentialVault(engine=engine, clock=clock, key=key).put(7, _credentials(clock))
-    other = CredentialVault(engine=engine, clock=clock, key=key)
+    CredentialVault(store=CredentialStore(engine), clock=clock, key=key).put(7, _credentials(clock))
+    other = CredentialVault(store=CredentialStore(engine), clock=clock, key=key)
     got = other.get(7)
     assert got is not None
     assert got.secret_access_key == SECRET
-    stranger = CredentialVault(engine=engine, clock=clock)  # different key
+    stranger = CredentialVault(store=CredentialStore(engine), clock=clock)  # different key
     assert stranger.get(7) is None
     # A process with another key must not destroy the seal others can still open.
-    assert CredentialVault(engine=engine, clock=clock, key=key).get(7) is not None
+    assert CredentialVault(store=CredentialStore(engine), clock=clock, key=key).get(7) is not None

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from vell_core.domain.clock import FrozenClock
 from vell_core.domain.models import AuditLog
 from vell_core.services.audit import AuditRecorder
+from vell_core.store.audit_log import AuditLogStore
 
 
 def _count(engine: Engine) -> int:
@@ -20,7 +21,7 @@ def _count(engine: Engine) -> int:
 
 
 def test_every_row_from_many_threads_is_written_in_batches(engine: Engine) -> None:
-    recorder = AuditRecorder(engine, FrozenClock(datetime(2026, 11, 30, tzinfo=UTC)))
+    recorder = AuditRecorder(AuditLogStore(engine), FrozenClock(datetime(2026, 11, 30, tzinfo=UTC)))
     threads = [
         threading.Thread(
             target=lambda n=n: [
@@ -42,7 +43,7 @@ def test_every_row_from_many_threads_is_written_in_batches(engine: Engine) -> No
 
 def test_rows_are_readable_after_flush_and_keep_their_call_time(engine: Engine) -> None:
     clock = FrozenClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
-    recorder = AuditRecorder(engine, clock)
+    recorder = AuditRecorder(AuditLogStore(engine), clock)
     recorder.record(action="marketplace-catalog.ListEntities", outcome="ok")
     clock.advance(timedelta(seconds=60))  # the row keeps the moment it was recorded, not written
     recorder.flush()
@@ -53,7 +54,7 @@ def test_rows_are_readable_after_flush_and_keep_their_call_time(engine: Engine) 
 
 
 def test_close_writes_what_is_still_queued(engine: Engine) -> None:
-    recorder = AuditRecorder(engine, FrozenClock(datetime(2026, 11, 30, tzinfo=UTC)))
+    recorder = AuditRecorder(AuditLogStore(engine), FrozenClock(datetime(2026, 11, 30, tzinfo=UTC)))
     for i in range(300):
         recorder.record(action="iam.GetRole", outcome="ok", detail=str(i))
     assert recorder.close()
@@ -62,7 +63,7 @@ def test_close_writes_what_is_still_queued(engine: Engine) -> None:
 
 
 def test_a_bad_row_does_not_take_its_batch_with_it(engine: Engine) -> None:
-    recorder = AuditRecorder(engine, FrozenClock(datetime(2026, 11, 30, tzinfo=UTC)))
+    recorder = AuditRecorder(AuditLogStore(engine), FrozenClock(datetime(2026, 11, 30, tzinfo=UTC)))
     recorder.record(action="ok.before", outcome="ok")
     recorder.record(action="bad.fk", outcome="ok", delegation_id=999_999)  # no such request
     recorder.record(action="ok.after", outcome="ok")

@@ -44,6 +44,7 @@ from vell_core.services.demo_links import (
 )
 from vell_core.services.staff import StaffDirectory
 from vell_core.store.action_limits import ActionCountStore
+from vell_core.store.audit_log import AuditLogStore
 from vell_core.store.demo_links import DemoLinkStore
 from vell_core.store.engine import session_scope
 from vell_core.store.staff import StaffStore
@@ -225,7 +226,7 @@ def links(
         staff=staff,
         delegations=delegations,  # type: ignore[arg-type]
         rate_limiter=ActionLimiter(clock=clock, store=ActionCountStore(engine)),
-        audit=AuditRecorder(engine, clock),
+        audit=AuditRecorder(AuditLogStore(engine), clock),
         key=KEY,
     )
 

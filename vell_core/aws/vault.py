@@ -17,14 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, delete
 
 from vell_core.aws.clients import StaticCredentials
 from vell_core.config.logs import forget_secret, register_secret
 from vell_core.domain.clock import Clock
 from vell_core.domain.models import SealedCredential
-from vell_core.store.engine import read_session, session_scope
+from vell_core.store.credentials import CredentialStore
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +59,8 @@ class DelegatedCredentials:
 class CredentialVault:
     """In-memory store of live delegated credentials, with sealed hand-off between processes."""
 
-    def __init__(self, *, engine: Engine, clock: Clock, key: bytes | None = None) -> None:
-        self._engine = engine
+    def __init__(self, *, store: CredentialStore, clock: Clock, key: bytes | None = None) -> None:
+        self._store = store
         self._clock = clock
         self._fernet = Fernet(key or Fernet.generate_key())
         self._lock = threading.Lock()
@@ -74,27 +72,38 @@ class CredentialVault:
     def put(self, delegation_id: int, credentials: DelegatedCredentials) -> None:
         """Keep ``credentials`` until they expire, and seal a copy for other processes."""
         self.remember(delegation_id, credentials)
-        with session_scope(self._engine) as session:
-            self.seal_in(session, delegation_id, credentials)
+        self._store.replace(self.sealed(delegation_id, credentials))
 
     def remember(self, delegation_id: int, credentials: DelegatedCredentials) -> None:
-        """Keep ``credentials`` in this process's memory only (after ``seal_in`` committed)."""
+        """Keep ``credentials`` in this process's memory only (after their seal committed)."""
         for secret in credentials.secrets():
             register_secret(secret)
         with self._lock:
             self._entries[delegation_id] = credentials
 
-    def seal_in(
-        self, session: Session, delegation_id: int, credentials: DelegatedCredentials
-    ) -> None:
-        """Write the sealed copy inside the caller's transaction.
+    def sealed(self, delegation_id: int, credentials: DelegatedCredentials) -> SealedCredential:
+        """The sealed copy as a row, not yet stored: the caller writes it in its transaction.
 
         The token exchange records its outcome in the same transaction, so the credentials
         are stored exactly when the exchange is recorded as done, and never otherwise.
         """
         for secret in credentials.secrets():
             register_secret(secret)
-        self._seal(session, delegation_id, credentials)
+        payload = json.dumps(
+            {
+                "a": credentials.access_key_id,
+                "s": credentials.secret_access_key,
+                "t": credentials.session_token,
+                "e": credentials.expiration.isoformat(),
+                "p": credentials.assumed_principal,
+            }
+        ).encode()
+        return SealedCredential(
+            delegation_id=delegation_id,
+            ciphertext=self._fernet.encrypt(payload).decode(),
+            expires_at=credentials.expiration,
+            assumed_principal=credentials.assumed_principal,
+        )
 
     def get(self, delegation_id: int) -> DelegatedCredentials | None:
         """Live credentials for this delegation, or None (expired, or never exchanged)."""
@@ -117,10 +126,7 @@ class CredentialVault:
         if entry is not None:
             for secret in entry.secrets():
                 forget_secret(secret)
-        with session_scope(self._engine) as session:
-            session.execute(
-                delete(SealedCredential).where(col(SealedCredential.delegation_id) == delegation_id)
-            )
+        self._store.delete(delegation_id)
 
     def purge_expired(self) -> int:
         """Drop every expired entry and seal; return how many were in memory."""
@@ -129,42 +135,13 @@ class CredentialVault:
             expired = [key for key, entry in self._entries.items() if entry.expiration <= now]
         for key in expired:
             self.drop(key)
-        with session_scope(self._engine) as session:
-            session.execute(delete(SealedCredential).where(col(SealedCredential.expires_at) <= now))
+        self._store.delete_expired(now)
         return len(expired)
 
-    def _seal(
-        self, session: Session, delegation_id: int, credentials: DelegatedCredentials
-    ) -> None:
-        payload = json.dumps(
-            {
-                "a": credentials.access_key_id,
-                "s": credentials.secret_access_key,
-                "t": credentials.session_token,
-                "e": credentials.expiration.isoformat(),
-                "p": credentials.assumed_principal,
-            }
-        ).encode()
-        ciphertext = self._fernet.encrypt(payload).decode()
-        existing = session.get(SealedCredential, delegation_id)
-        if existing is not None:
-            session.delete(existing)
-            session.flush()
-        session.add(
-            SealedCredential(
-                delegation_id=delegation_id,
-                ciphertext=ciphertext,
-                expires_at=credentials.expiration,
-                assumed_principal=credentials.assumed_principal,
-            )
-        )
-
     def _unseal(self, delegation_id: int) -> DelegatedCredentials | None:
-        with read_session(self._engine) as session:
-            sealed = session.get(SealedCredential, delegation_id)
-            if sealed is None:
-                return None
-            ciphertext = sealed.ciphertext
+        ciphertext = self._store.ciphertext(delegation_id)
+        if ciphertext is None:
+            return None
         try:
             data = json.loads(self._fernet.decrypt(ciphertext.encode()))
         except InvalidToken:

@@ -35,21 +35,15 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.pool import StaticPool
-
 from vell_core.domain.clock import Clock
 from vell_core.domain.models import AuditLog, ScreenKind
-from vell_core.store.engine import table_of
+from vell_core.store.audit_log import AuditLogStore, AuditWriteFailed
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500  # rows per transaction at most
 IDLE_EXIT_SECONDS = 2.0  # the writer thread ends when idle this long; the next row restarts it
 WRITE_ATTEMPTS = 3
-_TABLE: Any = table_of(AuditLog)
 MAX_SUBJECT_CHARS = 128
 
 
@@ -95,11 +89,11 @@ def current_screen() -> Screen | None:
 class AuditRecorder:
     """Appends audit rows through one batching writer thread."""
 
-    def __init__(self, engine: Engine, clock: Clock, *, batch_size: int = BATCH_SIZE) -> None:
-        self._engine = engine
+    def __init__(self, store: AuditLogStore, clock: Clock, *, batch_size: int = BATCH_SIZE) -> None:
+        self._store = store
         self._clock = clock
         self._batch_size = batch_size
-        self._inline = isinstance(engine.pool, StaticPool)
+        self._inline = store.single_connection
         self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._done = threading.Condition()
         self._queued = 0  # rows handed to record()
@@ -259,10 +253,10 @@ class AuditRecorder:
         written = 0
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
-                self._insert(rows)
+                self._store.append(rows)
                 written = len(rows)
                 break
-            except SQLAlchemyError:
+            except AuditWriteFailed:
                 if attempt == WRITE_ATTEMPTS:
                     written = self._write_one_by_one(rows)
                 else:
@@ -273,15 +267,11 @@ class AuditRecorder:
         written = 0
         for row in rows:
             try:
-                self._insert([row])
+                self._store.append([row])
                 written += 1
-            except SQLAlchemyError as error:
-                log.error("audit row %s not written: %s", row["action"], type(error).__name__)
+            except AuditWriteFailed as error:
+                log.error("audit row %s not written: %s", row["action"], error)
         return written
-
-    def _insert(self, rows: list[dict[str, Any]]) -> None:
-        with self._engine.begin() as connection:
-            connection.execute(insert(_TABLE), rows)
 
     def _settle(self, written: int, dropped: int) -> None:
         with self._done:

@@ -16,12 +16,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
-from sqlalchemy import and_, func, not_, or_
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 
 from vell_core.aws.clients import ClientFactory, aws_errors, error_code
 from vell_core.aws.exchange import ExchangeFacts, ExchangeNotice, exchange_notice
@@ -40,8 +34,6 @@ from vell_core.domain.errors import NotFound, PermissionDenied, ValidationFailed
 from vell_core.domain.lifecycle import STATE_LABELS, TIMELINE_ORDER, effective_status
 from vell_core.domain.models import (
     AwsDelegationState,
-    Customer,
-    DelegationEvent,
     DelegationPath,
     DelegationRequest,
     DelegationStatus,
@@ -58,9 +50,9 @@ from vell_core.domain.policies import (
 from vell_core.domain.roles import StaffMember, can
 from vell_core.services.action_limits import ActionLimiter
 from vell_core.services.staff import StaffDirectory
-from vell_core.store.engine import read_session, rows_affected, session_scope
+from vell_core.store.delegations import DelegationRows, DelegationStore
 from vell_core.store.funnel import FunnelRecorder
-from vell_core.store.production import IN_PRODUCTION_MESSAGE, in_production
+from vell_core.store.production import IN_PRODUCTION_MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +268,7 @@ class DelegationService:
         self,
         *,
         settings: Settings,
-        engine: Engine,
+        store: DelegationStore,
         clock: Clock,
         aws: ClientFactory,
         staff: StaffDirectory,
@@ -285,7 +277,7 @@ class DelegationService:
     ) -> None:
         self._rate_limiter = rate_limiter
         self._settings = settings
-        self._engine = engine
+        self._store = store
         self._clock = clock
         self._aws = aws
         self._staff = staff
@@ -300,7 +292,7 @@ class DelegationService:
         company = validation.company(request.company)
         account = validation.account_id(request.aws_account_id)
         path = DelegationPath(request.path)
-        if path is DelegationPath.ONBOARDING and in_production(self._engine, account):
+        if path is DelegationPath.ONBOARDING and self._store.in_production(account):
             raise ValidationFailed(IN_PRODUCTION_MESSAGE.format(account=account))
         duration = self._duration_for(path, request.session_duration)
         template_name = TEMPLATE_FOR_PATH[path]
@@ -328,33 +320,54 @@ class DelegationService:
         )
 
     def launch(self, member: StaffMember, request: LaunchRequest) -> DelegationView:
-        """Create (once) the row and the AWS request; safe to call again with the same token."""
+        """Create (once) the row and the AWS request; safe to call again with the same token.
+
+        Two transactions: the row (and its customer) before the AWS call, the created request
+        (its id, the timeline, the funnel step) after it.
+        """
         member = self._staff.require(member, "delegation.create")
         preview = self.preview(member, request)
-        is_retry = self._row_id_for_workflow(workflow_id_for(request.launch_token)) is not None
-        if self._rate_limiter is not None and not is_retry:
-            self._rate_limiter.check(member.id, "delegation.create")  # retries are not counted
-        row_id = self._ensure_row(member, request, preview)
-        row = self._load(row_id)
+        earlier = self._store.id_for_workflow(workflow_id_for(request.launch_token))
+        if earlier is not None:
+            row = self._load(earlier)  # a retry: nothing to write unless AWS still lacks it
+        else:
+            if self._rate_limiter is not None:  # only new launches count, never their retries
+                self._rate_limiter.check(member.id, "delegation.create")
+            row = self._ensure_row(member, request, preview)
         if row.delegation_request_id is None and row.aws_state is None:
             self._create_in_aws(row, preview)
-        return self.get(member, row_id)
+        return self.get(member, row.id or 0)
 
     def _ensure_row(
         self, member: StaffMember, request: LaunchRequest, preview: LaunchPreview
-    ) -> int:
+    ) -> DelegationRequest:
         """Insert the row for this launch token, or return the one a previous try inserted."""
         workflow_id = workflow_id_for(request.launch_token)
-        existing = self._row_id_for_workflow(workflow_id)
-        if existing is not None:
-            return existing
+        with self._store.transaction() as rows:
+            existing = rows.id_for_workflow(workflow_id)
+            row_id = (
+                existing if existing is not None else self._insert(rows, member, preview, request)
+            )
+            row = rows.get(row_id)
+            assert row is not None
+            return row
+
+    def _insert(
+        self,
+        rows: DelegationRows,
+        member: StaffMember,
+        preview: LaunchPreview,
+        request: LaunchRequest,
+    ) -> int:
+        """The new row (and the customer, if new), inside the launch's first transaction."""
         now = self._clock.now()
+        customer_id = rows.ensure_customer(preview.company, preview.aws_account_id, member.id, now)
         row = DelegationRequest(
             user_id=member.id,
-            customer_id=self._customer_id(preview, member, now),
+            customer_id=customer_id,
             company=preview.company,
             aws_account_id=preview.aws_account_id,
-            requestor_workflow_id=workflow_id,
+            requestor_workflow_id=workflow_id_for(request.launch_token),
             type=preview.path,
             status=DelegationStatus.PENDING,
             expires_at=now + timedelta(days=1),
@@ -371,17 +384,7 @@ class DelegationService:
             created_at=now,
             updated_at=now,
         )
-        try:
-            with session_scope(self._engine) as session:
-                session.add(row)
-                session.flush()
-                return row.id or 0
-        except IntegrityError:
-            # A concurrent retry with the same token inserted it first: use that row.
-            existing = self._row_id_for_workflow(workflow_id)
-            if existing is None:
-                raise
-            return existing
+        return rows.insert_once(row)
 
     def _create_in_aws(self, row: DelegationRequest, preview: LaunchPreview) -> None:
         iam = self._aws.client("iam")
@@ -406,54 +409,40 @@ class DelegationService:
         self._record_created(row.id or 0, response)
 
     def _record_created(self, row_id: int, response: dict[str, Any]) -> None:
+        """One transaction: the AWS id and link, UNASSIGNED on the timeline, the funnel step."""
         now = self._clock.now()
-        with session_scope(self._engine) as session:
-            row = session.get(DelegationRequest, row_id)
-            assert row is not None
-            row.delegation_request_id = response["DelegationRequestId"]
-            row.console_deep_link = response["ConsoleDeepLink"]
-            if row.aws_state is None:
-                row.aws_state = AwsDelegationState.UNASSIGNED
-                row.aws_state_expires_at = now + timedelta(days=1)
-            row.last_error = None
-            row.updated_at = now
-            session.add(row)
-            record_state_event(session, row_id, AwsDelegationState.UNASSIGNED, now, "api")
-        view = self._load(row_id)
-        self._funnel.record(
-            session_id=view.wizard_session_id or view.requestor_workflow_id,
-            step=FunnelStep.REQUEST_SENT,
-            customer=view.aws_account_id,
-            company=view.company,
-            path=view.type.value,
-            actor_user_id=view.user_id,
-            delegation_id=row_id,
-        )
+        with self._store.transaction() as rows:
+            row = rows.record_created(
+                row_id,
+                response["DelegationRequestId"],
+                response["ConsoleDeepLink"],
+                now,
+                now + timedelta(days=1),
+            )
+            rows.record_funnel(
+                session_id=row.wizard_session_id or row.requestor_workflow_id,
+                step=FunnelStep.REQUEST_SENT,
+                customer=row.aws_account_id,
+                company=row.company,
+                path=row.type.value,
+                actor_user_id=row.user_id,
+                delegation_id=row_id,
+            )
 
     def _mark_already_created(self, row_id: int) -> None:
         """AWS already has this workflow id: a previous try created it; never create another."""
         log.warning("CreateDelegationRequest for row %s already existed in AWS", row_id)
         now = self._clock.now()
-        with session_scope(self._engine) as session:
-            row = session.get(DelegationRequest, row_id)
-            assert row is not None
-            if row.aws_state is None:
-                row.aws_state = AwsDelegationState.UNASSIGNED
-                row.aws_state_expires_at = now + timedelta(days=1)
-            row.last_error = (
-                "AWS already had this request (an earlier attempt created it); its id will be "
-                "filled in from the first notification."
-            )
-            row.updated_at = now
-            session.add(row)
+        self._store.mark_already_created(
+            row_id,
+            now,
+            now + timedelta(days=1),
+            "AWS already had this request (an earlier attempt created it); its id will be "
+            "filled in from the first notification.",
+        )
 
     def _record_error(self, row_id: int, message: str) -> None:
-        with session_scope(self._engine) as session:
-            row = session.get(DelegationRequest, row_id)
-            if row is not None:
-                row.last_error = message[:500]
-                row.updated_at = self._clock.now()
-                session.add(row)
+        self._store.record_error(row_id, message, self._clock.now())
 
     def record_step(
         self,
@@ -487,15 +476,11 @@ class DelegationService:
     def get(self, member: StaffMember, row_id: int) -> DelegationView:
         """One request with its timeline (reps see only their own unless allowed more)."""
         member = self._staff.require(member, "delegation.read_own")
-        with read_session(self._engine) as session:
-            row = session.get(DelegationRequest, row_id)
-            if row is None or not _visible_to(member, row):
-                raise NotFound("No such delegation request.")
-            events = session.exec(
-                select(DelegationEvent).where(DelegationEvent.delegation_id == row_id)
-            ).all()
-            rep = session.get(StaffUser, row.user_id)
-            return _view(row, rep, events)
+        found = self._store.with_timeline(row_id)
+        if found is None or not _visible_to(member, found[0]):
+            raise NotFound("No such delegation request.")
+        row, rep, events = found
+        return _view(row, rep, events)
 
     def get_for_signed_link(self, row_id: int) -> DelegationView:
         """One request (no timeline) without a staff check: for a customer's signed link.
@@ -503,11 +488,10 @@ class DelegationService:
         Only for a link whose signature was verified and which names this very request
         (``access_record``); nothing a staff member reaches calls it.
         """
-        with read_session(self._engine) as session:
-            row = session.get(DelegationRequest, row_id)
-            if row is None:
-                raise NotFound("No such delegation request.")
-            return _view(row, session.get(StaffUser, row.user_id), ())
+        found = self._store.with_rep(row_id)
+        if found is None:
+            raise NotFound("No such delegation request.")
+        return _view(found[0], found[1], ())
 
     def change_token(self, member: StaffMember, row_id: int) -> tuple[object, ...]:
         """A fingerprint of what ``get`` shows, in one small query: live views compare it and
@@ -516,12 +500,7 @@ class DelegationService:
         The same access rule as ``get``; the token itself carries no customer data.
         """
         member = self._staff.require(member, "delegation.read_own")
-        mine = col(DelegationEvent.delegation_id) == row_id
-        count = select(func.count(col(DelegationEvent.id))).where(mine).scalar_subquery()
-        last = select(func.max(col(DelegationEvent.id))).where(mine).scalar_subquery()
-        query = select(DelegationRequest, count, last).where(col(DelegationRequest.id) == row_id)
-        with read_session(self._engine) as session:
-            found = session.exec(query).first()
+        found = self._store.with_event_marks(row_id)
         if found is None or not _visible_to(member, found[0]):
             raise NotFound("No such delegation request.")
         row, count, last = found
@@ -530,19 +509,20 @@ class DelegationService:
     def list(self, member: StaffMember, filters: DelegationFilter) -> list[DelegationView]:
         """Requests matching ``filters``, newest first, limited to what ``member`` may see."""
         member = self._staff.require(member, "delegation.read_own")
-        query = select(DelegationRequest, StaffUser).join(
-            StaffUser, col(StaffUser.id) == col(DelegationRequest.user_id)
+        rows = self._store.matching(
+            now=self._clock.now(),
+            user_id=None if can(member, "delegation.read_all") else member.id,
+            statuses=filters.statuses,
+            paths=filters.paths,
+            rep_ids=filters.rep_ids,
+            company_contains=filters.company_contains,
+            limit=filters.limit,
         )
-        if not can(member, "delegation.read_all"):
-            query = query.where(DelegationRequest.user_id == member.id)
-        query = _apply_filters(query, filters, self._clock.now())
-        with read_session(self._engine) as session:
-            rows = session.exec(query).all()
-            return [_view(row, rep, ()) for row, rep in rows]
+        return [_view(row, rep, ()) for row, rep in rows]
 
     def in_production(self, aws_account_id: str) -> bool:
         """Whether the account already has an active connection (``production_status``)."""
-        return in_production(self._engine, aws_account_id)
+        return self._store.in_production(aws_account_id)
 
     def renewal(self, member: StaffMember, row_id: int) -> RenewalDraft:
         """The wizard's prefill to renew ``row_id``: same customer and path, a new request.
@@ -604,12 +584,7 @@ class DelegationService:
         return answer
 
     def _keep_summary(self, row_id: int, summary: AwsSummary) -> None:
-        with session_scope(self._engine) as session:
-            row = session.get(DelegationRequest, row_id)
-            if row is None:
-                return
-            row.meta = {**(row.meta or {}), META_KEY: summary.to_meta()}  # a new dict: JSON
-            session.add(row)
+        self._store.keep_meta(row_id, META_KEY, summary.to_meta())
 
     def _visible_row(self, member: StaffMember, row_id: int) -> DelegationRequest:
         member = self._staff.require(member, "delegation.read_own")
@@ -645,36 +620,11 @@ class DelegationService:
     def _topic_arn(self) -> str:
         return str(self._settings.aws_delegation_sns_topic_arn)
 
-    def _row_id_for_workflow(self, workflow_id: str) -> int | None:
-        with session_scope(self._engine) as session:
-            return session.exec(
-                select(DelegationRequest.id).where(
-                    DelegationRequest.requestor_workflow_id == workflow_id
-                )
-            ).first()
-
-    def _customer_id(self, preview: LaunchPreview, member: StaffMember, now: datetime) -> int:
-        with session_scope(self._engine) as session:
-            customer = session.exec(
-                select(Customer).where(Customer.aws_account_id == preview.aws_account_id)
-            ).first()
-            if customer is None:
-                customer = Customer(
-                    company=preview.company,
-                    aws_account_id=preview.aws_account_id,
-                    owner_user_id=member.id,
-                    created_at=now,
-                )
-                session.add(customer)
-                session.flush()
-            return customer.id or 0
-
     def _load(self, row_id: int) -> DelegationRequest:
-        with read_session(self._engine) as session:
-            row = session.get(DelegationRequest, row_id)
-            if row is None:
-                raise NotFound("No such delegation request.")
-            return row
+        row = self._store.row(row_id)
+        if row is None:
+            raise NotFound("No such delegation request.")
+        return row
 
 
 def workflow_id_for(launch_token: str) -> str:
@@ -752,63 +702,6 @@ def _warnings(path: DelegationPath, duration: int) -> tuple[str, ...]:
 
 def _visible_to(member: StaffMember, row: DelegationRequest) -> bool:
     return row.user_id == member.id or can(member, "delegation.read_all")
-
-
-def _apply_filters(query: Any, filters: DelegationFilter, now: datetime) -> Any:
-    if filters.statuses:
-        query = query.where(or_(*(_status_clause(status, now) for status in filters.statuses)))
-    if filters.paths:
-        query = query.where(col(DelegationRequest.type).in_(filters.paths))
-    if filters.rep_ids:
-        query = query.where(col(DelegationRequest.user_id).in_(filters.rep_ids))
-    if filters.company_contains.strip():
-        pattern = f"%{filters.company_contains.strip().lower()}%"
-        query = query.where(col(DelegationRequest.company).ilike(pattern))
-    return query.order_by(col(DelegationRequest.created_at).desc()).limit(filters.limit)
-
-
-def _status_clause(status: DelegationStatus, now: datetime) -> Any:
-    """SQL for "shows as ``status`` now" (``lifecycle.effective_status`` as a query)."""
-    stored = col(DelegationRequest.status)
-    access_ended = col(DelegationRequest.credentials_expire_at) <= now
-    state_ended = col(DelegationRequest.aws_state_expires_at) <= now
-    if status is DelegationStatus.EXPIRED:
-        return or_(
-            stored == DelegationStatus.EXPIRED,
-            and_(stored == DelegationStatus.APPROVED, access_ended),
-            and_(stored == DelegationStatus.PENDING, state_ended),
-        )
-    if status is DelegationStatus.APPROVED:
-        return and_(stored == status, not_(func.coalesce(access_ended, False)))
-    if status is DelegationStatus.PENDING:
-        return and_(stored == status, not_(func.coalesce(state_ended, False)))
-    return stored == status
-
-
-def record_state_event(
-    session: Session,
-    delegation_id: int,
-    state: AwsDelegationState,
-    occurred_at: datetime,
-    source: str,
-    detail: str | None = None,
-) -> bool:
-    """Record a timeline state once; concurrent writers race safely (ON CONFLICT DO NOTHING)."""
-    dialect = session.get_bind().dialect.name
-    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-    statement = (
-        insert(DelegationEvent)
-        .values(
-            delegation_id=delegation_id,
-            aws_state=state,
-            occurred_at=occurred_at,
-            recorded_at=occurred_at,
-            source=source,
-            detail=detail,
-        )
-        .on_conflict_do_nothing(index_elements=["delegation_id", "aws_state"])
-    )
-    return rows_affected(session.execute(statement)) == 1
 
 
 def _view(row: DelegationRequest, rep: StaffUser | None, events: Any) -> DelegationView:

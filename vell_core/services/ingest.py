@@ -37,10 +37,6 @@ from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from sqlalchemy import and_, or_, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 
 from vell_core.aws.clients import ClientFactory
 from vell_core.aws.exchange import (
@@ -59,6 +55,7 @@ from vell_core.domain.clock import Clock
 from vell_core.domain.errors import VellError
 from vell_core.domain.lifecycle import STATE_TIMEOUT_DAYS, is_forward, status_for
 from vell_core.domain.models import (
+    AuditLog,
     AwsDelegationState,
     DelegationRequest,
     DelegationStatus,
@@ -69,7 +66,6 @@ from vell_core.domain.models import (
 )
 from vell_core.domain.validation import ACCOUNT_ID_RE
 from vell_core.services.audit import AuditRecorder
-from vell_core.services.delegation import record_state_event
 from vell_core.services.faults import (
     AFTER_CLAIM,
     AFTER_STS,
@@ -78,24 +74,24 @@ from vell_core.services.faults import (
     FaultHook,
     no_faults,
 )
-from vell_core.store.engine import rows_affected, session_scope
-from vell_core.store.funnel import FunnelRecorder
+from vell_core.store.inbox import InboxRefusal, InboxStore, IngestWork
 
 log = logging.getLogger(__name__)
 
 REQUEST_ID_RE = re.compile(r"^[\w-]{16,128}$")
 ACCOUNT_RE = ACCOUNT_ID_RE  # the one account-id rule (ASCII digits only)
 INNER_TYPES = ("StateChange", "ExchangeToken")
-FINAL_INBOX = (InboxStatus.APPLIED, InboxStatus.IGNORED, InboxStatus.QUARANTINED)
 # A "received" inbox row, or an exchange lease, older than this belongs to a worker that died
 # mid-way: the next worker or redelivery takes it over. Longer than one worker's retries.
 EXCHANGE_LEASE = timedelta(seconds=60)
 STALE_CLAIM = EXCHANGE_LEASE
 # Exchange outcomes recorded once and for all.
 FINAL_EXCHANGE = (ExchangeState.DONE, ExchangeState.FAILED)
-# Exchange states a worker may claim without a lease to wait for (UNKNOWN: rows from before
-# retries existed; the token can be redeemed again, so they are simply retried).
-CLAIMABLE = (ExchangeState.NONE, ExchangeState.RETRYING, ExchangeState.UNKNOWN)
+# The funnel step a state move reaches (recorded in the transaction that moves the state).
+FUNNEL_STEPS = {
+    AwsDelegationState.FINALIZED: FunnelStep.APPROVED,
+    AwsDelegationState.REJECTED: FunnelStep.REJECTED,
+}
 # Local statuses in which a request may still receive its token.
 AWAITING_TOKEN = (DelegationStatus.PENDING, DelegationStatus.APPROVED)
 
@@ -131,21 +127,35 @@ class IamNotification:
 
 
 class Quarantine(Exception):
-    """The message is valid SNS but does not match one of our requests."""
+    """The message is valid SNS but does not match one of our requests.
+
+    ``audit`` is a row to record with the quarantine (in the transaction that decides it).
+    """
+
+    def __init__(self, reason: str, *, audit: AuditLog | None = None) -> None:
+        super().__init__(reason)
+        self.audit = audit
 
 
 class NotificationProcessor:
-    """Turns one verified SNS message into at most one effect on the store."""
+    """Turns one verified SNS message into at most one effect on the store.
+
+    Transactions per message: a StateChange (or anything that is ignored, quarantined or a
+    duplicate) is one; an ExchangeToken is one before the STS calls (inbox, match, claim), one
+    recording the outcome (the last one for a final failure or a refused identity), and, after
+    a success, one marking the message applied. That last one stays separate on purpose: a
+    worker dying right after the credentials were stored (``after_vault_write``) must leave the
+    message to be processed again, not seen as a duplicate.
+    """
 
     def __init__(
         self,
         *,
-        engine: Engine,
+        store: InboxStore,
         clock: Clock,
         verifier: SnsVerifier,
         partner_aws: ClientFactory,
         vault: CredentialVault,
-        funnel: FunnelRecorder,
         audit: AuditRecorder,
         retry: RetryPolicy | None = None,
         lease: timedelta = EXCHANGE_LEASE,
@@ -154,12 +164,11 @@ class NotificationProcessor:
         self._retry = retry or RetryPolicy()
         self._lease = lease
         self._fault_hook = fault_hook
-        self._engine = engine
+        self._store = store
         self._clock = clock
         self._verifier = verifier
         self._aws = partner_aws
         self._vault = vault
-        self._funnel = funnel
         self._audit = audit
 
     @property
@@ -172,177 +181,179 @@ class NotificationProcessor:
         message = self._verifier.verify(raw_body)
         if message.type != "Notification":
             return Outcome.IGNORED  # subscription confirmations are done at setup, not here
-        inbox_id = self._claim_inbox(message)
-        if inbox_id is None:
-            return Outcome.DUPLICATE
-        try:
-            notification = parse_inner(message)
-            outcome = self._apply(notification)
-        except Quarantine as reason:
-            self._finish_inbox(inbox_id, InboxStatus.QUARANTINED, str(reason))
-            log.warning("Quarantined SNS message %s: %s", message.message_id, reason)
-            return Outcome.QUARANTINED
-        except Exception as exc:
-            self._finish_inbox(inbox_id, InboxStatus.FAILED, type(exc).__name__)
-            raise
-        self._finish_inbox(inbox_id, InboxStatus.APPLIED if outcome else InboxStatus.IGNORED)
-        return Outcome.APPLIED if outcome else Outcome.IGNORED
+        failure: Exception | None = None
+        with self._store.transaction() as work:
+            inbox_id = self._claim_inbox(work, message)
+            if inbox_id is None:
+                return Outcome.DUPLICATE
+            try:
+                with work.savepoint():
+                    applied = self._apply(work, message)
+            except Quarantine as reason:
+                self._quarantine(work, inbox_id, message.message_id, reason)
+                return Outcome.QUARANTINED
+            except Exception as exc:
+                # The message's own writes are undone (savepoint); its failure is recorded.
+                self._finish(work, inbox_id, InboxStatus.FAILED, type(exc).__name__)
+                failure = exc
+            else:
+                if not isinstance(applied, _Claim):
+                    return self._finish_applied(work, inbox_id, applied)
+        if failure is not None:
+            raise failure  # after the commit: the message stays on the queue
+        assert isinstance(applied, _Claim)  # the lease is committed: now the STS calls
+        return self._exchange(inbox_id, message.message_id, applied)
 
     # --- inbox -----------------------------------------------------------------------------
 
-    def _claim_inbox(self, message: VerifiedMessage) -> int | None:
-        """Insert the inbox row, or re-claim a failed/stale one; None when already handled."""
-        now = self._clock.now()
-        try:
-            with session_scope(self._engine) as session:
-                if _seen_signature(session, message.signature_sha256):
-                    return None
-                row = NotificationInbox(
-                    message_id=message.message_id,
-                    signature_sha256=message.signature_sha256,
-                    topic_arn=message.topic_arn,
-                    sent_at=message.timestamp,
-                    received_at=now,
-                )
-                _describe_inner(row, message)
-                session.add(row)
-                session.flush()
-                return row.id
-        except IntegrityError:
-            return self._reclaim(message.message_id, now)
+    def _claim_inbox(self, work: IngestWork, message: VerifiedMessage) -> int | None:
+        """Claim the inbox row (new, failed or stale); None when the message was handled."""
+        row = NotificationInbox(
+            message_id=message.message_id,
+            signature_sha256=message.signature_sha256,
+            topic_arn=message.topic_arn,
+            sent_at=message.timestamp,
+            received_at=self._clock.now(),
+        )
+        _describe_inner(row, message)
+        claimed = work.inbox.claim(row, self._lease)
+        if claimed is InboxRefusal.BUSY:
+            raise MessageInProgress()
+        if claimed is InboxRefusal.DUPLICATE:
+            return None
+        return claimed
 
-    def _reclaim(self, message_id: str, now: datetime) -> int | None:
-        with session_scope(self._engine) as session:
-            row = session.exec(
-                select(NotificationInbox).where(NotificationInbox.message_id == message_id)
-            ).one()
-            if row.status in FINAL_INBOX:
-                return None
-            stale = row.status is InboxStatus.RECEIVED and now - row.received_at > self._lease
-            if row.status is not InboxStatus.FAILED and not stale:
-                raise MessageInProgress()
-            claimed = session.execute(
-                update(NotificationInbox)
-                .where(
-                    col(NotificationInbox.id) == row.id,
-                    col(NotificationInbox.status) == row.status,
-                    col(NotificationInbox.received_at) == row.received_at,
-                )
-                .values(status=InboxStatus.RECEIVED, received_at=now, error=None)
-            )
-            if rows_affected(claimed) != 1:
-                raise MessageInProgress()
-            return row.id
+    def _finish(
+        self, work: IngestWork, inbox_id: int, status: InboxStatus, error: str | None = None
+    ) -> None:
+        work.inbox.finish(inbox_id, status, error, self._clock.now())
 
-    def _finish_inbox(self, inbox_id: int, status: InboxStatus, error: str | None = None) -> None:
-        with session_scope(self._engine) as session:
-            session.execute(
-                update(NotificationInbox)
-                .where(col(NotificationInbox.id) == inbox_id)
-                .values(status=status, error=error, processed_at=self._clock.now())
-            )
+    def _finish_applied(self, work: IngestWork, inbox_id: int, applied: bool) -> Outcome:
+        self._finish(work, inbox_id, InboxStatus.APPLIED if applied else InboxStatus.IGNORED)
+        return Outcome.APPLIED if applied else Outcome.IGNORED
+
+    def _quarantine(
+        self, work: IngestWork, inbox_id: int, message_id: str, reason: Quarantine
+    ) -> None:
+        """Record the quarantine (and its audit row) in the transaction that decided it."""
+        if reason.audit is not None:
+            work.add_audit(reason.audit)
+        self._finish(work, inbox_id, InboxStatus.QUARANTINED, str(reason))
+        log.warning("Quarantined SNS message %s: %s", message_id, reason)
+
+    def _fail_inbox(self, inbox_id: int, exc: Exception) -> None:
+        """A failure after the first transaction: record it in a transaction of its own."""
+        with self._store.transaction() as work:
+            self._finish(work, inbox_id, InboxStatus.FAILED, type(exc).__name__)
 
     # --- applying --------------------------------------------------------------------------
 
-    def _apply(self, notification: IamNotification) -> bool:
-        row = self._match(notification)
+    def _apply(self, work: IngestWork, message: VerifiedMessage) -> bool | _Claim:
+        """Apply a StateChange (True if it moved the request); claim an ExchangeToken's lease."""
+        notification = parse_inner(message)
+        row = self._match(work, notification)
         if notification.type == "ExchangeToken":
-            return self._exchange(row, notification)
-        return self._advance(row.id or 0, notification)
+            return self._prepare_exchange(work, row, notification)
+        return self._advance(work, row.id or 0, notification)
 
-    def _match(self, notification: IamNotification) -> DelegationRequest:
-        with session_scope(self._engine) as session:
-            row = session.exec(
-                select(DelegationRequest).where(
-                    DelegationRequest.delegation_request_id == notification.request_id
-                )
-            ).first()
-            if row is None and notification.workflow_id:
-                row = self._adopt_by_workflow(session, notification)
-            if row is None:
-                raise Quarantine("unknown delegation request id")
-            if notification.workflow_id and notification.workflow_id != row.requestor_workflow_id:
-                raise Quarantine("RequestorWorkflowId does not match our record")
-            if notification.owner_account_id and notification.owner_account_id != (
-                row.aws_account_id
-            ):
-                raise Quarantine("OwnerAccountId is not the customer we asked")
-            return row
-
-    def _adopt_by_workflow(
-        self, session: Session, notification: IamNotification
-    ) -> DelegationRequest | None:
-        """A request whose create response was lost: learn its id from the notification."""
-        row = session.exec(
-            select(DelegationRequest).where(
-                DelegationRequest.requestor_workflow_id == notification.workflow_id,
-                col(DelegationRequest.delegation_request_id).is_(None),
-            )
-        ).first()
-        if row is not None:
-            row.delegation_request_id = notification.request_id
-            row.console_deep_link = console_link(notification.request_id)
-            row.last_error = None
-            session.add(row)
+    def _match(self, work: IngestWork, notification: IamNotification) -> DelegationRequest:
+        row = work.delegations.by_request_id(notification.request_id)
+        if row is None and notification.workflow_id:
+            row = self._adopt_by_workflow(work, notification)
+        if row is None:
+            raise Quarantine("unknown delegation request id")
+        if notification.workflow_id and notification.workflow_id != row.requestor_workflow_id:
+            raise Quarantine("RequestorWorkflowId does not match our record")
+        if notification.owner_account_id and notification.owner_account_id != (row.aws_account_id):
+            raise Quarantine("OwnerAccountId is not the customer we asked")
         return row
 
-    def _advance(self, row_id: int, notification: IamNotification) -> bool:
-        """Move the row to the reported state if that is forward; record the timeline."""
-        with session_scope(self._engine) as session:
-            moved = self._advance_in(session, row_id, notification)
-        self._after_move(row_id, notification.state if moved else None)
-        return moved
+    def _adopt_by_workflow(
+        self, work: IngestWork, notification: IamNotification
+    ) -> DelegationRequest | None:
+        """A request whose create response was lost: learn its id from the notification."""
+        row = work.delegations.unadopted_by_workflow(str(notification.workflow_id))
+        if row is not None:
+            request_id = notification.request_id
+            work.delegations.adopt(row, request_id, console_link(request_id))
+        return row
 
-    def _advance_in(self, session: Session, row_id: int, notification: IamNotification) -> bool:
-        """``_advance`` inside the caller's transaction (the funnel is recorded after it)."""
+    def _advance(self, work: IngestWork, row_id: int, notification: IamNotification) -> bool:
+        """Move the row to the reported state if that is forward; record timeline and funnel."""
         state = notification.state
-        record_state_event(session, row_id, state, notification.updated_at, "sns")
-        row = session.get(DelegationRequest, row_id)
+        rows = work.delegations
+        rows.record_state_event(row_id, state, notification.updated_at, "sns")
+        row = rows.get(row_id)
         assert row is not None
         current = AwsDelegationState(row.aws_state) if row.aws_state else None
         if not is_forward(current, state):
             return False  # a late or repeated event: recorded, but it changes nothing
         values = _state_values(row, notification, self._clock.now())
-        result = session.execute(
-            update(DelegationRequest)
-            .where(col(DelegationRequest.id) == row_id, _state_is(current))
-            .values(**values)
-        )
-        if rows_affected(result) != 1:
+        if not rows.move_state(row_id, current, values):
             raise MessageInProgress("state changed concurrently; retry")
+        self._record_milestone(work, row, state)
         return True
 
-    def _after_move(self, row_id: int, state: AwsDelegationState | None) -> None:
-        if state is AwsDelegationState.FINALIZED:
-            self._record_funnel(row_id, FunnelStep.APPROVED)
-        elif state is AwsDelegationState.REJECTED:
-            self._record_funnel(row_id, FunnelStep.REJECTED)
+    def _record_milestone(
+        self, work: IngestWork, row: DelegationRequest, state: AwsDelegationState
+    ) -> None:
+        """Approved or rejected: the funnel step, in the transaction that moved the state."""
+        step = FUNNEL_STEPS.get(state)
+        if step is None:
+            return
+        work.delegations.record_funnel(
+            session_id=row.wizard_session_id or row.requestor_workflow_id,
+            step=step,
+            customer=row.aws_account_id,
+            company=row.company,
+            path=row.type.value,
+            actor_user_id=row.user_id,
+            delegation_id=row.id,
+        )
 
     # --- the token exchange ----------------------------------------------------------------
 
-    def _exchange(self, row: DelegationRequest, notification: IamNotification) -> bool:
-        """Redeem the token under a lease and record the outcome once; False if already done.
+    def _prepare_exchange(
+        self, work: IngestWork, row: DelegationRequest, notification: IamNotification
+    ) -> bool | _Claim:
+        """Take the exchange lease in the first transaction; False if the outcome is recorded.
 
-        Raises ``MessageInProgress`` while another worker's lease is live and
-        ``ExchangeRetryLater`` when transient errors used up the attempts: either way the
-        message stays on the queue and SQS delivers it again.
+        Raises ``MessageInProgress`` while another worker's lease is live: the message stays
+        on the queue and SQS delivers it again.
         """
         if row.exchange_state in FINAL_EXCHANGE:
             return False  # the outcome is recorded; a later copy of the token changes nothing
         self._require_awaiting_token(row)
         self._fault(BEFORE_CLAIM)
-        claim = self._claim_exchange(row, notification)
-        if claim is None:
-            return False
+        claim = self._claim_exchange(work, row, notification)
+        return False if claim is None else claim
+
+    def _exchange(self, inbox_id: int, message_id: str, claim: _Claim) -> Outcome:
+        """Redeem the token under the committed lease and record the outcome once.
+
+        Raises ``ExchangeRetryLater`` when transient errors used up the attempts, and
+        ``MessageInProgress`` when the lease was taken over: the message stays on the queue.
+        """
         self._fault(AFTER_CLAIM)
         try:
-            credentials = self._redeem_and_verify(claim, str(notification.token))
+            credentials = self._redeem_and_verify(claim, claim.token)
         except _FinalFailure as failure:
-            self._record_failure(claim, notification, failure.code)
-            return True
-        self._record_success(claim, notification, credentials)
+            self._record_failure(inbox_id, claim, failure.code)
+            return Outcome.APPLIED
+        except _RefusedIdentity as refused:
+            self._refuse_identity(inbox_id, message_id, claim, refused.account)
+            return Outcome.QUARANTINED
+        except _OutOfAttempts as out:
+            self._release_for_retry(inbox_id, claim, out.code)
+            raise ExchangeRetryLater(str(out)) from None
+        except Exception as exc:
+            self._fail_inbox(inbox_id, exc)
+            raise
+        self._record_success(inbox_id, claim, credentials)
         self._fault(AFTER_VAULT_WRITE)
-        return True
+        with self._store.transaction() as work:
+            self._finish(work, inbox_id, InboxStatus.APPLIED)
+        return Outcome.APPLIED
 
     def _require_awaiting_token(self, row: DelegationRequest) -> None:
         """AWS sends a token only to a request on its way to FINALIZED; anything else is odd."""
@@ -353,7 +364,7 @@ class NotificationProcessor:
         if reaches and DelegationStatus(row.status) in AWAITING_TOKEN:
             return
         where = f"{DelegationStatus(row.status).value}/{current.value if current else 'none'}"
-        self._audit.record(
+        refusal = self._audit.entry(
             action="sts.GetDelegatedAccessToken",
             outcome="refused state",
             customer_account_id=row.aws_account_id,
@@ -361,10 +372,12 @@ class NotificationProcessor:
             staff_user_id=row.user_id,
             detail=f"ExchangeToken for a request that is {where} here; not exchanged",
         )
-        raise Quarantine(f"ExchangeToken for a request that is {where} here, not awaiting one")
+        raise Quarantine(
+            f"ExchangeToken for a request that is {where} here, not awaiting one", audit=refusal
+        )
 
     def _claim_exchange(
-        self, row: DelegationRequest, notification: IamNotification
+        self, work: IngestWork, row: DelegationRequest, notification: IamNotification
     ) -> _Claim | None:
         """Take the lease (fresh, retrying, or expired); None once the outcome is recorded."""
         now = self._clock.now()
@@ -373,38 +386,14 @@ class NotificationProcessor:
             claim_id=uuid.uuid4().hex,
             account_id=row.aws_account_id,
             user_id=row.user_id,
+            notification=notification,
         )
-        state = col(DelegationRequest.exchange_state)
-        lease = col(DelegationRequest.exchange_lease_until)
-        with session_scope(self._engine) as session:
-            taken = session.execute(
-                update(DelegationRequest)
-                .where(
-                    col(DelegationRequest.id) == claim.row_id,
-                    or_(
-                        state.in_(CLAIMABLE),
-                        and_(
-                            state == ExchangeState.CLAIMED,
-                            or_(lease.is_(None), lease <= now),
-                        ),
-                    ),
-                )
-                .values(
-                    exchange_state=ExchangeState.CLAIMED,
-                    exchange_claim_id=claim.claim_id,
-                    exchange_claimed_at=now,
-                    exchange_lease_until=now + self._lease,
-                    exchange_attempts=col(DelegationRequest.exchange_attempts) + 1,
-                    exchange_token_expires_at=notification.expires_at,
-                    updated_at=now,
-                )
-            )
-            if rows_affected(taken) == 1:
-                return claim
-            current = session.exec(
-                select(DelegationRequest.exchange_state).where(DelegationRequest.id == claim.row_id)
-            ).one()
-        if ExchangeState(current) in FINAL_EXCHANGE:
+        rows = work.delegations
+        if rows.claim_exchange(
+            claim.row_id, claim.claim_id, now, now + self._lease, notification.expires_at
+        ):
+            return claim
+        if rows.exchange_state(claim.row_id) in FINAL_EXCHANGE:
             return None
         raise MessageInProgress("another worker holds the exchange lease")
 
@@ -433,7 +422,7 @@ class NotificationProcessor:
         account = str(identity.get("Account", ""))
         if account != claim.account_id:
             _discard(credentials)
-            self._refuse_identity(claim, account)
+            raise _RefusedIdentity(account)
         return credentials
 
     def _attempt(
@@ -443,7 +432,7 @@ class NotificationProcessor:
 
         ``counted`` calls are exchange attempts (the rep sees their number); the claim itself
         counted the first one. The first try needs no renewal (the lease is fresh), which
-        keeps the happy path at two transactions: the claim and the outcome.
+        keeps the happy path free of extra transactions.
         """
         for attempt in range(1, self._retry.max_attempts + 1):
             if attempt > 1:
@@ -456,10 +445,10 @@ class NotificationProcessor:
                     raise _FinalFailure(code) from None
                 log.info("%s for delegation %s: transient %s", operation, claim.row_id, code)
                 if attempt == self._retry.max_attempts:
-                    self._release_for_retry(claim, code)
-                    raise ExchangeRetryLater(
+                    raise _OutOfAttempts(
+                        code,
                         f"{operation} still failing ({code}) after {attempt} attempts; "
-                        "left on the queue for redelivery"
+                        "left on the queue for redelivery",
                     ) from None
                 self._retry.sleep(self._retry.backoff(attempt, exc, operation))
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
@@ -467,112 +456,121 @@ class NotificationProcessor:
     def _renew(self, claim: _Claim, *, count: bool) -> None:
         """Extend the lease (and count an attempt); a lost lease stops this worker."""
         now = self._clock.now()
-        values: dict[str, Any] = {"exchange_lease_until": now + self._lease, "updated_at": now}
-        if count:
-            values["exchange_attempts"] = col(DelegationRequest.exchange_attempts) + 1
-        with session_scope(self._engine) as session:
-            renewed = session.execute(
-                update(DelegationRequest).where(*_holds(claim)).values(**values)
+        with self._store.transaction() as work:
+            renewed = work.delegations.renew_lease(
+                claim.row_id, claim.claim_id, now, now + self._lease, count=count
             )
-            if rows_affected(renewed) != 1:
+            if not renewed:
                 raise MessageInProgress("the exchange lease was taken over")
 
-    def _release_for_retry(self, claim: _Claim, code: str) -> None:
+    def _release_for_retry(self, inbox_id: int, claim: _Claim, code: str) -> None:
+        """Give the lease back for the redelivery, and mark the message failed, in one go."""
         log.warning("Token exchange for delegation %s will be retried (%s)", claim.row_id, code)
-        with session_scope(self._engine) as session:
-            session.execute(
-                update(DelegationRequest)
-                .where(*_holds(claim))
-                .values(
-                    exchange_state=ExchangeState.RETRYING,
-                    exchange_claim_id=None,
-                    exchange_lease_until=None,
-                    exchange_error_code=code[:64],
-                    updated_at=self._clock.now(),
-                )
+        with self._store.transaction() as work:
+            work.delegations.update_held(
+                claim.row_id,
+                claim.claim_id,
+                {
+                    "exchange_state": ExchangeState.RETRYING,
+                    "exchange_claim_id": None,
+                    "exchange_lease_until": None,
+                    "exchange_error_code": code[:64],
+                    "updated_at": self._clock.now(),
+                },
             )
+            self._finish(work, inbox_id, InboxStatus.FAILED, ExchangeRetryLater.__name__)
 
-    def _refuse_identity(self, claim: _Claim, account: str) -> None:
+    def _refuse_identity(self, inbox_id: int, message_id: str, claim: _Claim, account: str) -> None:
         """Another account's credentials: give the lease back, audit, quarantine the message."""
-        with session_scope(self._engine) as session:
-            session.execute(
-                update(DelegationRequest)
-                .where(*_holds(claim))
-                .values(
-                    exchange_state=ExchangeState.NONE,
-                    exchange_claim_id=None,
-                    exchange_lease_until=None,
-                    exchange_token_expires_at=None,
-                    updated_at=self._clock.now(),
-                )
+        with self._store.transaction() as work:
+            work.delegations.update_held(
+                claim.row_id,
+                claim.claim_id,
+                {
+                    "exchange_state": ExchangeState.NONE,
+                    "exchange_claim_id": None,
+                    "exchange_lease_until": None,
+                    "exchange_token_expires_at": None,
+                    "updated_at": self._clock.now(),
+                },
             )
-            session.add(
-                self._audit.entry(
-                    action="sts.GetDelegatedAccessToken",
-                    outcome="refused identity",
-                    customer_account_id=claim.account_id,
-                    delegation_id=claim.row_id,
-                    staff_user_id=claim.user_id,
-                    detail=f"Credentials act in account {account or 'unknown'}, not "
-                    f"{claim.account_id}; discarded, never stored",
-                )
+            audit = self._audit.entry(
+                action="sts.GetDelegatedAccessToken",
+                outcome="refused identity",
+                customer_account_id=claim.account_id,
+                delegation_id=claim.row_id,
+                staff_user_id=claim.user_id,
+                detail=f"Credentials act in account {account or 'unknown'}, not "
+                f"{claim.account_id}; discarded, never stored",
             )
-        raise Quarantine(
-            f"the credentials' caller identity is account {account or 'unknown'}, not the "
-            "request's customer account; discarded"
-        )
+            reason = Quarantine(
+                f"the credentials' caller identity is account {account or 'unknown'}, not the "
+                "request's customer account; discarded",
+                audit=audit,
+            )
+            self._quarantine(work, inbox_id, message_id, reason)
 
     def _record_success(
-        self, claim: _Claim, notification: IamNotification, credentials: DelegatedCredentials
+        self, inbox_id: int, claim: _Claim, credentials: DelegatedCredentials
     ) -> None:
         """One transaction: the outcome, the sealed credentials, the audit row, the state."""
-        now = self._clock.now()
-        with session_scope(self._engine) as session:
-            done = session.execute(
-                update(DelegationRequest)
-                .where(*_holds(claim))
-                .values(
-                    exchange_state=ExchangeState.DONE,
-                    exchange_claim_id=None,
-                    exchange_lease_until=None,
-                    exchange_error_code=None,
-                    credentials_expire_at=credentials.expiration,
-                    expires_at=credentials.expiration,
-                    approved_at=notification.updated_at,
-                    approver_id=credentials.assumed_principal or None,
-                    last_error=None,
-                    updated_at=now,
-                )
-            )
-            if rows_affected(done) != 1:
-                raise MessageInProgress("the exchange lease was taken over; not recorded")
-            self._vault.seal_in(session, claim.row_id, credentials)
-            session.add(self._exchange_audit(claim, "ok"))
-            moved = self._advance_in(session, claim.row_id, notification)
-        self._vault.remember(claim.row_id, credentials)
-        self._after_move(claim.row_id, notification.state if moved else None)
+        notification = claim.notification
+        values = {
+            "exchange_state": ExchangeState.DONE,
+            "exchange_claim_id": None,
+            "exchange_lease_until": None,
+            "exchange_error_code": None,
+            "credentials_expire_at": credentials.expiration,
+            "expires_at": credentials.expiration,
+            "approved_at": notification.updated_at,
+            "approver_id": credentials.assumed_principal or None,
+            "last_error": None,
+            "updated_at": self._clock.now(),
+        }
 
-    def _record_failure(self, claim: _Claim, notification: IamNotification, code: str) -> None:
+        def write(work: IngestWork) -> None:
+            self._record_outcome(work, claim, values, "ok")
+            work.seal(self._vault.sealed(claim.row_id, credentials))
+
+        self._in_outcome_transaction(inbox_id, write)
+        self._vault.remember(claim.row_id, credentials)
+
+    def _record_failure(self, inbox_id: int, claim: _Claim, code: str) -> None:
         """A final answer from AWS: recorded once, with its reason, for the rep to see."""
         log.warning("Token exchange for delegation %s failed: %s", claim.row_id, code)
-        with session_scope(self._engine) as session:
-            failed = session.execute(
-                update(DelegationRequest)
-                .where(*_holds(claim))
-                .values(
-                    exchange_state=ExchangeState.FAILED,
-                    exchange_claim_id=None,
-                    exchange_lease_until=None,
-                    exchange_error_code=code[:64],
-                    last_error=f"Token exchange failed: {plain_reason(code)} ({code}).",
-                    updated_at=self._clock.now(),
-                )
-            )
-            if rows_affected(failed) != 1:
-                raise MessageInProgress("the exchange lease was taken over; not recorded")
-            session.add(self._exchange_audit(claim, f"error {code}"))
-            moved = self._advance_in(session, claim.row_id, notification)
-        self._after_move(claim.row_id, notification.state if moved else None)
+        values = {
+            "exchange_state": ExchangeState.FAILED,
+            "exchange_claim_id": None,
+            "exchange_lease_until": None,
+            "exchange_error_code": code[:64],
+            "last_error": f"Token exchange failed: {plain_reason(code)} ({code}).",
+            "updated_at": self._clock.now(),
+        }
+
+        def write(work: IngestWork) -> None:
+            self._record_outcome(work, claim, values, f"error {code}")
+            # Nothing can fail after this (no credentials to keep): the message is done too.
+            self._finish(work, inbox_id, InboxStatus.APPLIED)
+
+        self._in_outcome_transaction(inbox_id, write)
+
+    def _record_outcome(
+        self, work: IngestWork, claim: _Claim, values: dict[str, Any], outcome: str
+    ) -> None:
+        """The exchange's final state (while still holding the lease), its audit row, the move."""
+        if not work.delegations.update_held(claim.row_id, claim.claim_id, values):
+            raise MessageInProgress("the exchange lease was taken over; not recorded")
+        work.add_audit(self._exchange_audit(claim, outcome))
+        self._advance(work, claim.row_id, claim.notification)
+
+    def _in_outcome_transaction(self, inbox_id: int, write: Callable[[IngestWork], None]) -> None:
+        """Run ``write`` in one transaction; if it fails, mark the message failed and raise."""
+        try:
+            with self._store.transaction() as work:
+                write(work)
+        except Exception as exc:
+            self._fail_inbox(inbox_id, exc)
+            raise
 
     def _exchange_audit(self, claim: _Claim, outcome: str) -> Any:
         return self._audit.entry(
@@ -586,33 +584,21 @@ class NotificationProcessor:
     def _fault(self, step: str) -> None:
         self._fault_hook(step)
 
-    def _record_funnel(self, row_id: int, step: FunnelStep) -> None:
-        row = self._load(row_id)
-        self._funnel.record(
-            session_id=row.wizard_session_id or row.requestor_workflow_id,
-            step=step,
-            customer=row.aws_account_id,
-            company=row.company,
-            path=row.type.value,
-            actor_user_id=row.user_id,
-            delegation_id=row_id,
-        )
-
-    def _load(self, row_id: int) -> DelegationRequest:
-        with session_scope(self._engine) as session:
-            row = session.get(DelegationRequest, row_id)
-            assert row is not None
-            return row
-
 
 @dataclass(frozen=True)
 class _Claim:
-    """The lease one worker holds on one request's exchange."""
+    """The lease one worker holds on one request's exchange, and the message it serves."""
 
     row_id: int
     claim_id: str
     account_id: str
     user_id: int
+    notification: IamNotification
+
+    @property
+    def token(self) -> str:
+        """The exchange token (never stored, never logged)."""
+        return str(self.notification.token)
 
 
 class _FinalFailure(Exception):
@@ -623,13 +609,20 @@ class _FinalFailure(Exception):
         self.code = code
 
 
-def _holds(claim: _Claim) -> tuple[Any, ...]:
-    """WHERE clauses: this worker still holds the lease."""
-    return (
-        col(DelegationRequest.id) == claim.row_id,
-        col(DelegationRequest.exchange_state) == ExchangeState.CLAIMED,
-        col(DelegationRequest.exchange_claim_id) == claim.claim_id,
-    )
+class _RefusedIdentity(Exception):
+    """The credentials act in another account than the request's customer."""
+
+    def __init__(self, account: str) -> None:
+        super().__init__(account)
+        self.account = account
+
+
+class _OutOfAttempts(Exception):
+    """Transient errors used up this worker's attempts (the message is retried later)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _credentials(response: dict[str, Any]) -> DelegatedCredentials:
@@ -709,11 +702,6 @@ def _parse_time(value: Any) -> datetime:
     return parsed
 
 
-def _state_is(current: AwsDelegationState | None) -> Any:
-    column = col(DelegationRequest.aws_state)
-    return column.is_(None) if current is None else column == current
-
-
 def _state_values(
     row: DelegationRequest, notification: IamNotification, now: datetime
 ) -> dict[str, Any]:
@@ -736,18 +724,6 @@ def _state_values(
         # While pending, the request ends when its current AWS state times out.
         values["expires_at"] = values["aws_state_expires_at"]
     return values
-
-
-def _seen_signature(session: Session, signature_sha256: str) -> bool:
-    return (
-        session.exec(
-            select(NotificationInbox.id).where(
-                NotificationInbox.signature_sha256 == signature_sha256,
-                col(NotificationInbox.status).in_(FINAL_INBOX),
-            )
-        ).first()
-        is not None
-    )
 
 
 def _describe_inner(row: NotificationInbox, message: VerifiedMessage) -> None:

@@ -15,13 +15,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
 from vell_core.domain.clock import Clock
-from vell_core.domain.models import WorkerHeartbeat
 from vell_core.services.faults import BEFORE_DELETE, FaultHook, no_faults
 from vell_core.services.ingest import NotificationProcessor, Outcome
-from vell_core.store.engine import session_scope
+from vell_core.store.inbox import InboxStore
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +41,7 @@ class NotificationWorker:
         sqs: Any,
         queue_url: str,
         processor: NotificationProcessor,
-        engine: Engine,
+        inbox: InboxStore,
         clock: Clock,
         wait_seconds: int = 1,
         worker_id: str | None = None,
@@ -56,7 +53,7 @@ class NotificationWorker:
         self._sqs = sqs
         self._queue_url = queue_url
         self._processor = processor
-        self._engine = engine
+        self._inbox = inbox
         self._clock = clock
         self._wait_seconds = wait_seconds
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
@@ -100,14 +97,8 @@ class NotificationWorker:
         return outcome
 
     def _heartbeat(self, result: BatchResult) -> None:
-        with session_scope(self._engine) as session:
-            row = session.get(WorkerHeartbeat, self.worker_id)
-            if row is None:
-                row = WorkerHeartbeat(worker_id=self.worker_id, last_seen_at=self._clock.now())
-            row.last_seen_at = self._clock.now()
-            row.messages_processed = self._processed
-            row.last_error = f"{result.failed} failed in last batch" if result.failed else None
-            session.add(row)
+        error = f"{result.failed} failed in last batch" if result.failed else None
+        self._inbox.beat(self.worker_id, self._clock.now(), self._processed, error)
 
     def start(self) -> NotificationWorker:
         """Run in a daemon thread until ``stop``."""

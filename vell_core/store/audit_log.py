@@ -1,8 +1,10 @@
-"""Audit-trail queries: the admins' search, the staff filter, and one delegation's calls.
+"""Audit-trail rows: the recorder's batched inserts, the admins' search, one delegation's calls.
 
-Writing audit rows is ``vell_core.services.audit``'s; this module only reads them. Every read
+One home for the ``audit_log`` table. ``vell_core.services.audit.AuditRecorder`` decides what
+a row says and when a batch is written; ``AuditLogStore.append`` is the one insert. Every read
 is a ``read_session``: a search never takes SQLite's write lock, so it cannot stall the
-writer thread that is flushing the latest calls.
+writer thread that is flushing the latest calls. Rows that must commit with a caller's own
+state change are added to that caller's session instead (``AuditRecorder.entry``).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import insert, or_
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, col, select
 
 from vell_core.domain.models import (
@@ -24,7 +28,7 @@ from vell_core.domain.models import (
     ScreenKind,
     StaffUser,
 )
-from vell_core.store.engine import read_session
+from vell_core.store.engine import read_session, table_of
 
 # Clients built on a customer's credentials (customer_access) call only these services; a row
 # of theirs recorded before screens were recorded has no screen, but is still such a call.
@@ -57,6 +61,13 @@ class CallRow:
     aws_request_id: str | None
 
 
+_AUDIT_TABLE: Any = table_of(AuditLog)
+
+
+class AuditWriteFailed(Exception):
+    """The database refused an audit batch (a held lock, a dangling foreign key…)."""
+
+
 ActionRow = tuple[AuditLog, StaffUser | None, DelegationRequest | None, Customer | None]
 EventRow = tuple[DelegationEvent, DelegationRequest, StaffUser | None]
 
@@ -70,10 +81,23 @@ class AuditRows:
 
 
 class AuditLogStore:
-    """Read-only queries over ``audit_log`` and ``delegation_events``."""
+    """``audit_log``: the one insert, and the queries over it and ``delegation_events``."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    @property
+    def single_connection(self) -> bool:
+        """An in-memory store (tests): one shared connection another thread must not use."""
+        return isinstance(self._engine.pool, StaticPool)
+
+    def append(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert ``rows`` (column dicts) in one transaction; ``AuditWriteFailed`` if refused."""
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(insert(_AUDIT_TABLE), list(rows))
+        except SQLAlchemyError as error:
+            raise AuditWriteFailed(type(error).__name__) from error
 
     def search(self, window: AuditWindow, limit: int, *, actions: bool, events: bool) -> AuditRows:
         """The newest ``limit`` action rows and/or state-change rows in ``window``."""

@@ -78,6 +78,17 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 @contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A nested transaction (SAVEPOINT) inside the caller's: an error undoes only its writes.
+
+    The outer transaction carries on, so one unit of work can still record why a step failed
+    (and commit that) instead of needing a second transaction for the bookkeeping.
+    """
+    with session.begin_nested():
+        yield
+
+
+@contextmanager
 def read_connection(engine: Engine) -> Iterator[Connection]:
     """A connection for reads only: one consistent snapshot, never the SQLite write lock.
 

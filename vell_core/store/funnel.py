@@ -68,24 +68,51 @@ class FunnelRecorder:
     ) -> bool:
         """Record ``step`` for this wizard session unless already recorded; True if new."""
         with session_scope(self._engine) as session:
-            segment = session.exec(
-                sm_select(Customer.segment).where(Customer.aws_account_id == customer)
-            ).first()
-            return insert_event(
+            return self.record_in(
                 session,
-                {
-                    "wizard_session_id": session_id,
-                    "step": str(FunnelStep(step)),
-                    "customer": customer,
-                    "company": company,
-                    "segment": str(segment) if segment is not None else None,
-                    "path": path,
-                    "actor_user_id": actor_user_id,
-                    "delegation_id": delegation_id,
-                    "value_seconds": value_seconds,
-                    "occurred_at": self._clock.now(),
-                },
+                session_id=session_id,
+                step=step,
+                customer=customer,
+                company=company,
+                path=path,
+                actor_user_id=actor_user_id,
+                delegation_id=delegation_id,
+                value_seconds=value_seconds,
             )
+
+    def record_in(
+        self,
+        session: Session,
+        *,
+        session_id: str,
+        step: FunnelStep,
+        customer: str,
+        company: str | None = None,
+        path: str | None = None,
+        actor_user_id: int | None = None,
+        delegation_id: int | None = None,
+        value_seconds: float | None = None,
+    ) -> bool:
+        """``record`` inside the caller's transaction: the step commits with the state change
+        that reached it (a worker dying in between can no longer lose the step)."""
+        segment = session.exec(
+            sm_select(Customer.segment).where(Customer.aws_account_id == customer)
+        ).first()
+        return insert_event(
+            session,
+            {
+                "wizard_session_id": session_id,
+                "step": str(FunnelStep(step)),
+                "customer": customer,
+                "company": company,
+                "segment": str(segment) if segment is not None else None,
+                "path": path,
+                "actor_user_id": actor_user_id,
+                "delegation_id": delegation_id,
+                "value_seconds": value_seconds,
+                "occurred_at": self._clock.now(),
+            },
+        )
 
 
 def _dialect_insert(bind: Session | Connection, table: Table) -> Any:
