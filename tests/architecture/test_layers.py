@@ -89,6 +89,39 @@ def test_every_layer_imports_only_the_layers_beneath_it() -> None:
     assert breaks == []
 
 
+# Who may speak SQL: the store, the models it maps (SQLModel tables) and the composition root
+# that builds the engine.
+SQL_LAYERS = {"store", "domain", "app"}
+SQL_PACKAGES = ("sqlalchemy", "sqlmodel")
+
+
+def third_party_imports_of(path: Path) -> set[str]:
+    """The top-level packages ``path`` imports from (anywhere in the file)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            out |= {alias.name.split(".")[0] for alias in node.names}
+    return out
+
+
+def test_sql_lives_only_in_the_store() -> None:
+    """Services, views, the AWS layer and the UI speak to store repositories, never SQL."""
+    speaking_sql = [
+        name
+        for name, path in modules().items()
+        if layer_of(name) not in SQL_LAYERS and third_party_imports_of(path) & set(SQL_PACKAGES)
+    ]
+    pages = Path(__file__).resolve().parents[2] / "pages"
+    speaking_sql += [
+        str(page.name)
+        for page in sorted([*pages.glob("*.py"), pages.parent / "Home.py"])
+        if third_party_imports_of(page) & set(SQL_PACKAGES)
+    ]
+    assert speaking_sql == []
+
+
 def test_there_are_no_import_cycles() -> None:
     """Module-level imports form a DAG (a cycle means two modules are one concern)."""
     graph = {name: imports_of(path, top_level_only=True) for name, path in modules().items()}
