@@ -33,13 +33,9 @@ MAX_ROWS = 5000
 
 
 @dataclass(frozen=True)
-class AuditFilter:
-    """Filters of the Audit page; empty means "any"."""
+class AuditFilter(AuditWindow):
+    """Filters of the Audit page: the store's search window plus which kinds, how many."""
 
-    staff_ids: tuple[int, ...] = ()
-    customer: str = ""  # 12-digit account id, or part of the company name
-    since: datetime | None = None
-    until: datetime | None = None
     kinds: tuple[str, ...] = KINDS
     limit: int = 1000
 
@@ -85,9 +81,8 @@ class AuditQuery:
         limit = max(1, min(filters.limit, MAX_ROWS))
         if self._audit is not None:
             self._audit.flush()
-        window = AuditWindow(filters.staff_ids, filters.customer, filters.since, filters.until)
         found = self._store.search(
-            window, limit, actions=KIND_ACTION in filters.kinds, events=KIND_STATE in filters.kinds
+            filters, limit, actions=KIND_ACTION in filters.kinds, events=KIND_STATE in filters.kinds
         )
         rows = [_action_row(row) for row in found.actions]
         rows += [_event_row(row) for row in found.events]
