@@ -39,6 +39,10 @@ PHASE = "demo_phase"
 CHANGE = "demo_change"
 FULL_RUN = "demo_full_run"
 EDITING = "demo_editing"
+TAB = "demo_tab"
+TAB_NAMES = ["Listings", "Offers", "Agreements", "Change sets"]
+# Each tab's picker; kept while its tab is closed (Streamlit drops an unrendered widget's value).
+PICKERS = ("demo_product_pick", "demo_offer_pick", "demo_agreement_pick", "demo_change_set_pick")
 NONE = "—"
 
 st.title("Live demo")
@@ -520,11 +524,17 @@ with header_slot:
     live_header(choice.delegation_id)
 if st.button("Refresh tables", key="demo_refresh"):
     st.rerun()
-tabs = st.tabs(["Listings", "Offers", "Agreements", "Change sets"])
+for picker in PICKERS:
+    if picker in st.session_state:
+        st.session_state[picker] = st.session_state[picker]  # survives its tab being closed
+# Only the open tab runs and is sent (issue 13: building and drawing all four tabs' tables and
+# charts on every run made opening Live demo the slowest click a rep makes).
+tabs = st.tabs(TAB_NAMES, key=TAB, on_change="rerun")
 renderers = (listings_tab, offers_tab, agreements_tab, change_sets_tab)
 for tab, render in zip(tabs, renderers, strict=True):
-    with tab:
-        render(state)
+    if tab.open:
+        with tab:
+            render(state)
 stats = state.progress.stats
 first = stats.first_screen_seconds
 st.caption(

@@ -100,6 +100,25 @@ def agreement_ids(services: Services, delegation_id: int) -> list[str]:
     return list(views.agreements_frame(state.snapshot, state.now)["Agreement id"])
 
 
+TABS = ("Listings", "Offers", "Agreements", "Change sets")
+PICKERS = ("demo_product_pick", "demo_offer_pick", "demo_agreement_pick", "demo_change_set_pick")
+
+
+def show_tab(at: AppTest, name: str) -> AppTest:
+    """Open one of the live demo's tabs (only the open tab runs)."""
+    at.session_state["demo_tab"] = name
+    at.run()
+    assert not at.exception
+    return at
+
+
+def every_tab(at: AppTest) -> Iterator[str]:
+    """Open each tab in turn, yielding its name while it is open."""
+    for name in TABS:
+        show_tab(at, name)
+        yield name
+
+
 def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
@@ -123,13 +142,21 @@ def test_demo_shows_listings_offers_agreements_and_change_sets(
     assert metric(at, "Access ends in") not in ("expired", "—")
     assert metric(at, "Mode") == "Demo"
     assert any(c.value == "Read-only" for c in at.caption)
+    assert [t.label for t in at.tabs] == list(TABS)
     assert metric(at, "Products") == "2"
-    assert metric(at, "Offers") == "5"
-    assert metric(at, "Agreements") == "10"
-    assert metric(at, "Active TCV (USD)").startswith("$")
-    assert [t.label for t in at.tabs] == ["Listings", "Offers", "Agreements", "Change sets"]
-    assert len(at.get("download_button")) >= 8  # a CSV for every table
-    assert len(at.get("vega_lite_chart")) >= 3  # status, renewals, TCV by product…
+    # Only the open tab runs: the other tabs' pickers are not built until they are opened.
+    assert "demo_agreement_pick" not in [box.key for box in at.selectbox]
+    downloads = charts = 0
+    for name in every_tab(at):
+        downloads += len(at.get("download_button"))
+        charts += len(at.get("vega_lite_chart"))
+        if name == "Offers":
+            assert metric(at, "Offers") == "5"
+        if name == "Agreements":
+            assert metric(at, "Agreements") == "10"
+            assert metric(at, "Active TCV (USD)").startswith("$")
+    assert downloads >= 8  # a CSV for every table
+    assert charts >= 3  # status, renewals, TCV by product…
 
 
 def test_product_detail_health_and_disabled_update_in_a_demo(
@@ -153,6 +180,7 @@ def test_agreement_and_change_set_detail(
 ) -> None:
     at = page(delegation=str(demo_id))
     at.run()
+    show_tab(at, "Agreements")
     agreements = table(at, "Product", "Buyer account", "Status")
     agreement = agreement_ids(demo_services, demo_id)[0]
     at.selectbox(key="demo_agreement_pick").set_value(agreement).run()
@@ -161,9 +189,13 @@ def test_agreement_and_change_set_detail(
     assert any(s.value == heading for s in at.subheader)
     assert any(agreement in c.value for c in at.caption)  # the id is still there, secondary
     assert metric(at, "Pricing model") != "—"
+    show_tab(at, "Change sets")
     history = table(at, "Name", "Status", "Started")
     at.selectbox(key="demo_change_set_pick").set_value(history["Change set id"].iloc[0]).run()
     assert not at.exception
+    show_tab(at, "Agreements")  # the picked agreement is still open after a tab switch
+    assert any(s.value == heading for s in at.subheader)
+    show_tab(at, "Offers")
     offers = table(at, "Name", "Product", "Audience")
     at.selectbox(key="demo_offer_pick").set_value(offers["Offer id"].iloc[0]).run()
     assert not at.exception
@@ -250,14 +282,15 @@ def chart_data(at: AppTest, title: str) -> pd.DataFrame:
     return pa.ipc.open_stream(dataset.data.data).read_pandas()
 
 
-def open_everything(at: AppTest) -> None:
-    """Open the first product, offer, agreement and change set (their tables render too)."""
-    for key in ("demo_product_pick", "demo_offer_pick", "demo_agreement_pick"):
-        at.selectbox(key=key).select_index(1).run()
+def open_everything(at: AppTest) -> list[pd.DataFrame]:
+    """Open each tab and its first product, offer, agreement or change set: every table shown."""
+    pickers = dict(zip(TABS, PICKERS, strict=True))
+    frames: list[pd.DataFrame] = []
+    for name in every_tab(at):
+        at.selectbox(key=pickers[name]).select_index(1).run()
         assert not at.exception
-    history = table(at, "Name", "Status", "Started")
-    at.selectbox(key="demo_change_set_pick").set_value(history["Change set id"].iloc[0]).run()
-    assert not at.exception
+        frames += [frame.value for frame in at.dataframe]
+    return frames
 
 
 def test_demo_tables_read_like_a_product(
@@ -266,16 +299,16 @@ def test_demo_tables_read_like_a_product(
     """Human headers, no literal None, ids after what a person reads, money and shares as text."""
     at = page(delegation=str(demo_id))
     at.run()
-    open_everything(at)
-    assert len(at.dataframe) >= 14
-    for frame in at.dataframe:
-        shown = frame.value
+    frames = open_everything(at)
+    assert len(frames) >= 14
+    for shown in frames:
         columns = list(shown.columns)
         cells = set(shown.astype(str).to_numpy().ravel().tolist())
         assert not cells & {"None", "nan", "NaT", "<NA>"}, columns
         assert all(column[:1].isupper() and "_" not in column for column in columns), columns
         ids = [column for column in columns if column in ID_COLUMNS]
         assert columns[len(columns) - len(ids) :] == ids, columns  # ids last
+    show_tab(at, "Agreements")
     buckets = table(at, "Due in", "Agreements", "TCV (USD)")
     assert all(value.startswith("$") for value in buckets["TCV (USD)"])
     assert all(value == "—" or value.endswith("%") for value in buckets["Auto-renew share"])
@@ -290,6 +323,7 @@ def test_offer_terms_spell_out_fields_and_durations(
     at = page(delegation=str(demo_id))
     at.run()
     values: list[str] = []
+    show_tab(at, "Offers")
     for offer_id in table(at, "Name", "Product", "Audience")["Offer id"]:
         at.selectbox(key="demo_offer_pick").set_value(offer_id).run()
         terms = table(at, "Term", "Field", "Value")
@@ -306,14 +340,20 @@ def test_pickers_name_buyer_product_status_value_and_date(
     at = page(delegation=str(demo_id))
     at.run()
     pickers = {
-        "demo_agreement_pick": agreement_ids(demo_services, demo_id),
-        "demo_change_set_pick": table(at, "Name", "Status", "Started")["Change set id"],
-        "demo_offer_pick": table(at, "Name", "Product", "Audience")["Offer id"],
+        "Agreements": ("demo_agreement_pick", lambda: agreement_ids(demo_services, demo_id)),
+        "Change sets": (
+            "demo_change_set_pick",
+            lambda: table(at, "Name", "Status", "Started")["Change set id"],
+        ),
+        "Offers": ("demo_offer_pick", lambda: table(at, "Name", "Product", "Audience")["Offer id"]),
     }
-    for key, ids in pickers.items():
+    for tab, (key, ids_shown) in pickers.items():
+        show_tab(at, tab)
+        ids = list(ids_shown())
         options = at.selectbox(key=key).options[1:]
         assert len(options) == len(set(options)) == len(ids), key  # every one, each unique
         assert not set(options) & set(ids), key  # not opaque ids
+    show_tab(at, "Agreements")
     agreements = table(at, "Product", "Buyer account", "Status")
     first = at.selectbox(key="demo_agreement_pick").options[1]
     row = agreements.iloc[0]
@@ -329,7 +369,10 @@ def test_demo_charts_whole_counts_bucket_order_and_active_tcv(
     to the Active TCV headline beside it."""
     at = page(delegation=str(demo_id))
     at.run()
-    specs = chart_specs(at)
+    specs: dict[str, dict] = {}
+    for _ in every_tab(at):
+        specs |= chart_specs(at)
+    show_tab(at, "Agreements")
     for title in ("Offers by status", "Agreements by status", "Change sets by status"):
         assert specs[title]["encoding"]["x"]["axis"] == {"format": "d", "tickMinStep": 1}, title
     renewals = specs["Renewals due (USD TCV)"]

@@ -17,7 +17,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.app.test_demo_pages import demo_graph, page_for
+from tests.app.test_demo_pages import demo_graph, page_for, show_tab
 from tests.app.test_hostile_pages import assert_rendered_as_text, markdown_bodies, shown_text
 from tests.conftest import StoreTemplates
 from tests.integration.test_sync import SMALL, connect, rep
@@ -105,15 +105,17 @@ def cells(text: str) -> list[str]:
 
 
 def open_everything(at: AppTest, product_id: str) -> None:
-    """Open the renamed product, an agreement and a change set: every table, every CSV."""
+    """Open every tab, the renamed product, an agreement and a change set: every CSV."""
     at.selectbox(key="demo_product_pick").set_value(product_id).run()
     assert not at.exception
-    agreements = at.selectbox(key="demo_agreement_pick").options
-    at.selectbox(key="demo_agreement_pick").set_value(agreements[1]).run()
-    assert not at.exception
-    change_sets = at.selectbox(key="demo_change_set_pick").options
-    at.selectbox(key="demo_change_set_pick").set_value(change_sets[1]).run()
-    assert not at.exception
+    show_tab(at, "Offers")
+    for tab, key in (
+        ("Agreements", "demo_agreement_pick"),
+        ("Change sets", "demo_change_set_pick"),
+    ):
+        show_tab(at, tab)
+        at.selectbox(key=key).select_index(1).run()
+        assert not at.exception
 
 
 def test_a_customer_set_product_title_is_inert_in_every_live_demo_csv(
