@@ -57,6 +57,7 @@ def show(record: AccessRecord) -> None:
         "vell-access-record.csv",
         "text/csv",
         key="ar_csv",
+        on_click="ignore",
     )
     st.caption(
         f"This page is read-only. The link works until {when(record.link_expires_at)}; "

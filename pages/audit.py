@@ -72,4 +72,5 @@ with friendly_errors("load the audit log"):
         f"vell-audit-{start}-{end}.csv",
         "text/csv",
         key="audit_csv",
+        on_click="ignore",
     )

@@ -202,6 +202,7 @@ def render_attachments() -> None:
             file.relative_path.replace("/", "_"),
             file.mime,
             key=f"policy_download_{index}",
+            on_click="ignore",
         )
 
 

@@ -34,7 +34,12 @@ now = services.clock.now()
 records = [c.record(now) for c in connections]
 st.dataframe(pd.DataFrame(records), hide_index=True, width="stretch", placeholder="—")
 st.download_button(
-    "Download CSV", records_csv(records), "connections.csv", "text/csv", key="cx_csv"
+    "Download CSV",
+    records_csv(records),
+    "connections.csv",
+    "text/csv",
+    key="cx_csv",
+    on_click="ignore",
 )
 
 labels = {c.id: f"#{c.id} · {c.company} · {c.status.value}" for c in connections}

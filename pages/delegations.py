@@ -50,6 +50,7 @@ def show_access_record(delegation_id: int) -> None:
             f"access-record-{delegation_id}.csv",
             "text/csv",
             key="dl_record_csv",
+            on_click="ignore",
         )
     else:
         st.caption("No calls have been made with this customer's credentials.")
@@ -145,7 +146,12 @@ with friendly_errors("list delegations"):
         placeholder="—",
     )
     st.download_button(
-        "Download CSV", frame_csv_later(table), "delegations.csv", "text/csv", key="dl_csv"
+        "Download CSV",
+        frame_csv_later(table),
+        "delegations.csv",
+        "text/csv",
+        key="dl_csv",
+        on_click="ignore",
     )
     chosen = selection.selection.rows if selection and selection.selection else []
     if chosen:

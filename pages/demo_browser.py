@@ -50,7 +50,14 @@ st.title("Live demo")
 
 def csv_button(frame: pd.DataFrame, name: str, key: str) -> None:
     """CSV download of the data behind a table (same rows and headers, values unformatted)."""
-    st.download_button("Download CSV", frame_csv_later(frame), f"{name}.csv", "text/csv", key=key)
+    st.download_button(
+        "Download CSV",
+        frame_csv_later(frame),
+        f"{name}.csv",
+        "text/csv",
+        key=key,
+        on_click="ignore",
+    )
 
 
 # Terms: the value gets the room; a term's long id stays in the table, narrow, last.

@@ -93,6 +93,7 @@ def download(name: str, frame: Any, key: str) -> None:
         f"vell-{key}.csv",
         "text/csv",
         key=f"dl_{key}",
+        on_click="ignore",
     )
 
 

@@ -34,6 +34,7 @@ st.download_button(
     "vell-tickets-template.csv",
     "text/csv",
     key="tickets_template",
+    on_click="ignore",
 )
 upload = st.file_uploader("CSV file", type=["csv"], key="tickets_upload")
 if upload is not None and st.button("Import", type="primary", key="tickets_import"):

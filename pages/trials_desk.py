@@ -53,7 +53,12 @@ def trials_table() -> None:
             return
         st.dataframe(pd.DataFrame(records), hide_index=True, width="stretch", placeholder="—")
         st.download_button(
-            "Download CSV", records_csv(records), "trials.csv", "text/csv", key="td_csv"
+            "Download CSV",
+            records_csv(records),
+            "trials.csv",
+            "text/csv",
+            key="td_csv",
+            on_click="ignore",
         )
 
 

@@ -83,6 +83,8 @@ def frame_csv_later(frame: pd.DataFrame) -> Callable[[], bytes]:
 
     ``st.download_button`` accepts a callable and runs it on click, so a page with many CSV
     downloads does not build every file on every rerun (issue 13: on the Leadership page that
-    was the largest part of a rerun). ``frame`` is captured now, as the page shows it.
+    was the largest part of a rerun). ``frame`` is captured now, as the page shows it. Pages
+    pass ``on_click="ignore"`` too: a download changes nothing on the page, and the rerun it
+    caused by default raced the browser's fetch of the deferred file under load.
     """
     return functools.partial(frame_csv, frame)
