@@ -7,6 +7,7 @@ import streamlit as st
 
 from vell_core.domain.models import ConnectionStatus
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.ui.tables import show_table
 from vell_core.views.csv_export import records_csv
 from vell_core.views.text import plain
 
@@ -17,6 +18,9 @@ st.caption(
     "Health is the last successful validation: AssumeRole with the customer's external ID, "
     "then one read per Marketplace action the connector needs."
 )
+
+# What fits at 1280 px; the role, its external ID and ARN and the number are in the CSV.
+ON_SCREEN = ("Company", "Account", "Set up via", "Status", "Health", "Last validated OK")
 
 cols = st.columns([3, 1])
 company = cols[0].text_input("Company contains", key="cx_company")
@@ -32,7 +36,7 @@ if not connections:
 
 now = services.clock.now()
 records = [c.record(now) for c in connections]
-st.dataframe(pd.DataFrame(records), hide_index=True, width="stretch", placeholder="—")
+show_table(pd.DataFrame(records), on_screen=ON_SCREEN, as_text=False)
 st.download_button(
     "Download CSV",
     records_csv(records),

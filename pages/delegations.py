@@ -17,14 +17,18 @@ from vell_core.services.access_record import calls_chart, calls_frame, screens_f
 from vell_core.services.delegation import DelegationFilter
 from vell_core.services.nudges import ROOT_APPROVED_TEXT
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.ui.tables import show_table
 from vell_core.views.csv_export import frame_csv, frame_csv_later
-from vell_core.views.formatting import countdown, when, when_minute
+from vell_core.views.formatting import countdown, when
 from vell_core.views.text import plain
 
 member = require_page("delegation.read_own")
 services = get_services()
 st.title("Delegations")
 LINK_VALIDITY = {"7 days": 7, "14 days": 14, "30 days": 30}
+# What fits at 1280 px; AWS state, credentials, root approval and the number are in the CSV and
+# in the detail below the table.
+ON_SCREEN = ("Company", "Account", "Path", "Status", "Access ends in", "Rep", "Created")
 
 
 def show_access_record(delegation_id: int) -> None:
@@ -114,36 +118,15 @@ with friendly_errors("list delegations"):
             "No delegation requests match these filters yet. Launch one from **New delegation**."
         )
         st.stop()
-    table = pd.DataFrame(
-        [
-            {
-                "Company": v.company,
-                "Account": v.aws_account_id,
-                "Path": v.path.value,
-                "Status": v.display_status(now).value,
-                "Access ends in": countdown(v.credentials_expire_at, now)
-                if v.credentials_expire_at
-                else "—",
-                "Rep": v.rep_name,
-                "Created": when_minute(v.created_at),
-                "Ended": when_minute(v.ended_at(now)),
-                "AWS state": v.aws_state.value if v.aws_state else "—",
-                "Credentials": v.exchange_state.value,
-                "Root-approved": "yes (cannot be revoked)" if v.root_approved else "",
-                "Request #": v.id,
-            }
-            for v in views
-        ]
-    )
+    table = pd.DataFrame([v.record(now) for v in views])
     st.caption(f"{len(table)} request(s). Select a row for its timeline.")
-    selection = st.dataframe(
+    selection = show_table(
         table,
-        hide_index=True,
-        width="stretch",
+        key="dl_table",
+        on_screen=ON_SCREEN,
+        as_text=False,
         on_select="rerun",
         selection_mode="single-row",
-        key="dl_table",
-        placeholder="—",
     )
     st.download_button(
         "Download CSV",

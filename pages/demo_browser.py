@@ -16,8 +16,8 @@ from vell_core.domain.errors import CredentialsUnavailable, VellError
 from vell_core.services.listing_update import ListingEdit, new_request_token
 from vell_core.services.sync.progress import DelegationChoice, DemoState, SyncProgress
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.ui.tables import show_table
 from vell_core.views import marketplace as views
-from vell_core.views.chart_data import text_table
 from vell_core.views.csv_export import frame_csv_later
 from vell_core.views.demo_charts import bar_spec
 from vell_core.views.formatting import (
@@ -25,7 +25,6 @@ from vell_core.views.formatting import (
     day,
     display_frame,
     duration_text,
-    numeric_columns,
     when,
 )
 from vell_core.views.text import plain
@@ -61,26 +60,17 @@ def csv_button(frame: pd.DataFrame, name: str, key: str) -> None:
 
 
 # Terms: the value gets the room; a term's long id stays in the table, narrow, last.
-TERM_COLUMNS = {
-    "Value": st.column_config.TextColumn(width="large"),
-    "Term id": st.column_config.TextColumn(width="small"),
-}
+TERM_COLUMNS = {"Term id": {"width": 90}}
 
 
-RIGHT = st.column_config.TextColumn(alignment="right")  # figures line up
-
-
-def table(shown: pd.DataFrame, key: str | None = None, columns: Any = None) -> None:
+def table(
+    shown: pd.DataFrame,
+    key: str | None = None,
+    columns: Any = None,
+    on_screen: tuple[str, ...] | None = None,
+) -> None:
     """A table of text already formatted for people (``marketplace_views.*_table``)."""
-    config = dict.fromkeys(numeric_columns(shown), RIGHT) | (columns or {})
-    st.dataframe(
-        text_table(shown),
-        hide_index=True,
-        width="stretch",
-        key=key,
-        placeholder=NONE,
-        column_config=config,
-    )
+    show_table(shown, key=key, columns=columns, on_screen=on_screen)
 
 
 def chart(spec: dict[str, Any] | None) -> None:
@@ -348,7 +338,7 @@ def offers_tab(state: DemoState) -> None:
             color="Audience",
         )
     )
-    table(views.offers_table(offers), key="demo_offers_table")
+    table(views.offers_table(offers), key="demo_offers_table", on_screen=views.OFFER_SCREEN_COLUMNS)
     csv_button(offers, "offers", "demo_offers_csv")
     names = views.offer_choices(offers)
     picked = st.selectbox(
@@ -484,7 +474,11 @@ def change_sets_tab(state: DemoState) -> None:
             title="Change sets by status",
         )
     )
-    table(views.change_sets_table(history), key="demo_change_sets")
+    table(
+        views.change_sets_table(history),
+        key="demo_change_sets",
+        on_screen=views.CHANGE_SET_SCREEN_COLUMNS,
+    )
     csv_button(history, "change-sets", "demo_change_sets_csv")
     labels = views.change_set_choices(history)
     picked = st.selectbox(

@@ -11,6 +11,7 @@ from vell_core.services.delegation import new_launch_token
 from vell_core.services.promotion import StepOutcome, StepState
 from vell_core.services.trials import TrialFilter
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.ui.tables import show_table
 from vell_core.views.csv_export import records_csv
 from vell_core.views.text import plain
 
@@ -29,6 +30,10 @@ st.caption(
     "Demos and trials, least time left first. Time left is the credential countdown while "
     "access is live, otherwise the time until AWS expires the request."
 )
+
+# What fits at 1280 px: "Time left" is whichever of the access or the request ends first; both,
+# the AWS state and the request number are in the CSV.
+ON_SCREEN = ("Company", "Account", "Path", "Rep", "Status", "Time left", "Prompt sent", "Promotion")
 
 cols = st.columns([2, 2, 1])
 with friendly_errors("load reps"):
@@ -51,7 +56,7 @@ def trials_table() -> None:
         if not records:
             st.info("No live demos or trials match these filters.")
             return
-        st.dataframe(pd.DataFrame(records), hide_index=True, width="stretch", placeholder="—")
+        show_table(pd.DataFrame(records), on_screen=ON_SCREEN, as_text=False)
         st.download_button(
             "Download CSV",
             records_csv(records),

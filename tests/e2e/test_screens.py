@@ -54,21 +54,6 @@ root => [...root.querySelectorAll('[data-testid="stDataFrame"]')]
   .map(frame => (frame.closest('[class*="st-key-"]')?.className.match(/st-key-(\\S+)/) || [])[1])
 """
 
-# Screens whose tables still scroll sideways at 1280 px (issue 13, left open: their ids and
-# dates come last). Every other screen must keep its tables inside the page.
-STILL_WIDE = frozenset(
-    {
-        "demo-offers",
-        "demo-offer",
-        "demo-agreement",
-        "demo-change-sets",
-        "demo-change-set",
-        "delegations",
-        "trials-desk",
-        "connections",
-    }
-)
-
 
 @pytest.fixture
 def tall_page(browser: Browser, app_url: str) -> Iterator[Page]:
@@ -91,8 +76,7 @@ def look(page: Page, name: str) -> None:
     """Nothing cut off and no table wider than the page on this screen; keep its screenshot."""
     screenshot(page, f"screens-{name}")
     assert cut_off(page) == [], name
-    if name not in STILL_WIDE:
-        assert main(page).evaluate(SIDEWAYS) == [], name
+    assert main(page).evaluate(SIDEWAYS) == [], name
 
 
 def show_tab(page: Page, name: str) -> None:

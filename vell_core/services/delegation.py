@@ -53,6 +53,7 @@ from vell_core.services.staff import StaffDirectory
 from vell_core.store.delegations import DelegationRows, DelegationStore
 from vell_core.store.funnel import FunnelRecorder
 from vell_core.store.production import IN_PRODUCTION_MESSAGE
+from vell_core.views.formatting import MISSING, countdown, when_minute
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +214,25 @@ class DelegationView:
     def ended_at(self, now: datetime) -> datetime | None:
         """When the request or its access ended, if it has expired by ``now``."""
         return self._effective(now)[1]
+
+    def record(self, now: datetime) -> dict[str, Any]:
+        """A flat row for the table and the CSV: what a rep reads first, ids last."""
+        return {
+            "Company": self.company,
+            "Account": self.aws_account_id,
+            "Path": self.path.value,
+            "Status": self.display_status(now).value,
+            "Access ends in": countdown(self.credentials_expire_at, now)
+            if self.credentials_expire_at
+            else MISSING,
+            "Rep": self.rep_name,
+            "Created": when_minute(self.created_at),
+            "Ended": when_minute(self.ended_at(now)),
+            "AWS state": self.aws_state.value if self.aws_state else MISSING,
+            "Credentials": self.exchange_state.value,
+            "Root-approved": "yes (cannot be revoked)" if self.root_approved else "",
+            "Request #": self.id,
+        }
 
     @property
     def renewable(self) -> bool:

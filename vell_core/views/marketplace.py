@@ -922,6 +922,11 @@ def products_table(products: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+# The offer columns a rep reads on screen at 1280 px; targeting, release date and the id are in
+# the CSV and in the offer opened below the table.
+OFFER_SCREEN_COLUMNS = ("Name", "Product", "Audience", "Status", "Pricing", "Agreements")
+
+
 def offers_table(offers: pd.DataFrame) -> pd.DataFrame:
     """The offers as shown: name, product, who it is for, status, pricing; ids last."""
     return display_frame(
@@ -1031,6 +1036,11 @@ def by_product_table(products: pd.DataFrame) -> pd.DataFrame:
         ],
         rename={"Active": "Active agreements"},
     )
+
+
+# On screen at 1280 px: what, how it went, when and how long; the end time and the id are in
+# the CSV and in the change set opened below the table.
+CHANGE_SET_SCREEN_COLUMNS = ("Name", "Status", "Started", "Took", "Entities", "Failure")
 
 
 def change_sets_table(history: pd.DataFrame) -> pd.DataFrame:
