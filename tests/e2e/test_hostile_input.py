@@ -122,8 +122,15 @@ def test_a_markdown_company_stays_text_in_the_wizard_and_the_customers_demo_page
         customer.close()
 
 
-def rename_first_product(sandbox_url: str, account: str, title: str) -> None:
-    """The seller renames their first SaaS product in their own catalog; AWS applies it."""
+def rename_product(
+    sandbox_url: str, account: str, title: str, product_id: str | None = None
+) -> tuple[str, str]:
+    """The seller renames a SaaS product (their first unless ``product_id``) in their own
+    catalog; AWS applies it.
+
+    Returns the product's id and the title it had, so the test can put it back (the browser
+    tests share one sandbox: later screenshots of this seller's listings should not show a
+    hostile title)."""
     personas = requests.post(
         f"{sandbox_url}/_sandbox/personas", json={"account_id": account}, timeout=10
     ).json()
@@ -134,9 +141,10 @@ def rename_first_product(sandbox_url: str, account: str, title: str) -> None:
         aws_access_key_id=personas["admin"]["AccessKeyId"],
         aws_secret_access_key=personas["admin"]["SecretAccessKey"],
     )
-    product = catalog.list_entities(Catalog="AWSMarketplace", EntityType="SaaSProduct")[
+    products = catalog.list_entities(Catalog="AWSMarketplace", EntityType="SaaSProduct")[
         "EntitySummaryList"
-    ][0]
+    ]
+    product = next(p for p in products if product_id in (None, p["EntityId"]))
     started = catalog.start_change_set(
         Catalog="AWSMarketplace",
         ChangeSet=[
@@ -153,6 +161,7 @@ def rename_first_product(sandbox_url: str, account: str, title: str) -> None:
         Catalog="AWSMarketplace", ChangeSetId=started["ChangeSetId"]
     )["Status"]
     assert status == "SUCCEEDED"
+    return str(product["EntityId"]), str(product["Name"])
 
 
 def test_a_product_title_from_the_customers_marketplace_is_text_and_inert_in_csv(
@@ -162,7 +171,15 @@ def test_a_product_title_from_the_customers_marketplace_is_text_and_inert_in_csv
     as typed, and its products.csv carries it as a text cell."""
     company = "E2E Hostile Title Co"
     sign_in(page, app_url, REP)  # the app's first page starts its sandbox AWS
-    rename_first_product(sandbox_url, SELLER, HOSTILE_TITLE)
+    product_id, original = rename_product(sandbox_url, SELLER, HOSTILE_TITLE)
+    try:
+        shows_the_hostile_title_as_text(page, company)
+    finally:
+        rename_product(sandbox_url, SELLER, original, product_id)
+
+
+def shows_the_hostile_title_as_text(page: Page, company: str) -> None:
+    """The Live demo shows the renamed product as typed; products.csv keeps it a text cell."""
     connect(page, company, SELLER, "Quick Start Demo")
     open_page(page, "Live demo")
     choose(page, "Customer", re.compile(rf"^{re.escape(company)} · "), search=company)
