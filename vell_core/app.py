@@ -104,6 +104,7 @@ class Services:
     listing_updates: ListingUpdateService
     nudges: DeskNudges
     sandbox: Any | None = None
+    owns_sandbox: bool = True  # False when the caller handed in a running sandbox
     background: list[Any] = field(default_factory=list)
     # Local sign-in sessions run on the wall clock: advancing sandbox time must not sign you out.
     session_tokens: SessionTokens = field(default_factory=lambda: SessionTokens(SystemClock()))
@@ -133,7 +134,7 @@ class Services:
         for item in reversed(self.background):
             item.stop()
         self.audit.close()
-        if self.sandbox is not None:
+        if self.sandbox is not None and self.owns_sandbox:
             self.sandbox.stop()
         self.engine.dispose()
 
@@ -144,12 +145,19 @@ def build_services(
     clock: Clock | None = None,
     engine: Engine | None = None,
     start_background: bool | None = None,
+    sandbox: Any | None = None,
 ) -> Services:
-    """Build the whole object graph; the one place that knows how things fit together."""
+    """Build the whole object graph; the one place that knows how things fit together.
+
+    ``sandbox`` is a sandbox AWS already running (tests share one per module): the graph uses
+    it and ``close`` leaves it running for its owner.
+    """
     settings = settings or load_settings()
     configure_logging(settings.vell_log_level)
     engine = engine or make_engine(settings.vell_database_url)
-    sandbox = _start_sandbox(settings) if settings.is_sandbox else None
+    owns_sandbox = sandbox is None
+    if sandbox is None and settings.is_sandbox:
+        sandbox = _start_sandbox(settings)
     clock = clock or _clock_for(settings, sandbox)
     aws = _client_factory(settings, sandbox)
     staff = StaffDirectory(StaffStore(engine))
@@ -262,6 +270,7 @@ def build_services(
             refresh=timedelta(seconds=settings.vell_live_refresh_seconds),
         ),
         sandbox=sandbox,
+        owns_sandbox=owns_sandbox,
     )
     run_worker = settings.is_sandbox and settings.vell_start_worker
     if run_worker if start_background is None else start_background:

@@ -22,8 +22,8 @@ import pytest
 from botocore.exceptions import ClientError
 from sqlmodel import select
 
-from vell_core.app import ProductionServices, build_production_services
-from vell_core.aws.clients import ClientFactory, StaticCredentials
+from vell_core.app import Services, build_services
+from vell_core.aws.clients import ClientFactory
 from vell_core.aws.vault import CredentialVault, DelegatedCredentials
 from vell_core.config.settings import Settings, load_settings
 from vell_core.domain.errors import AwsError
@@ -46,18 +46,12 @@ from vell_core.domain.models import (
 )
 from vell_core.domain.roles import StaffMember
 from vell_core.sandbox.runtime import LocalSandbox, ensure_sandbox
-from vell_core.services.audit import AuditRecorder, flush_all
-from vell_core.services.customer_access import CustomerAccess
+from vell_core.services.audit import flush_all
 from vell_core.services.delegation import DelegationService, LaunchRequest, new_launch_token
 from vell_core.services.promotion import Step, StepState, is_connector_role_name
 from vell_core.services.staff import StaffDirectory
 from vell_core.store import migrate
-from vell_core.store.audit_log import AuditLogStore
-from vell_core.store.credentials import CredentialStore
-from vell_core.store.delegations import DelegationStore
 from vell_core.store.engine import make_engine, session_scope
-from vell_core.store.funnel import FunnelRecorder
-from vell_core.store.staff import StaffStore
 
 STAFF = (
     ("Lena Fischer", "lena.fischer@vell.ai", StaffRole.CS),
@@ -78,7 +72,7 @@ class Harness:
     staff: StaffDirectory
     vault: CredentialVault
     delegations: DelegationService
-    prod: ProductionServices
+    prod: Services  # the promotion, connections, trials desk and CloudFormation services
     account: str
     tokens: dict[str, str]
 
@@ -192,49 +186,30 @@ def harness(
     engine = make_engine(url)
     _seed_staff(engine)
     tokens = _capture_tokens(sandbox, monkeypatch)
-    yield _build(settings, sandbox, engine, tokens)
-    engine.dispose()
+    harness, services = _build(settings, sandbox, engine, tokens)
+    yield harness
+    services.close()
 
 
 def _build(
     settings: Settings, sandbox: LocalSandbox, engine: Any, tokens: dict[str, str]
-) -> Harness:
-    clock = sandbox.clock
-    creds = sandbox.partner_credentials()
-    aws = ClientFactory(
-        region=settings.vell_aws_region,
-        endpoint_url=sandbox.endpoint,
-        credentials=StaticCredentials(creds["AccessKeyId"], creds["SecretAccessKey"]),
-    )
-    staff, funnel, audit = (
-        StaffDirectory(StaffStore(engine)),
-        FunnelRecorder(engine, clock),
-        AuditRecorder(AuditLogStore(engine), clock),
-    )
-    vault = CredentialVault(store=CredentialStore(engine), clock=clock)
-    delegations = DelegationService(
-        settings=settings,
-        store=DelegationStore(engine, funnel),
-        clock=clock,
-        aws=aws,
-        staff=staff,
-        funnel=funnel,
-    )
-    access = CustomerAccess(delegations=delegations, vault=vault, aws=aws, audit=audit, clock=clock)
-    prod = build_production_services(
-        settings=settings,
-        engine=engine,
-        clock=clock,
-        aws=aws,
-        staff=staff,
-        funnel=funnel,
-        audit=audit,
-        delegations=delegations,
-        customer_access=access,
-        console_origin=sandbox.endpoint,  # as the composition root wires the sandbox
-    )
+) -> tuple[Harness, Services]:
+    """The app's own graph (the composition root) on this store and the module's sandbox."""
+    services = build_services(settings, engine=engine, start_background=False, sandbox=sandbox)
     account = f"5550000{next(_accounts):05d}"
-    return Harness(settings, sandbox, engine, aws, staff, vault, delegations, prod, account, tokens)
+    harness = Harness(
+        settings,
+        sandbox,
+        engine,
+        services.aws,
+        services.staff,
+        services.vault,
+        services.delegations,
+        services,
+        account,
+        tokens,
+    )
+    return harness, services
 
 
 def _seed_staff(engine: Any) -> None:
