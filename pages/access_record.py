@@ -11,6 +11,7 @@ import streamlit as st
 
 from vell_core.services.access_record import AccessRecord, calls_chart, calls_frame, screens_frame
 from vell_core.ui.bridge import friendly_errors, get_services, record_link_token
+from vell_core.ui.tables import show_table
 from vell_core.views.csv_export import frame_csv
 from vell_core.views.formatting import when
 from vell_core.views.text import plain
@@ -38,7 +39,7 @@ def show(record: AccessRecord) -> None:
     cols[2].metric("Changes made", record.changes)
     st.subheader("What Vell changed")
     if record.changed_screens:
-        st.dataframe(screens_frame(record.changed_screens), hide_index=True, key="ar_changed")
+        show_table(screens_frame(record.changed_screens), key="ar_changed")
     else:
         st.success("Vell changed nothing in your account.")
     st.subheader("What Vell saw, screen by screen")
@@ -47,10 +48,10 @@ def show(record: AccessRecord) -> None:
         return
     chart = calls_chart(record)
     if chart is not None:
-        st.altair_chart(chart, width="stretch")
-    st.dataframe(screens_frame(record.screens), hide_index=True, width="stretch", key="ar_screens")
+        st.altair_chart(chart)
+    show_table(screens_frame(record.screens), key="ar_screens")
     with st.expander(f"Every call ({record.calls})"):
-        st.dataframe(calls_frame(record), hide_index=True, width="stretch", key="ar_calls")
+        show_table(calls_frame(record), key="ar_calls")
     st.download_button(
         "Download CSV",
         frame_csv(calls_frame(record)),

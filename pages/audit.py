@@ -8,6 +8,7 @@ import streamlit as st
 
 from vell_core.services.audit_query import KINDS, AuditFilter, to_csv
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.ui.tables import show_table
 from vell_core.views.formatting import when
 
 member = require_page("audit.read")
@@ -47,7 +48,7 @@ with friendly_errors("load the audit log"):
         st.info("Nothing matches these filters.")
         st.stop()
     st.caption(f"{len(rows)} row(s), newest first (at most {filters.limit}).")
-    st.dataframe(
+    show_table(
         [
             {
                 "When": when(row.at),
@@ -62,8 +63,6 @@ with friendly_errors("load the audit log"):
             }
             for row in rows
         ],
-        hide_index=True,
-        width="stretch",
         key="audit_table",
     )
     st.download_button(

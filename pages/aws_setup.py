@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.ui.tables import show_table
 from vell_core.views.formatting import duration_text, when
 from vell_core.views.text import plain
 
@@ -32,7 +33,7 @@ def render_health() -> None:
     cols[3].metric("Checked", when(health.checked_at))
 
     st.subheader("Configured ARNs")
-    st.dataframe(
+    show_table(
         [
             {
                 "": dot(check.valid),
@@ -42,8 +43,6 @@ def render_health() -> None:
             }
             for check in health.arns
         ],
-        hide_index=True,
-        width="stretch",
         key="setup_arns",
     )
 
@@ -80,7 +79,7 @@ def render_health() -> None:
     st.subheader("Workers")
     if not health.workers:
         st.warning("No worker has ever sent a heartbeat.")
-    st.dataframe(
+    show_table(
         [
             {
                 "": dot(not worker.stale),
@@ -92,8 +91,6 @@ def render_health() -> None:
             }
             for worker in health.workers
         ],
-        hide_index=True,
-        width="stretch",
         key="setup_workers",
     )
 
@@ -103,7 +100,7 @@ def render_health() -> None:
     cols[0].metric("Failed for good (7 days)", exchanges.failed_7d)
     cols[1].metric("Retrying now", exchanges.retrying)
     if exchanges.failures:
-        st.dataframe(
+        show_table(
             [
                 {
                     "When": when(failure.at),
@@ -114,8 +111,6 @@ def render_health() -> None:
                 }
                 for failure in exchanges.failures
             ],
-            hide_index=True,
-            width="stretch",
             key="setup_exchange_failures",
         )
     else:
@@ -125,7 +120,7 @@ def render_health() -> None:
     if not health.problems:
         st.caption("None.")
     else:
-        st.dataframe(
+        show_table(
             [
                 {
                     "Received": when(problem.received_at),
@@ -137,8 +132,6 @@ def render_health() -> None:
                 }
                 for problem in health.problems
             ],
-            hide_index=True,
-            width="stretch",
             key="setup_problems",
         )
 

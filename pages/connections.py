@@ -36,7 +36,7 @@ if not connections:
 
 now = services.clock.now()
 records = [c.record(now) for c in connections]
-show_table(pd.DataFrame(records), on_screen=ON_SCREEN, as_text=False)
+show_table(pd.DataFrame(records), on_screen=ON_SCREEN)
 st.download_button(
     "Download CSV",
     records_csv(records),
@@ -57,7 +57,7 @@ if chosen.status is not ConnectionStatus.DISCONNECTED and validate_col.button(
     with st.status("Validating…", expanded=True) as status, friendly_errors("validate"):
         report = services.connections.validate(member, picked)
         if report.probe is not None:
-            st.dataframe(pd.DataFrame(report.probe.rows()), hide_index=True)
+            show_table(pd.DataFrame(report.probe.rows()))
         for explanation in report.explanations:
             st.warning(f"**{explanation.title}** {explanation.fix}")
         status.update(

@@ -44,10 +44,10 @@ def show_access_record(delegation_id: int) -> None:
     if record.screens:
         chart = calls_chart(record)
         if chart is not None:
-            st.altair_chart(chart, width="stretch")
-        st.dataframe(screens_frame(record.screens), hide_index=True, key="dl_record_screens")
+            st.altair_chart(chart)
+        show_table(screens_frame(record.screens), key="dl_record_screens")
         with st.expander(f"Every call ({record.calls})"):
-            st.dataframe(calls_frame(record), hide_index=True, key="dl_record_calls")
+            show_table(calls_frame(record), key="dl_record_calls")
         st.download_button(
             "Download record CSV",
             frame_csv(calls_frame(record)),
@@ -124,7 +124,6 @@ with friendly_errors("list delegations"):
         table,
         key="dl_table",
         on_screen=ON_SCREEN,
-        as_text=False,
         on_select="rerun",
         selection_mode="single-row",
     )
@@ -197,13 +196,11 @@ with friendly_errors("list delegations"):
                 "Renew sends a new request for the same customer and path; you check it in the "
                 "preview first."
             )
-        st.dataframe(
+        show_table(
             [
                 {"State": e.state.value, "What happened": e.label, "When": when(e.occurred_at)}
                 for e in detail.timeline
             ],
-            hide_index=True,
-            width="stretch",
             key="dl_timeline",
         )
         show_access_record(detail.id)

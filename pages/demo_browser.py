@@ -70,7 +70,7 @@ def table(
     on_screen: tuple[str, ...] | None = None,
 ) -> None:
     """A table of text already formatted for people (``marketplace_views.*_table``)."""
-    show_table(shown, key=key, columns=columns, on_screen=on_screen)
+    show_table(shown, key=key, columns=columns, on_screen=on_screen, as_text=True)
 
 
 def chart(spec: dict[str, Any] | None) -> None:

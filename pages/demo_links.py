@@ -8,6 +8,7 @@ import streamlit as st
 
 from vell_core.domain.validation import COMPANY_MAX
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.ui.tables import show_table
 from vell_core.views.formatting import when
 from vell_core.views.text import plain
 
@@ -38,7 +39,7 @@ with friendly_errors("list demo links"):
     links = services.demo_links.list_mine(member)
     if links:
         st.subheader("Your links" if not member.is_admin else "All links")
-        st.dataframe(
+        show_table(
             [
                 {
                     "Company": link.company,
@@ -50,8 +51,6 @@ with friendly_errors("list demo links"):
                 }
                 for link in links
             ],
-            hide_index=True,
-            width="stretch",
             key="demo_links_table",
         )
         open_links = {

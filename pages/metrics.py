@@ -19,9 +19,9 @@ from vell_core.domain.metrics import (
 )
 from vell_core.services.metrics import frames_for_download
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.ui.tables import table_config
 from vell_core.views.chart_data import text_table
 from vell_core.views.csv_export import frame_csv_later
-from vell_core.views.formatting import numeric_columns
 from vell_core.views.metrics import DASHBOARD_SECTIONS, dashboard_tables
 from vell_core.views.metrics_charts import dashboard_chart_specs
 
@@ -67,16 +67,15 @@ def tables(key: tuple[Any, ...], _dashboard: Dashboard) -> dict[str, Any]:
     """The page's tables as text people read (Arrow, sent as is) with their figure columns,
     cached by the dashboard's key."""
     return {
-        name: (text_table(shown), numeric_columns(shown))
+        name: (text_table(shown), table_config(shown))
         for name, shown in dashboard_tables(_dashboard).items()
     }
 
 
 def table(cached: Any, key: str) -> None:
-    """One cached, already formatted table; figures right-aligned."""
-    shown, figures = cached
-    right = st.column_config.TextColumn(alignment="right")
-    config = dict.fromkeys(figures, right)
+    """One cached, already formatted table (Arrow) with its column settings (``show_table``'s:
+    figures right-aligned, widths that fit the page)."""
+    shown, config = cached
     st.dataframe(shown, hide_index=True, key=key, placeholder="—", column_config=config)
 
 

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.ui.tables import show_table
 from vell_core.views.text import plain
 
 member = require_page("connection.manage")
@@ -80,7 +81,7 @@ if st.button("Validate", key="ps_validate", type="primary"):
     with st.status("Validating…", expanded=True) as status, friendly_errors("validate"):
         report = services.production_setup.validate(member, setup.connection_id, role_arn)
         if report.probe is not None:
-            st.dataframe(pd.DataFrame(report.probe.rows()), hide_index=True)
+            show_table(pd.DataFrame(report.probe.rows()))
         for explanation in report.explanations:
             st.warning(f"**{plain(explanation.title)}** {plain(explanation.fix)}")
         if report.ok:

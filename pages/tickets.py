@@ -8,6 +8,7 @@ import streamlit as st
 
 from vell_core.services.tickets import TEMPLATE_CSV, TicketInput
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
+from vell_core.ui.tables import show_table
 from vell_core.views.text import plain
 
 ADDED = "tickets_added_message"
@@ -46,7 +47,7 @@ if upload is not None and st.button("Import", type="primary", key="tickets_impor
             )
         else:
             st.error(f"Nothing was imported: {len(report.errors)} problem(s) in the file.")
-            st.dataframe(report.error_records(), hide_index=True, key="tickets_errors")
+            show_table(report.error_records(), key="tickets_errors")
 
 st.subheader("Add a ticket")
 if st.session_state.pop(CLEAR, False):
@@ -97,7 +98,7 @@ with friendly_errors("list tickets"):
     if not rows:
         st.info("No tickets yet.")
     else:
-        st.dataframe(
+        show_table(
             [
                 {
                     "Opened (UTC)": row.opened_at.strftime("%Y-%m-%d %H:%M"),
@@ -110,6 +111,5 @@ with friendly_errors("list tickets"):
                 }
                 for row in rows
             ],
-            hide_index=True,
             key="tickets_table",
         )

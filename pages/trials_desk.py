@@ -56,7 +56,7 @@ def trials_table() -> None:
         if not records:
             st.info("No live demos or trials match these filters.")
             return
-        show_table(pd.DataFrame(records), on_screen=ON_SCREEN, as_text=False)
+        show_table(pd.DataFrame(records), on_screen=ON_SCREEN)
         st.download_button(
             "Download CSV",
             records_csv(records),

@@ -19,6 +19,7 @@ from vell_core.services.delegation import DelegationView, LaunchRequest, new_lau
 from vell_core.services.nudges import ROOT_APPROVED_TEXT, ROOT_LIMIT_TEXT
 from vell_core.ui.bridge import friendly_errors, get_services, require_page
 from vell_core.ui.live_views import reuse_unless_changed
+from vell_core.ui.tables import show_table
 from vell_core.views.formatting import countdown, principal_name, when
 from vell_core.views.text import plain
 
@@ -170,7 +171,7 @@ def path_step() -> None:
             st.caption(subtitle)
             st.markdown("\n".join(f"- ✓ {b}" for b in bullets))
             st.markdown(badge)
-            if st.button("Choose", key=f"wizard_path_{path}", width="stretch"):
+            if st.button("Choose", key=f"wizard_path_{path}"):
                 wizard["path"] = str(path)
                 wizard["launch_token"] = new_launch_token()
                 record(FunnelStep.CHOOSE_PATH, path=str(path))
@@ -310,7 +311,7 @@ def render_timeline(view: DelegationView) -> None:
         {"State": e.state.value, "What happened": e.label, "When": when(e.occurred_at)}
         for e in view.timeline
     ]
-    st.dataframe(rows, hide_index=True, width="stretch", key="wizard_timeline")
+    show_table(rows, key="wizard_timeline")
 
 
 def render_exchange(view: DelegationView, now: datetime) -> None:

@@ -44,19 +44,21 @@ def table_config(
 
 
 def show_table(
-    shown: pd.DataFrame,
+    shown: pd.DataFrame | Sequence[Mapping[str, Any]],
     *,
     key: str | None = None,
     on_screen: Sequence[str] | None = None,
     columns: Mapping[str, Any] | None = None,
-    as_text: bool = True,
+    as_text: bool = False,
     **grid: Any,
 ) -> Any:
-    """Draw ``shown`` (display text, or plain values with ``as_text=False``) as a grid.
+    """Draw ``shown`` (rows of plain values, or a frame of display text with ``as_text``) as a
+    grid.
 
     ``grid`` passes through to ``st.dataframe`` (row selection, say); its return value is
     ``st.dataframe``'s.
     """
+    shown = shown if isinstance(shown, pd.DataFrame) else pd.DataFrame(list(shown))
     budget = PAGE_BUDGET_PX - (SELECTOR_PX if grid.get("selection_mode") else 0)
     return st.dataframe(
         text_table(shown) if as_text else shown,
