@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import Locator, Page, WebSocket, expect
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
@@ -339,6 +340,26 @@ def advance_sandbox_time(page: Page) -> None:
     """Customer console's sidebar: advance sandbox time by the slider's default (1 h)."""
     open_page(page, "Customer console")
     sidebar_click(page, "Advance time")
+
+
+def advance_sandbox_clock(sandbox_url: str, seconds: float) -> None:
+    """Move the sandbox AWS's clock on (its control endpoint, as the console's "Advance time"
+    does): what AWS takes time for (preparing a change set) is then done, without waiting."""
+    answer = requests.post(
+        f"{sandbox_url}/_sandbox/clock/advance", json={"seconds": seconds}, timeout=10
+    )
+    answer.raise_for_status()
+
+
+def see_aws_apply_the_change(page: Page, sandbox_url: str) -> None:
+    """The submitted change set's live progress, state by state: PREPARING, then (sandbox time
+    moved past AWS's 20 s of preparing) APPLYING, then (10 s of applying) SUCCEEDED."""
+    body = main(page)
+    expect(body.get_by_text(re.compile(r": PREPARING$"))).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    advance_sandbox_clock(sandbox_url, 20)
+    expect(body.get_by_text(re.compile(r": APPLYING$"))).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    advance_sandbox_clock(sandbox_url, 10)
+    expect(body.get_by_text("AWS applied the update")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
 
 
 def set_slider_to_minimum(page: Page, label: str) -> None:

@@ -31,6 +31,7 @@ from tests.e2e.helpers import (
     rerun_after,
     screenshot,
     scroll_to,
+    see_aws_apply_the_change,
     select_table_row,
     send_request,
     set_slider_to_minimum,
@@ -58,7 +59,7 @@ def open_delegation(page: Page) -> None:
     expect(main(page).get_by_role("heading", name=RECORD_HEADING)).to_be_visible()
 
 
-def use_the_trial(page: Page) -> None:
+def use_the_trial(page: Page, sandbox_url: str) -> None:
     """Live demo: the listings sync, one listing update (a change), one change set opened."""
     open_live_demo(page, COMPANY)
     open_tab(page, "Listings")
@@ -71,13 +72,15 @@ def use_the_trial(page: Page) -> None:
     field.fill("Changed from the Vell Delegation Desk access-record browser test.")
     rerun_after(page, lambda: field.press("Tab"), fragment=True)
     rerun_after(page, dialog.get_by_role("button", name="Confirm and send to AWS").click)
-    expect(main(page).get_by_text("AWS applied the update")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    see_aws_apply_the_change(page, sandbox_url)
     open_tab(page, "Change sets")
     pick_first(page, "Open a change set")
     wait_for_app_run(page)
 
 
-def test_staff_see_every_call_by_screen_on_the_delegation(page: Page, app_url: str) -> None:
+def test_staff_see_every_call_by_screen_on_the_delegation(
+    page: Page, app_url: str, sandbox_url: str
+) -> None:
     """After a trial is used, the delegation shows its calls grouped by the screens opened."""
     sign_in(page, app_url, REP)
     start_wizard(page, COMPANY, ACCOUNT)
@@ -88,7 +91,7 @@ def test_staff_see_every_call_by_screen_on_the_delegation(page: Page, app_url: s
     allow_in_console(page, COMPANY, "trial")
     open_page(page, "New delegation")
     expect_connected(page, COMPANY)
-    use_the_trial(page)
+    use_the_trial(page, sandbox_url)
 
     open_delegation(page)
     body = main(page)

@@ -18,6 +18,7 @@ from tests.e2e.helpers import (
     rerun_after,
     screenshot,
     scroll_to,
+    see_aws_apply_the_change,
     sign_in,
     wait_for_app_run,
 )
@@ -90,7 +91,9 @@ def test_rep_browses_listings_and_opens_an_agreements_terms(page: Page, app_url:
     screenshot(page, "12-agreement-terms")
 
 
-def test_trial_rep_updates_a_listing_and_sees_aws_apply_it(page: Page, app_url: str) -> None:
+def test_trial_rep_updates_a_listing_and_sees_aws_apply_it(
+    page: Page, app_url: str, sandbox_url: str
+) -> None:
     """On a trial the rep edits a product's short description; the change set succeeds."""
     company = "E2E Listing Co"
     new_text = "Updated live from the Vell Delegation Desk end-to-end test."
@@ -111,6 +114,6 @@ def test_trial_rep_updates_a_listing_and_sees_aws_apply_it(page: Page, app_url: 
     screenshot(page, "13-listing-update")
     rerun_after(page, dialog.get_by_role("button", name="Confirm and send to AWS").click)
 
-    expect(main(page).get_by_text("AWS applied the update")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    see_aws_apply_the_change(page, sandbox_url)
     expect(main(page).get_by_text(new_text).first).to_be_visible(timeout=LIVE_TIMEOUT_MS)
     screenshot(page, "14-listing-updated")

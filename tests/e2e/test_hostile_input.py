@@ -21,6 +21,7 @@ from playwright.sync_api import Locator, Page, expect
 from tests.e2e.helpers import (
     APP_RUN_TIMEOUT_MS,
     LIVE_TIMEOUT_MS,
+    advance_sandbox_clock,
     choose,
     choose_path,
     click,
@@ -156,7 +157,7 @@ def rename_product(
         ],
     )
     # AWS takes about half a minute to prepare and apply; the sandbox clock skips it.
-    requests.post(f"{sandbox_url}/_sandbox/clock/advance", json={"seconds": 120}, timeout=10)
+    advance_sandbox_clock(sandbox_url, 120)
     status = catalog.describe_change_set(
         Catalog="AWSMarketplace", ChangeSetId=started["ChangeSetId"]
     )["Status"]
