@@ -25,3 +25,16 @@ def test_preload_does_not_cache_a_client_or_leak_its_dummy_keys() -> None:
     customer = factory.with_credentials(StaticCredentials("AKIACUST", "secret"))
     client = customer.client("marketplace-agreement")
     assert client._request_signer._credentials.access_key == "AKIACUST"
+
+
+def test_pagination_models_come_from_botocore_and_each_caller_gets_its_own_copy() -> None:
+    """The sync's paginators read botocore's model (token names) once per process; a caller
+    changing its copy cannot change what the next listing gets."""
+    factory = ClientFactory(region="us-east-1")
+    first = factory.page_config("marketplace-agreement", "GetAgreementTerms")
+    assert first["input_token"] == "nextToken"
+    first["input_token"] = "changed"
+    sibling = factory.with_credentials(StaticCredentials("AKIAEXAMPLE", "secret"))
+    assert sibling.page_config("marketplace-agreement", "GetAgreementTerms")["input_token"] == (
+        "nextToken"
+    )

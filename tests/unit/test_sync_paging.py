@@ -9,6 +9,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from vell_core.aws.clients import ClientFactory
 from vell_core.domain.quotas import MARKETPLACE_RATES
 from vell_core.services.sync.job import SyncFailed, SyncJob
 from vell_core.services.sync.pacing import CHAIN, AccountLimits
@@ -17,14 +18,19 @@ LISTING = {"Catalog": "AWSMarketplace", "EntityType": "SaaSProduct"}
 
 
 class _Clients:
-    """Just what ``SyncJob`` asks of ``CustomerClients``: one client per service."""
+    """Just what ``SyncJob`` asks of ``CustomerClients``: one client per service, and
+    botocore's pagination models (from a real factory)."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
+        self._factory = ClientFactory(region="us-east-1")
         self.expires_at = datetime.now(UTC) + timedelta(hours=1)
 
     def client(self, service: str) -> Any:
         return self._client
+
+    def page_config(self, service: str, operation: str) -> dict[str, Any]:
+        return self._factory.page_config(service, operation)
 
 
 def _job(client: Any) -> SyncJob:

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -109,6 +110,11 @@ class ClientFactory:
         """Load the service models these clients will need (startup, off the first request)."""
         self._shared.preload(services)
 
+    def page_config(self, service: str, operation: str) -> dict[str, Any]:
+        """botocore's pagination model for one operation (token names, result key): a copy,
+        from the process's one loaded model (see ``_SharedSession``)."""
+        return dict(self._shared.page_config(service, operation))
+
     def with_credentials(
         self, credentials: StaticCredentials, client_hook: Callable[[Any], None] | None = None
     ) -> ClientFactory:
@@ -166,13 +172,34 @@ class _SharedSession:
         self._region = region
         self._lock = threading.Lock()
         self._session: boto3.session.Session | None = None
+        self._botocore = botocore.session.get_session()  # the boto3 session's own: one loader
+        self._pages: dict[tuple[str, str], dict[str, Any]] = {}
 
     def client(self, service: str, **kwargs: Any) -> Any:
         """A new client from the shared session."""
         with self._lock:
-            if self._session is None:
-                self._session = boto3.session.Session(region_name=self._region)
-            return self._session.client(service, **kwargs)
+            return self._boto3().client(service, **kwargs)
+
+    def page_config(self, service: str, operation: str) -> dict[str, Any]:
+        """One operation's pagination model, read once per process.
+
+        A listing per agreement's terms (2,950 for a large seller) would otherwise parse the
+        service's paginator JSON each time; several sync threads doing that at once held the
+        GIL for 100–150 ms before their first call.
+        """
+        key = (service, operation)
+        with self._lock:
+            if key not in self._pages:
+                model = self._botocore.get_paginator_model(service)
+                self._pages[key] = dict(model.get_paginator(operation))
+            return self._pages[key]
+
+    def _boto3(self) -> boto3.session.Session:
+        if self._session is None:
+            self._session = boto3.session.Session(
+                region_name=self._region, botocore_session=self._botocore
+            )
+        return self._session
 
     def preload(self, services: tuple[str, ...]) -> None:
         """Build and drop one client per service, so the first real client is cheap.
@@ -182,6 +209,8 @@ class _SharedSession:
         """
         for service in services:
             self.client(service, aws_access_key_id="preload", aws_secret_access_key="preload")
+            with self._lock:
+                self._botocore.get_paginator_model(service)
 
 
 def error_code(exc: ClientError) -> str:

@@ -33,6 +33,10 @@ class CustomerClients:
         """An audited client in the customer's account."""
         return self.factory.client(service)
 
+    def page_config(self, service: str, operation: str) -> dict[str, Any]:
+        """botocore's pagination model for one of ``service``'s operations."""
+        return self.factory.page_config(service, operation)
+
 
 class CustomerAccess:
     """Hands out audited customer clients after checking who asks."""

@@ -16,7 +16,6 @@ from datetime import datetime
 from functools import cache, partial
 from typing import Any
 
-import botocore.session
 from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError, PaginationError
 from botocore.paginate import Paginator
@@ -62,6 +61,7 @@ BATCH_SIZE = 20  # BatchDescribeEntities takes at most 20 entities
 MAX_PAGES = 2000  # a runaway-pagination guard far above any real seller (100k agreements)
 
 
+FIRST_CALLS = len(PRODUCT_TYPES) + 1  # every product listing, and the agreements search
 MAX_CALL_ATTEMPTS = 6  # our own retries of a throttled background call, after botocore's
 
 
@@ -85,13 +85,6 @@ class _Task:
 
 
 @cache
-def _page_config(service: str, operation: str) -> dict[str, Any]:
-    """botocore's pagination model for one operation (its token names, result key)."""
-    return dict(
-        botocore.session.get_session().get_paginator_model(service).get_paginator(operation)
-    )
-
-
 class SyncJob:
     """The background sync of one delegation for one staff member (thread-safe)."""
 
@@ -147,10 +140,13 @@ class SyncJob:
         self._started = time.monotonic()
         for entity_type in PRODUCT_TYPES:
             self._push(CHAIN, partial(self._list_products, entity_type), f"list {entity_type}")
+        # The agreements' chain (search, then a Describe and terms per agreement at 5/s) is the
+        # longest: it starts with the first screen, not after it.
+        self._push(CHAIN, self._search_agreements, "search agreements")
         self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix="vell-sync")
-        # Only as many threads as first-screen calls at first: idle threads starting up would
-        # compete with them for the GIL. The rest start once the first screen is in.
-        for _ in range(min(len(PRODUCT_TYPES), self._max_workers)):
+        # Only as many threads as first calls at first: idle threads starting up would compete
+        # with them for the GIL. The rest start once the first screen is in.
+        for _ in range(min(FIRST_CALLS, self._max_workers)):
             self._executor.submit(self._work)
         return self
 
@@ -305,7 +301,7 @@ class SyncJob:
         client = self.clients.client(service)
         paginator = Paginator(
             partial(self.call, service, operation, xform_name(operation), priority),
-            _page_config(service, operation),
+            self.clients.page_config(service, operation),
             client.meta.service_model.operation_model(operation),
         )
         try:
@@ -347,7 +343,7 @@ class SyncJob:
             self._on_first_screen(self)
         self._queue_details()
         if self._executor is not None:
-            for _ in range(max(0, self._max_workers - len(PRODUCT_TYPES))):
+            for _ in range(max(0, self._max_workers - FIRST_CALLS)):
                 try:
                     self._executor.submit(self._work)
                 except RuntimeError:  # stopped meanwhile (Refresh, expiry): nothing to start
@@ -358,7 +354,6 @@ class SyncJob:
             product_ids = list(self.products)
         for batch in _batches(product_ids):
             self._push(PRODUCT_DETAIL, partial(self._describe_batch, batch, "product"), "products")
-        self._push(CHAIN, self._search_agreements, "search agreements")
         self._push(CHAIN, self._list_offers, "list offers")
         self._push(CHAIN, self._list_change_sets, "list change sets")
 
