@@ -251,6 +251,15 @@ class DelegationRequest(SQLModel, table=True):
         Index("ix_delegation_requests_user_id_status", "user_id", "status"),
         Index("ix_delegation_requests_delegation_request_id", "delegation_request_id"),
         Index("ix_delegation_requests_type_expires_at", "type", "expires_at"),
+        # covers the metrics' trial scan (per customer, no table reads)
+        Index(
+            "ix_delegation_requests_trial_cover",
+            "type",
+            "aws_account_id",
+            "expires_at",
+            "approved_at",
+            "user_id",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -563,6 +572,8 @@ class MetricsRollup(SQLModel, table=True):
     """
 
     __tablename__ = "metrics_rollup"
+    # SQLite: rows stored in key order, so a bucket range is one sequential, covering read.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     family: str = Field(primary_key=True, max_length=16)
     grain: int = Field(primary_key=True)

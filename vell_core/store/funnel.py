@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, case, delete, func, null, select
+from sqlalchemy import ColumnElement, Table, bindparam, case, delete, func, literal, null, select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 from sqlmodel import select as sm_select
@@ -160,9 +160,16 @@ def _statements(bind: Session | Connection) -> _Statements:
     return _STATEMENTS[name]
 
 
+def _connection(bind: Session | Connection) -> Connection:
+    # Core execution on the session's connection: the ORM's per-statement work would cost
+    # more than the statements themselves (same transaction either way).
+    return bind.connection() if isinstance(bind, Session) else bind
+
+
 def insert_event_row(bind: Session | Connection, values: Mapping[str, Any]) -> bool:
     """Only the event insert (no summary upkeep); True if the (session, step) pair was new."""
-    return bind.execute(_statements(bind).insert_event, dict(values)).first() is not None
+    connection = _connection(bind)
+    return connection.execute(_statements(connection).insert_event, dict(values)).first() is not None
 
 
 def insert_event(bind: Session | Connection, values: Mapping[str, Any]) -> bool:
@@ -174,15 +181,17 @@ def insert_event(bind: Session | Connection, values: Mapping[str, Any]) -> bool:
     """
     values = dict(values)
     values["step"] = FunnelStep(values["step"]).value
-    if not insert_event_row(bind, values):
+    connection = _connection(bind)
+    if not insert_event_row(connection, values):
         return False
-    refresh_session(bind, str(values["wizard_session_id"]))
+    refresh_session(connection, str(values["wizard_session_id"]))
     return True
 
 
 def refresh_session(bind: Session | Connection, session_id: str) -> None:
     """Recompute one session's summary row from its events (the rebuild's own SELECT) and
     apply the change to the rollup."""
+    bind = _connection(bind)
     st = _statements(bind)
     old = dict(bind.execute(st.lock_session, {"sid": session_id}).mappings().one())
     new = dict(bind.execute(st.session_from_events, {"sid": session_id}).mappings().one())
@@ -195,7 +204,8 @@ def refresh_session(bind: Session | Connection, session_id: str) -> None:
 
 def summary_select() -> Any:
     """One summary row per session computed from ``funnel_events`` (the rebuild's SELECT)."""
-    is_wizard = FE.c.step.in_(WIZARD_STEP_VALUES)
+    # plain binds, not an expanding IN: the recorder runs this per event, pre-built
+    is_wizard = FE.c.step.in_([literal(value) for value in WIZARD_STEP_VALUES])
     has_wizard = func.max(case((is_wizard, 1), else_=0)) == 1
 
     def attribute(source: str) -> ColumnElement[Any]:

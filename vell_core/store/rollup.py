@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, select
+from sqlalchemy import Table, bindparam, delete, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
@@ -415,15 +415,28 @@ def customers_touched(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[st
     return sorted({c for c in (old["customer"], new["customer"]) if c is not None})
 
 
-def tickets_added(bind: Bind, tickets: Iterable[tuple[datetime, str]]) -> None:
-    """Count newly stored tickets (opened at, category); only setup tickets are counted."""
+def tickets_added(bind: Bind, tickets: Iterable[tuple[datetime, str]], n: int = 1) -> None:
+    """Count newly stored tickets (opened at, category), or removed ones with ``n=-1``; only
+    setup tickets are counted."""
     counts: Counter[Key] = Counter()
     for opened_at, category in tickets:
         if str(category) == SETUP:
-            counts[("tickets", day_number(opened_at), NO_REP, "", "", 0, 0)] += 1
+            counts[("tickets", day_number(opened_at), NO_REP, "", "", 0, 0)] += n
     rows = rows_for(counts)
     if rows:
         bind.execute(statements(bind).add_counts, rows)
+
+
+@event.listens_for(SupportTicket, "after_insert")
+def _ticket_inserted(_mapper: Any, connection: Connection, ticket: SupportTicket) -> None:
+    # Every ORM insert of a ticket (one by hand, tests, the seed before its rebuild) is counted
+    # in its own transaction; Core bulk inserts call ``tickets_added`` themselves.
+    tickets_added(connection, [(ticket.opened_at, str(ticket.category))])
+
+
+@event.listens_for(SupportTicket, "after_delete")
+def _ticket_deleted(_mapper: Any, connection: Connection, ticket: SupportTicket) -> None:
+    tickets_added(connection, [(ticket.opened_at, str(ticket.category))], -1)
 
 
 # --- the backfill ----------------------------------------------------------------------------

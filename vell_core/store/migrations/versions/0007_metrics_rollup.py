@@ -4,7 +4,7 @@ Three tables kept by ``FunnelRecorder`` (and the ticket store) with every write:
 ``metrics_rollup`` (counts per family, grain, bucket, rep, path, segment and outcome),
 ``metrics_sync_values`` (each first sync's value by fine bin, for exact medians) and
 ``metrics_exceptions`` (sessions and customers the metrics read per row). Also an index on
-``funnel_sessions.production_at`` for the late-milestone probe. Backfilled here from
+``funnel_sessions.production_at`` for the late-milestone probe and a covering index for the trial scan. Backfilled here from
 ``funnel_sessions`` and ``support_tickets`` with the same code the seed and the benchmark use.
 
 Revision ID: 0007
@@ -38,7 +38,8 @@ def upgrade() -> None:
     sa.Column('week', sa.Integer(), nullable=False),
     sa.Column('month', sa.Integer(), nullable=False),
     sa.Column('n', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('family', 'grain', 'bucket', 'rep', 'path', 'segment', 'k1', 'k2', name=op.f('pk_metrics_rollup'))
+    sa.PrimaryKeyConstraint('family', 'grain', 'bucket', 'rep', 'path', 'segment', 'k1', 'k2', name=op.f('pk_metrics_rollup')),
+    sqlite_with_rowid=False,
     )
     op.create_table('metrics_sync_values',
     sa.Column('wizard_session_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -56,6 +57,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('funnel_sessions', schema=None) as batch_op:
         batch_op.create_index('ix_funnel_sessions_production_at', ['production_at'], unique=False)
+    with op.batch_alter_table('delegation_requests', schema=None) as batch_op:
+        batch_op.create_index('ix_delegation_requests_trial_cover', ['type', 'aws_account_id', 'expires_at', 'approved_at', 'user_id'], unique=False)
 
     # Backfill with the same code the seed and the benchmark use (funnel_sessions is complete
     # here: revision 0004 built it).
@@ -65,6 +68,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('delegation_requests', schema=None) as batch_op:
+        batch_op.drop_index('ix_delegation_requests_trial_cover')
     with op.batch_alter_table('funnel_sessions', schema=None) as batch_op:
         batch_op.drop_index('ix_funnel_sessions_production_at')
     op.drop_table('metrics_exceptions')
