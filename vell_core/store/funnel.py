@@ -150,9 +150,7 @@ def _statements(bind: Session | Connection) -> _Statements:
                 index_elements=["wizard_session_id"],
                 set_={"wizard_session_id": placeholder.excluded.wizard_session_id},
             ).returning(*FS.columns),
-            session_from_events=summary_select().where(
-                FE.c.wizard_session_id == bindparam("sid")
-            ),
+            session_from_events=summary_select().where(FE.c.wizard_session_id == bindparam("sid")),
             update_session=FS.update()
             .where(FS.c.wizard_session_id == bindparam("sid"))
             .values({name: bindparam(f"v_{name}") for name in SUMMARY_COLUMNS}),
@@ -169,7 +167,9 @@ def _connection(bind: Session | Connection) -> Connection:
 def insert_event_row(bind: Session | Connection, values: Mapping[str, Any]) -> bool:
     """Only the event insert (no summary upkeep); True if the (session, step) pair was new."""
     connection = _connection(bind)
-    return connection.execute(_statements(connection).insert_event, dict(values)).first() is not None
+    return (
+        connection.execute(_statements(connection).insert_event, dict(values)).first() is not None
+    )
 
 
 def insert_event(bind: Session | Connection, values: Mapping[str, Any]) -> bool:
@@ -255,7 +255,7 @@ __all__ = [
     "FunnelRecorder",
     "insert_event",
     "insert_event_row",
-    "refresh_session",
     "rebuild_summary",
+    "refresh_session",
     "summary_select",
 ]

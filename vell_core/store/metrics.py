@@ -9,7 +9,6 @@ than by grouping ``funnel_events`` on every page view.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -22,7 +21,6 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from vell_core.domain.metrics import (
     BASELINE_DAYS,
-    SYNC_BIN_EDGES,
     TRIAL_DECISION_WINDOW,
     WIZARD_STEPS,
     WIZARD_WINDOW,
@@ -139,7 +137,11 @@ def cover(first: int, end: int, grain: str) -> Ranges:
     if first >= end:
         return []
     if grain == "week":
-        big, start, stop = WEEK, first if week_of(first) == first else week_of(first) + 7, week_of(end)
+        big, start, stop = (
+            WEEK,
+            first if week_of(first) == first else week_of(first) + 7,
+            week_of(end),
+        )
     else:
         big = MONTH
         start, stop = first if month_of(first) == first else next_month(first), month_of(end)
@@ -366,15 +368,13 @@ def _needed_ranks(count: int) -> set[int]:
     return ranks
 
 
-def _locate(bins: dict[int, int], ranks: set[int]) -> dict[int, tuple[int, int]]:
-    """{rank: (fine bin, offset inside the bin)} from the bins' counts."""
-    out: dict[int, tuple[int, int]] = {}
-    below = 0
-    for fine, n in sorted(bins.items()):
-        for rank in ranks:
-            if below <= rank < below + n:
-                out[rank] = (fine, rank - below)
-        below += n
+def _locate(bins: np.ndarray, counts: np.ndarray, ranks: set[int]) -> dict[int, tuple[int, int]]:
+    """{rank: (fine bin, offset inside the bin)} from the bins (ascending) and their counts."""
+    ends = np.cumsum(counts)
+    out = {}
+    for rank in ranks:
+        index = int(np.searchsorted(ends, rank, side="right"))
+        out[rank] = (int(bins[index]), rank - (int(ends[index - 1]) if index else 0))
     return out
 
 
@@ -391,32 +391,30 @@ def fetch_sync_ranks(run: Runner, filters: MetricsFilter, window: Window) -> pd.
     counts = run(sync_fine_query(filters, window))
     lo, hi, prev_lo = day_number(window.lo), day_number(window.hi), day_number(window.prev_lo)
     cohort_of = week_of if filters.grain == "week" else month_of
-    period_bins: dict[int, dict[int, int]] = defaultdict(dict)
-    cohort_bins: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
-    for current, cohort, fine, n in counts[["current", "cohort", "fine_bin", "n"]].itertuples(
-        index=False
-    ):
-        key = (int(current), int(cohort))
-        period_bins[key[0]][int(fine)] = period_bins[key[0]].get(int(fine), 0) + int(n)
-        cohort_bins[key][int(fine)] = int(n)
     # (days [a, b), fine bin, offset, row template)
     lookups: list[tuple[int, int, int, int, dict[str, Any]]] = []
-    period_n = {current: sum(bins.values()) for current, bins in period_bins.items()}
-    for current, bins in period_bins.items():
+    period_n: dict[int, int] = {}
+    cohort_n: dict[tuple[int, int], int] = {}
+    frame = counts.astype("int64").sort_values(["current", "fine_bin"], kind="stable")
+    for current, part in frame.groupby("current", sort=True):
+        per_bin = part.groupby("fine_bin", sort=True)["n"].sum()
+        period_n[int(current)] = total = int(per_bin.sum())
         a, b = (lo, hi) if current else (prev_lo, lo)
-        for rank, (fine, offset) in _locate(bins, _needed_ranks(period_n[current])).items():
-            row = {"current": current, "rn_p": rank, "n_p": period_n[current], "rn_c": -1}
+        located = _locate(per_bin.index.to_numpy(), per_bin.to_numpy(), _needed_ranks(total))
+        for rank, (fine, offset) in located.items():
+            row = {"current": int(current), "rn_p": rank, "n_p": total, "rn_c": -1}
             lookups.append((a, b, fine, offset, row))
-    cohort_n = {key: sum(bins.values()) for key, bins in cohort_bins.items()}
-    for (current, cohort), bins in cohort_bins.items():
-        if not current:
-            continue  # the trend shows the current period's cohorts only
-        end = next_month(cohort) if filters.grain == "month" else cohort + 7
-        a, b = max(cohort, lo), min(end, hi)
-        for rank, (fine, offset) in _locate(bins, _needed_ranks(cohort_n[current, cohort])).items():
-            row = {"current": current, "cohort": cohort, "rn_c": rank, "rn_p": -1}
-            row.update(n_c=cohort_n[current, cohort], n_p=period_n[current])
-            lookups.append((a, b, fine, offset, row))
+        for cohort, group in part.groupby("cohort", sort=True):
+            key = (int(current), int(cohort))
+            cohort_n[key] = size = int(group["n"].sum())
+            if not current:
+                continue  # the trend shows the current period's cohorts only
+            end = next_month(key[1]) if filters.grain == "month" else key[1] + 7
+            span = (max(key[1], lo), min(end, hi))
+            bins, sizes = group["fine_bin"].to_numpy(), group["n"].to_numpy()
+            for rank, (fine, offset) in _locate(bins, sizes, _needed_ranks(size)).items():
+                row = {"current": 1, "cohort": key[1], "rn_c": rank, "rn_p": -1, "n_c": size}
+                lookups.append((*span, fine, offset, {**row, "n_p": total}))
     if not lookups:
         return pd.DataFrame(columns=SYNC_RANK_COLUMNS)
     terms = sorted({(fine, a, b) for a, b, fine, _offset, _row in lookups})
@@ -431,14 +429,12 @@ def fetch_sync_ranks(run: Runner, filters: MetricsFilter, window: Window) -> pd.
     rows = []
     for a, b, fine, offset, template in lookups:
         days, values = by_bin[fine]
-        inside = values[(days >= a) & (days < b)]
-        value = float(inside[offset])
-        row = {"rep": None, "v": value, **template}
-        if "cohort" not in row:
-            cohort = int(days[(days >= a) & (days < b)][offset])
-            row["cohort"] = cohort_of(cohort)
-            row["n_c"] = cohort_n.get((row["current"], row["cohort"]), 0)
-        rows.append(row)
+        inside = (days >= a) & (days < b)
+        ranked: dict[str, Any] = {"rep": None, "v": float(values[inside][offset]), **template}
+        if "cohort" not in ranked:  # a period's rank: its value's own cohort, with that size
+            ranked["cohort"] = cohort_of(int(days[inside][offset]))
+            ranked["n_c"] = cohort_n.get((ranked["current"], ranked["cohort"]), 0)
+        rows.append(ranked)
     return pd.DataFrame(rows, columns=SYNC_RANK_COLUMNS)
 
 
@@ -460,7 +456,11 @@ def _customer_rows(
     other = FS.alias("other")
 
     def connected(path: str, before: datetime | None, customer: ColumnElement[Any]) -> Any:
-        when = other.c.connected_at.is_not(None) if before is None else other.c.connected_at < _ts(before)
+        when = (
+            other.c.connected_at.is_not(None)
+            if before is None
+            else other.c.connected_at < _ts(before)
+        )
         return exists().where(other.c.customer == customer, other.c.path == path, when)
 
     demo = DelegationPath.DEMO.value
@@ -486,14 +486,15 @@ def _customer_rows(
         other.c.production_at.is_not(None) if as_of is None else other.c.production_at < _ts(as_of)
     )
     production = exists().where(other.c.customer == c.customer, produced)
-    return select(
+    columns: list[ColumnElement[Any]] = [
         _flag(c.demo_at >= _ts(window.lo)).label("current"),
         cohort_number(c.demo_at, filters.grain).label("cohort"),
         func.coalesce(c.rep, NO_REP).label("rep"),
         _flag(connected(DelegationPath.TRIAL.value, as_of, c.customer)).label("trial"),
         _flag(production).label("production"),
         literal(n).label("n"),
-    ).where(*_in_filters(c.rep, None, c.segment, filters))
+    ]
+    return select(*columns).where(*_in_filters(c.rep, None, c.segment, filters))
 
 
 def customers_query(filters: MetricsFilter, window: Window) -> Select[Any]:

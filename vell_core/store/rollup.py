@@ -138,7 +138,8 @@ _JULIAN_EPOCH = "2440587.5"
 
 @compiles(DayNumber, "sqlite")
 def _day_sqlite(element: DayNumber, compiler: Any, **kw: Any) -> str:
-    return f"CAST(julianday(substr({_arg(element, compiler, **kw)}, 1, 10)) - {_JULIAN_EPOCH} AS INTEGER)"
+    day = f"substr({_arg(element, compiler, **kw)}, 1, 10)"
+    return f"CAST(julianday({day}) - {_JULIAN_EPOCH} AS INTEGER)"
 
 
 @compiles(WeekNumber, "sqlite")
@@ -392,11 +393,11 @@ def session_changed(
     rows = rows_for(counts)
     if rows:
         bind.execute(st.add_counts, rows)
-    for kind, key, was_exception, is_exception in exceptions:
+    for kind, name, was_exception, is_exception in exceptions:
         if is_exception and not was_exception:
-            bind.execute(st.put_exception, {"kind": kind, "key": key})
+            bind.execute(st.put_exception, {"kind": kind, "key": name})
         elif was_exception and not is_exception:
-            bind.execute(st.drop_exception, {"kind": kind, "key": key})
+            bind.execute(st.drop_exception, {"kind": kind, "key": name})
     if after.sync_value is not None:
         if after.sync_value != before.sync_value:
             fine, day, value = after.sync_value
@@ -459,7 +460,7 @@ def rebuild_rollup(bind: Engine | Bind) -> int:
     by_customer: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     columns = [FS.c[name] for name in ("customer", *STEP_AT[1:], *_OTHER_FIELDS)]
     for row in bind.execute(select(*columns, FS.c.started_at)).mappings():
-        parts = session_parts(row)
+        parts = session_parts(dict(row))
         counts.update(parts.keys)
         if parts.exception:
             exceptions.append({"kind": "session", "key": row["wizard_session_id"]})
@@ -476,9 +477,9 @@ def rebuild_rollup(bind: Engine | Bind) -> int:
         counts.update(parts.keys)
         if parts.exception:
             exceptions.append({"kind": "customer", "key": customer})
-    day = DayNumber(TK.c.opened_at)
+    opened = DayNumber(TK.c.opened_at)
     for ticket_day, n in bind.execute(
-        select(day, func.count()).where(TK.c.category == SETUP).group_by(day)
+        select(opened, func.count()).where(TK.c.category == SETUP).group_by(opened)
     ).all():
         counts[("tickets", int(ticket_day), NO_REP, "", "", 0, 0)] += int(n)
     rows = rows_for(counts)

@@ -82,7 +82,7 @@ class SeedStore:
                     session.execute(delete(table))
 
     def write(self, fill: Callable[[SeedWriter], Result]) -> Result:
-        """Run ``fill`` on one transaction, then rebuild the funnel summary and rollup; commit once."""
+        """Run ``fill`` on one transaction, rebuild the funnel summary and rollup; commit once."""
         with session_scope(self._engine) as session:
             result = fill(SeedWriter(session))
             session.flush()
