@@ -45,6 +45,7 @@ from vell_core.domain.models import (
 from vell_core.store.engine import read_connection, table_of
 from vell_core.store.funnel import STEP_COLUMNS
 from vell_core.store.rollup import (
+    ALL_PATHS_AND_SEGMENTS,
     DAY,
     MONTH,
     NO_REP,
@@ -178,7 +179,15 @@ def _buckets(family: str, ranges: Ranges) -> ColumnElement[bool]:
 def _rolled(
     family: str, filters: MetricsFilter, window: Window, ranges: Ranges, **columns: Any
 ) -> Select[Any]:
-    """Rollup rows of ``family`` in ``ranges`` as (current, cohort, columns…, n)."""
+    """Rollup rows of ``family`` in ``ranges`` as (current, cohort, columns…, n).
+
+    Without a path or segment filter it reads the family's ``_all`` rows (no such axis).
+    """
+    _rep, path, segment = FILTER_AXES[family]
+    if family in ALL_PATHS_AND_SEGMENTS and not (
+        (filters.paths and path is not None) or (filters.segments and segment is not None)
+    ):
+        family = ALL_PATHS_AND_SEGMENTS[family]
     cohort = R.c.week if filters.grain == "week" else R.c.month
     return select(
         _flag(R.c.bucket >= day_number(window.lo)).label("current"),
@@ -195,6 +204,7 @@ FILTER_AXES: dict[str, tuple[Any, Any, Any]] = {
     "sync_fine": (None, None, None),  # read only without filters
     "customers": (R.c.rep, None, R.c.segment),
     "tickets": (None, None, None),
+    **{name: (R.c.rep, None, None) for name in ALL_PATHS_AND_SEGMENTS.values()},
 }
 
 

@@ -16,6 +16,7 @@ agree by construction (and the tests compare them).
 from __future__ import annotations
 
 import bisect
+from functools import cache
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -92,6 +93,7 @@ def week_of(day: int) -> int:
     return day - (day + 3) % 7
 
 
+@cache
 def month_of(day: int) -> int:
     """The first day of ``day``'s month."""
     return (as_date(day).replace(day=1) - EPOCH).days
@@ -263,30 +265,42 @@ def customer_parts(sessions: Sequence[Mapping[str, Any]]) -> Parts:
     return Parts((key,))
 
 
-def expand(key: Key, n: int) -> list[dict[str, Any]]:
-    """The day, week and month rows a key adds ``n`` to."""
-    family, day, rep, path, segment, k1, k2 = key
-    week, month = week_of(day), month_of(day)
-    base = {"family": family, "rep": rep, "path": path, "segment": segment, "k1": k1, "k2": k2}
-    return [
-        {**base, "grain": DAY, "bucket": day, "week": week, "month": month, "n": n},
-        {**base, "grain": WEEK, "bucket": week, "week": week, "month": -1, "n": n},
-        {**base, "grain": MONTH, "bucket": month, "week": -1, "month": month, "n": n},
-    ]
+# Families also counted without their path and segment (``<family>_all``): a view without
+# those filters reads these rows, a handful per bucket and rep, not one per combination.
+ALL_PATHS_AND_SEGMENTS = {
+    "sessions": "sessions_all",
+    "sync_bins": "sync_bins_all",
+    "customers": "customers_all",
+}
 
 
 def rows_for(counts: Mapping[Key, int]) -> list[dict[str, Any]]:
-    """Rollup rows for non-zero counts, in primary-key order (a fixed lock order)."""
+    """Rollup rows for non-zero counts: each key's day, week and month rows (and its
+    ``_all`` family's), merged, in primary-key order (a fixed
+    lock order for concurrent upkeep)."""
     merged: Counter[tuple[Any, ...]] = Counter()
-    extra: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for key, n in counts.items():
+    for (family, day, rep, path, segment, k1, k2), n in counts.items():
         if not n:
             continue
-        for row in expand(key, n):
-            pk = tuple(row[name] for name in PK)
-            merged[pk] += n
-            extra[pk] = row
-    return [{**extra[pk], "n": n} for pk, n in sorted(merged.items()) if n]
+        week, month = week_of(day), month_of(day)
+        families = [(family, path, segment)]
+        if family in ALL_PATHS_AND_SEGMENTS:
+            families.append((ALL_PATHS_AND_SEGMENTS[family], "", ""))
+        for name, p, s in families:
+            merged[name, DAY, day, rep, p, s, k1, k2] += n
+            merged[name, WEEK, week, rep, p, s, k1, k2] += n
+            merged[name, MONTH, month, rep, p, s, k1, k2] += n
+    rows = []
+    for pk, n in sorted(merged.items()):
+        if not n:
+            continue
+        row = dict(zip(PK, pk, strict=True))
+        grain, bucket = pk[1], pk[2]
+        row["week"] = week_of(bucket) if grain == DAY else (bucket if grain == WEEK else -1)
+        row["month"] = month_of(bucket) if grain == DAY else (bucket if grain == MONTH else -1)
+        row["n"] = n
+        rows.append(row)
+    return rows
 
 
 # --- statements, built once per dialect ------------------------------------------------------
