@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, case, delete, func, literal, null, select
+from sqlalchemy import ColumnElement, Table, bindparam, case, delete, func, literal_column, null, select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 from sqlmodel import select as sm_select
@@ -204,9 +204,13 @@ def refresh_session(bind: Session | Connection, session_id: str) -> None:
 
 def summary_select() -> Any:
     """One summary row per session computed from ``funnel_events`` (the rebuild's SELECT)."""
-    # plain binds, not an expanding IN: the recorder runs this per event, pre-built
-    is_wizard = FE.c.step.in_([literal(value) for value in WIZARD_STEP_VALUES])
-    has_wizard = func.max(case((is_wizard, 1), else_=0)) == 1
+    # Constants inlined (fixed step names, no user input): the recorder runs this statement
+    # per event, and every bound parameter costs on each execution.
+    def const(value: str | int) -> ColumnElement[Any]:
+        return literal_column(f"'{value}'" if isinstance(value, str) else str(value))
+
+    is_wizard = FE.c.step.in_([const(value) for value in WIZARD_STEP_VALUES])
+    has_wizard = func.max(case((is_wizard, const(1)), else_=const(0))) == const(1)
 
     def attribute(source: str) -> ColumnElement[Any]:
         column = FE.c[source]
@@ -216,7 +220,7 @@ def summary_select() -> Any:
         )
 
     def at(step: str) -> ColumnElement[Any]:
-        return func.min(case((FE.c.step == step, FE.c.occurred_at), else_=null()))
+        return func.min(case((FE.c.step == const(step), FE.c.occurred_at), else_=null()))
 
     columns: list[ColumnElement[Any]] = [
         FE.c.wizard_session_id.label("wizard_session_id"),
@@ -224,7 +228,10 @@ def summary_select() -> Any:
         *[attribute(source).label(name) for name, source in ATTRIBUTES.items()],
         *[at(step).label(column) for step, column in STEP_COLUMNS.items()],
         func.max(
-            case((FE.c.step == FunnelStep.FIRST_SYNC.value, FE.c.value_seconds), else_=null())
+            case(
+                (FE.c.step == const(FunnelStep.FIRST_SYNC.value), FE.c.value_seconds),
+                else_=null(),
+            )
         ).label("first_sync_seconds"),
     ]
     return (
