@@ -13,7 +13,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, case, delete, func, literal_column, null, select
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal_column,
+    null,
+    select,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 from sqlmodel import select as sm_select
@@ -204,6 +214,7 @@ def refresh_session(bind: Session | Connection, session_id: str) -> None:
 
 def summary_select() -> Any:
     """One summary row per session computed from ``funnel_events`` (the rebuild's SELECT)."""
+
     # Constants inlined (fixed step names, no user input): the recorder runs this statement
     # per event, and every bound parameter costs on each execution.
     def const(value: str | int) -> ColumnElement[Any]:

@@ -204,7 +204,7 @@ FILTER_AXES: dict[str, tuple[Any, Any, Any]] = {
     "sync_fine": (None, None, None),  # read only without filters
     "customers": (R.c.rep, None, R.c.segment),
     "tickets": (None, None, None),
-    **{name: (R.c.rep, None, None) for name in ALL_PATHS_AND_SEGMENTS.values()},
+    **dict.fromkeys(ALL_PATHS_AND_SEGMENTS.values(), (R.c.rep, None, None)),
 }
 
 

@@ -16,11 +16,11 @@ agree by construction (and the tests compare them).
 from __future__ import annotations
 
 import bisect
-from functools import cache
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, event, func, select
