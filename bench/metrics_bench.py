@@ -16,9 +16,10 @@ cohorts) and for the whole history (monthly), three ways:
 Every output of the dashboard (tiles, funnels, trends, histogram, rep table, baseline) must be
 identical between the three; a mismatch is printed and the script exits 2, with or without
 ``--check``. Each side is timed cold (the first computation on a fresh engine / after the
-load) and warm (median of ``--repeat`` more). Also timed: the summary tables' backfill
-(``rebuild_summary``) and the cost of their upkeep on every recorded event (recording N events
-with and without it, one transaction each as ``FunnelRecorder`` does).
+load) and warm (median of ``--repeat`` more). Also timed: the backfills of the per-session
+summary (``rebuild_summary``) and of the metrics rollup (``rebuild_rollup``), and the cost of
+their upkeep on every recorded event (recording N events with and without it, one transaction
+each as ``FunnelRecorder`` does). DuckDB gets the rollup tables too (same statements).
 
 Goals (issue 14): each view at 1M events under 1 s (at 5M under 3 s), within 2× DuckDB on the
 same statements, and ≥ 10× faster than the competent pandas baseline.

@@ -529,9 +529,10 @@ class FunnelSession(SQLModel, table=True):
     wizard step's time is kept (a session records each step at most once), so a period's
     furthest step is still "the furthest step reached inside the period's event window".
     Rep, path and segment come from the session's wizard steps; a session without wizard
-    steps (e.g. a lone production milestone) takes them from its other events. Rows are
-    written in the order sessions start, which keeps time-range scans sequential on SQLite.
-    ``vell_core.store.funnel.rebuild_summary`` recomputes the table from ``funnel_events``.
+    steps (e.g. a lone production milestone) takes them from its other events. The recorder
+    recomputes a session's row from its events on each new event (and updates the metrics
+    rollup from the change); ``vell_core.store.funnel.rebuild_summary`` recomputes the table
+    from ``funnel_events`` with the same ``SELECT``, in the order sessions start.
     """
 
     __tablename__ = "funnel_sessions"

@@ -1,10 +1,12 @@
 """Funnel events: each wizard step and lifecycle milestone, recorded once per session and step.
 
-Every event also updates its session's row in ``funnel_sessions`` in the same transaction, so
-the Leadership metrics read one row per session instead of grouping every event. Both writes
-are race-free upserts (``INSERT … ON CONFLICT``, SQLite and PostgreSQL alike).
-``rebuild_summary`` recomputes the whole table from the events (migration backfill, seed, bulk
-loads); it gives exactly what recording the same events one by one gives.
+Every new event, in the same transaction, takes its session's row lock, recomputes the
+session's ``funnel_sessions`` row from its events (the rebuild's own ``SELECT``) and applies
+the row's change to the metrics rollup (``vell_core.store.rollup``). The event insert is a
+race-free upsert (``INSERT … ON CONFLICT DO NOTHING``, SQLite and PostgreSQL alike); every
+statement is built once per dialect. ``rebuild_summary`` recomputes the whole table from the
+events (migration backfill, seed, bulk loads); it gives exactly what recording the same events
+one by one gives.
 """
 
 from __future__ import annotations
