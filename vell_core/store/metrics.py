@@ -1,9 +1,10 @@
 """The aggregation in SQL (SQLAlchemy Core): the same statements on SQLite and PostgreSQL.
 
 Every statement returns a small frame — one row per (period, cohort, rep, outcome), never one
-row per event. Wizard sessions, first syncs and customer stages are read from
-``funnel_sessions`` (one row per wizard session, kept in step by ``FunnelRecorder``) rather
-than by grouping ``funnel_events`` on every page view.
+row per event — and reads the metrics rollup (``vell_core.store.rollup``: counts per day, week
+and month) for whole buckets, plus, from ``funnel_sessions`` (one row per wizard session), only
+what the rollup cannot place by day. Trials come from ``delegation_requests``. Cohorts come back
+as day numbers and ``fetch_raw`` turns them into dates.
 """
 
 from __future__ import annotations
