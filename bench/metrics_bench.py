@@ -16,9 +16,10 @@ cohorts) and for the whole history (monthly), three ways:
 Every output of the dashboard (tiles, funnels, trends, histogram, rep table, baseline) must be
 identical between the three; a mismatch is printed and the script exits 2, with or without
 ``--check``. Each side is timed cold (the first computation on a fresh engine / after the
-load) and warm (median of ``--repeat`` more). Also timed: the summary tables' backfill
-(``rebuild_summary``) and the cost of their upkeep on every recorded event (recording N events
-with and without it, one transaction each as ``FunnelRecorder`` does).
+load) and warm (median of ``--repeat`` more). Also timed: the backfills of the per-session
+summary (``rebuild_summary``) and of the metrics rollup (``rebuild_rollup``), and the cost of
+their upkeep on every recorded event (recording N events with and without it, one transaction
+each as ``FunnelRecorder`` does). DuckDB gets the rollup tables too (same statements).
 
 Goals (issue 14): each view at 1M events under 1 s (at 5M under 3 s), within 2× DuckDB on the
 same statements, and ≥ 10× faster than the competent pandas baseline.
@@ -65,9 +66,9 @@ from vell_core.domain.models import FunnelStep
 from vell_core.services.metrics import compute_dashboard
 from vell_core.store import migrate
 from vell_core.store.engine import make_engine, read_connection, session_scope
-from vell_core.store.funnel import FE as FE_TABLE
-from vell_core.store.funnel import _dialect_insert, insert_event, rebuild_summary
+from vell_core.store.funnel import insert_event, insert_event_row, rebuild_summary
 from vell_core.store.metrics import Runner, default_baseline, engine_runner
+from vell_core.store.rollup import rebuild_rollup
 from vell_core.views.metrics import shape
 
 ANCHOR = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -230,8 +231,13 @@ def tickets(events: int) -> list[tuple[Any, ...]]:
     return rows
 
 
-def generate(path: Path, target_events: int) -> tuple[dict[str, int], float, int]:
-    """Create the migrated store, bulk-insert the rows; (counts, backfill seconds, sessions)."""
+def generate(
+    path: Path, target_events: int
+) -> tuple[dict[str, int], tuple[float, float, int], int]:
+    """Create the migrated store, bulk-insert the rows.
+
+    Returns (counts, (summary backfill s, rollup backfill s, rollup rows), sessions).
+    """
     url = f"sqlite:///{path}"
     migrate.upgrade(url)
     generator = Generator(target_events)
@@ -273,11 +279,15 @@ def generate(path: Path, target_events: int) -> tuple[dict[str, int], float, int
         )
     connection.close()
     # The events went in by bulk insert, not through FunnelRecorder: fill the per-session
-    # summary with the same backfill the migration and the seed use (timed, reported apart).
-    started = time.perf_counter()
+    # summary and the rollup with the same backfills the migrations and the seed use (timed,
+    # reported apart).
     engine = make_engine(url)
+    started = time.perf_counter()
     sessions = rebuild_summary(engine)
-    backfill = time.perf_counter() - started
+    summary = time.perf_counter() - started
+    started = time.perf_counter()
+    rows = rebuild_rollup(engine)
+    backfill = (summary, time.perf_counter() - started, rows)
     engine.dispose()
     connection = sqlite3.connect(path)
     connection.execute("ANALYZE")
@@ -513,6 +523,9 @@ def load_duckdb(path: Path) -> duckdb.DuckDBPyConnection:
         ("customers", []),
         ("support_tickets", ["opened_at"]),
         ("staff_users", []),
+        ("metrics_rollup", []),
+        ("metrics_sync_values", []),
+        ("metrics_exceptions", []),
         (
             "funnel_sessions",
             [
@@ -626,13 +639,8 @@ def upkeep_events(count: int, tag: str) -> list[dict[str, Any]]:
 
 
 def _record_event_only(session: Any, values: dict[str, Any]) -> None:
-    """The event insert alone (what recording costs without any summary upkeep)."""
-    session.execute(
-        _dialect_insert(session, FE_TABLE)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["wizard_session_id", "step"])
-        .returning(FE_TABLE.c.id)
-    ).first()
+    """The event insert alone (what recording costs without the summary and rollup upkeep)."""
+    insert_event_row(session, values)
 
 
 def upkeep_cost(url: str, count: int) -> tuple[float, float]:
@@ -683,10 +691,16 @@ def main() -> int:
         counts, backfill, sessions = generate(path, target)
         print(f"generated {counts} in {time.perf_counter() - started:.1f} s", flush=True)
         report.info("size", f"{target:,} events, {sessions:,} sessions (load {load_average()})")
+        summary, rolled, rollup_rows = backfill
         report.info(
             "summary backfill (rebuild_summary)",
-            f"{backfill:.2f} s",
-            f"{backfill / target * 1e6:.1f} µs per event",
+            f"{summary:.2f} s",
+            f"{summary / target * 1e6:.1f} µs per event",
+        )
+        report.info(
+            "rollup backfill (rebuild_rollup)",
+            f"{rolled:.2f} s, {rollup_rows:,} rollup rows",
+            f"{rolled / target * 1e6:.1f} µs per event",
         )
         url = f"sqlite:///{path}"
         started = time.perf_counter()
@@ -701,7 +715,7 @@ def main() -> int:
             mismatches += run_case(report, label, filters, url, path, duck, limit, args.repeat)
         with_upkeep, without = upkeep_cost(url, args.upkeep_events)
         report.info(
-            f"recording an event, with summary upkeep ({args.upkeep_events} events)",
+            f"recording an event, with summary and rollup upkeep ({args.upkeep_events} events)",
             f"{with_upkeep * 1000:.2f} ms vs {without * 1000:.2f} ms without",
             f"+{(with_upkeep - without) * 1000:.2f} ms per event "
             f"({with_upkeep / without - 1:+.0%}; load {load_average()})",

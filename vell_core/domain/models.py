@@ -251,6 +251,15 @@ class DelegationRequest(SQLModel, table=True):
         Index("ix_delegation_requests_user_id_status", "user_id", "status"),
         Index("ix_delegation_requests_delegation_request_id", "delegation_request_id"),
         Index("ix_delegation_requests_type_expires_at", "type", "expires_at"),
+        # covers the metrics' trial scan (per customer, no table reads)
+        Index(
+            "ix_delegation_requests_trial_cover",
+            "type",
+            "aws_account_id",
+            "expires_at",
+            "approved_at",
+            "user_id",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -520,9 +529,10 @@ class FunnelSession(SQLModel, table=True):
     wizard step's time is kept (a session records each step at most once), so a period's
     furthest step is still "the furthest step reached inside the period's event window".
     Rep, path and segment come from the session's wizard steps; a session without wizard
-    steps (e.g. a lone production milestone) takes them from its other events. Rows are
-    written in the order sessions start, which keeps time-range scans sequential on SQLite.
-    ``vell_core.store.funnel.rebuild_summary`` recomputes the table from ``funnel_events``.
+    steps (e.g. a lone production milestone) takes them from its other events. The recorder
+    recomputes a session's row from its events on each new event (and updates the metrics
+    rollup from the change); ``vell_core.store.funnel.rebuild_summary`` recomputes the table
+    from ``funnel_events`` with the same ``SELECT``, in the order sessions start.
     """
 
     __tablename__ = "funnel_sessions"
@@ -530,6 +540,8 @@ class FunnelSession(SQLModel, table=True):
         Index("ix_funnel_sessions_path_connected_at", "path", "connected_at"),
         Index("ix_funnel_sessions_customer_path_connected_at", "customer", "path", "connected_at"),
         Index("ix_funnel_sessions_customer_production_at", "customer", "production_at"),
+        # the metrics' late-milestone probe: milestones at or after "now" (rare)
+        Index("ix_funnel_sessions_production_at", "production_at"),
     )
 
     wizard_session_id: str = Field(primary_key=True, max_length=64)
@@ -546,3 +558,53 @@ class FunnelSession(SQLModel, table=True):
     first_sync_at: datetime | None = utc_column(index=True)
     first_sync_seconds: float | None = None
     production_at: datetime | None = utc_column()
+
+
+class MetricsRollup(SQLModel, table=True):
+    """Counts behind the Leadership metrics per day, week and month (kept by ``FunnelRecorder``).
+
+    One row per (family, grain, bucket, rep, path, segment, k1, k2): ``family`` names what is
+    counted (``sessions`` by start day and furthest step, ``sync_bins`` / ``sync_fine`` first
+    syncs by histogram bin, ``customers`` by first connected demo and stages, ``tickets`` setup
+    tickets by opening day); ``grain`` is 0 day, 1 week, 2 month and ``bucket`` the first day of
+    it as a day number (days since 1970-01-01, UTC). ``week`` and ``month`` are the bucket's
+    cohort starts (-1 where the bucket spans several). A missing rep is -1 and a missing path or
+    segment ``""``, so the key never holds NULL. ``vell_core.store.rollup`` keeps and rebuilds it.
+    """
+
+    __tablename__ = "metrics_rollup"
+    # SQLite: rows stored in key order, so a bucket range is one sequential, covering read.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    family: str = Field(primary_key=True, max_length=16)
+    grain: int = Field(primary_key=True)
+    bucket: int = Field(primary_key=True)
+    rep: int = Field(primary_key=True)
+    path: str = Field(primary_key=True, max_length=20)
+    segment: str = Field(primary_key=True, max_length=20)
+    k1: int = Field(primary_key=True)
+    k2: int = Field(primary_key=True)
+    week: int
+    month: int
+    n: int
+
+
+class MetricsSyncValue(SQLModel, table=True):
+    """Each first sync's value by fine bin and day: exact medians read a few rows of one bin."""
+
+    __tablename__ = "metrics_sync_values"
+    __table_args__ = (Index("ix_metrics_sync_values_bin_day", "fine_bin", "day", "value"),)
+
+    wizard_session_id: str = Field(primary_key=True, max_length=64)
+    fine_bin: int
+    day: int
+    value: float
+
+
+class MetricsException(SQLModel, table=True):
+    """Sessions and customers the rollup cannot place by day; the metrics read them directly."""
+
+    __tablename__ = "metrics_exceptions"
+
+    kind: str = Field(primary_key=True, max_length=16)  # "session" | "customer"
+    key: str = Field(primary_key=True, max_length=64)

@@ -1,26 +1,40 @@
 """Funnel events: each wizard step and lifecycle milestone, recorded once per session and step.
 
-Every event also updates its session's row in ``funnel_sessions`` in the same transaction, so
-the Leadership metrics read one row per session instead of grouping every event. Both writes
-are race-free upserts (``INSERT … ON CONFLICT``, SQLite and PostgreSQL alike).
-``rebuild_summary`` recomputes the whole table from the events (migration backfill, seed, bulk
-loads); it gives exactly what recording the same events one by one gives.
+Every new event, in the same transaction, takes its session's row lock, recomputes the
+session's ``funnel_sessions`` row from its events (the rebuild's own ``SELECT``) and applies
+the row's change to the metrics rollup (``vell_core.store.rollup``). The event insert is a
+race-free upsert (``INSERT … ON CONFLICT DO NOTHING``, SQLite and PostgreSQL alike); every
+statement is built once per dialect. ``rebuild_summary`` recomputes the whole table from the
+events (migration backfill, seed, bulk loads); it gives exactly what recording the same events
+one by one gives.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, case, delete, func, null, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal_column,
+    null,
+    select,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 from sqlmodel import select as sm_select
 
 from vell_core.domain.clock import Clock
 from vell_core.domain.models import Customer, FunnelEvent, FunnelSession, FunnelStep
+from vell_core.store import rollup
 from vell_core.store.engine import session_scope, table_of
+from vell_core.store.rollup import dialect_insert
 
 FE: Table = table_of(FunnelEvent)
 FS: Table = table_of(FunnelSession)
@@ -116,76 +130,100 @@ class FunnelRecorder:
 
 
 def _dialect_insert(bind: Session | Connection, table: Table) -> Any:
+    return dialect_insert(bind, table)
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The recorder's statements, built once per dialect and run with parameters."""
+
+    insert_event: Any
+    lock_session: Any
+    session_from_events: Any
+    update_session: Any
+
+
+_STATEMENTS: dict[str, _Statements] = {}
+SUMMARY_COLUMNS = tuple(column.name for column in FS.columns if column.name != "wizard_session_id")
+
+
+def _statements(bind: Session | Connection) -> _Statements:
     name = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
-    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+    if name not in _STATEMENTS:
+        placeholder = dialect_insert(bind, FS).values(wizard_session_id=bindparam("sid"))
+        _STATEMENTS[name] = _Statements(
+            insert_event=dialect_insert(bind, FE)
+            .on_conflict_do_nothing(index_elements=["wizard_session_id", "step"])
+            .returning(FE.c.id),
+            # Takes the session's row lock (PostgreSQL; SQLite writers are serialised by
+            # BEGIN IMMEDIATE) before its state is read, creating an empty row for a new
+            # session: two recorders on one session apply their changes one after the other.
+            lock_session=placeholder.on_conflict_do_update(
+                index_elements=["wizard_session_id"],
+                set_={"wizard_session_id": placeholder.excluded.wizard_session_id},
+            ).returning(*FS.columns),
+            session_from_events=summary_select().where(FE.c.wizard_session_id == bindparam("sid")),
+            update_session=FS.update()
+            .where(FS.c.wizard_session_id == bindparam("sid"))
+            .values({name: bindparam(f"v_{name}") for name in SUMMARY_COLUMNS}),
+        )
+    return _STATEMENTS[name]
+
+
+def _connection(bind: Session | Connection) -> Connection:
+    # Core execution on the session's connection: the ORM's per-statement work would cost
+    # more than the statements themselves (same transaction either way).
+    return bind.connection() if isinstance(bind, Session) else bind
+
+
+def insert_event_row(bind: Session | Connection, values: Mapping[str, Any]) -> bool:
+    """Only the event insert (no summary upkeep); True if the (session, step) pair was new."""
+    connection = _connection(bind)
+    return (
+        connection.execute(_statements(connection).insert_event, dict(values)).first() is not None
+    )
 
 
 def insert_event(bind: Session | Connection, values: Mapping[str, Any]) -> bool:
-    """Insert one funnel event and fold it into its session's summary row; True if new.
+    """Insert one funnel event, refresh its session's summary row and the rollup; True if new.
 
     A (session, step) pair already recorded is left alone (the unique index decides, so two
     processes recording the same step at once cannot both succeed). Runs in the caller's
-    transaction: the event and its summary change commit or roll back together.
+    transaction: the event, its summary row and the rollup commit or roll back together.
     """
     values = dict(values)
     values["step"] = FunnelStep(values["step"]).value
-    inserted = bind.execute(
-        _dialect_insert(bind, FE)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["wizard_session_id", "step"])
-        .returning(FE.c.id)
-    ).first()
-    if inserted is None:
+    connection = _connection(bind)
+    if not insert_event_row(connection, values):
         return False
-    bind.execute(_summary_upsert(bind, values))
+    refresh_session(connection, str(values["wizard_session_id"]))
     return True
 
 
-def _greater(current: ColumnElement[Any], new: ColumnElement[Any]) -> ColumnElement[Any]:
-    """The larger of two values, ignoring NULLs (SQL ``max`` semantics, both dialects)."""
-    return case((or_(current.is_(None), new > current), new), else_=current)
-
-
-def _has_wizard_step(row: Any) -> ColumnElement[bool]:
-    return or_(*[row[STEP_COLUMNS[step]].is_not(None) for step in WIZARD_STEP_VALUES])
-
-
-def _summary_upsert(bind: Session | Connection, event: Mapping[str, Any]) -> Any:
-    """``INSERT … ON CONFLICT DO UPDATE`` folding one new event into ``funnel_sessions``."""
-    step = event["step"]
-    is_wizard = step in WIZARD_STEP_VALUES
-    row: dict[str, Any] = {
-        "wizard_session_id": event["wizard_session_id"],
-        "customer": event.get("customer"),
-        **{summary: event.get(source) for summary, source in ATTRIBUTES.items()},
-    }
-    if step in STEP_COLUMNS:
-        row[STEP_COLUMNS[step]] = event["occurred_at"]
-    if step == FunnelStep.FIRST_SYNC.value:
-        row["first_sync_seconds"] = event.get("value_seconds")
-    insert = _dialect_insert(bind, FS).values(**row)
-    old, new = FS.c, insert.excluded
-    had_wizard = _has_wizard_step(old)
-    changes: dict[str, Any] = {"customer": _greater(old.customer, new.customer)}
-    for name in ATTRIBUTES:
-        if is_wizard:
-            # The first wizard step replaces attributes taken from other events; later ones
-            # combine with max, as rebuild_summary's GROUP BY does.
-            changes[name] = case((had_wizard, _greater(old[name], new[name])), else_=new[name])
-        else:
-            changes[name] = case((had_wizard, old[name]), else_=_greater(old[name], new[name]))
-    if step in STEP_COLUMNS:
-        column = STEP_COLUMNS[step]
-        changes[column] = func.coalesce(old[column], new[column])
-    if step == FunnelStep.FIRST_SYNC.value:
-        changes["first_sync_seconds"] = new.first_sync_seconds
-    return insert.on_conflict_do_update(index_elements=["wizard_session_id"], set_=changes)
+def refresh_session(bind: Session | Connection, session_id: str) -> None:
+    """Recompute one session's summary row from its events (the rebuild's own SELECT) and
+    apply the change to the rollup."""
+    bind = _connection(bind)
+    st = _statements(bind)
+    old = dict(bind.execute(st.lock_session, {"sid": session_id}).mappings().one())
+    new = dict(bind.execute(st.session_from_events, {"sid": session_id}).mappings().one())
+    customers = {c: rollup.customer_rows(bind, c) for c in rollup.customers_touched(old, new)}
+    bind.execute(
+        st.update_session, {"sid": session_id, **{f"v_{k}": new[k] for k in SUMMARY_COLUMNS}}
+    )
+    rollup.session_changed(bind, old, new, customers)
 
 
 def summary_select() -> Any:
     """One summary row per session computed from ``funnel_events`` (the rebuild's SELECT)."""
-    is_wizard = FE.c.step.in_(WIZARD_STEP_VALUES)
-    has_wizard = func.max(case((is_wizard, 1), else_=0)) == 1
+
+    # Constants inlined (fixed step names, no user input): the recorder runs this statement
+    # per event, and every bound parameter costs on each execution.
+    def const(value: str | int) -> ColumnElement[Any]:
+        return literal_column(f"'{value}'" if isinstance(value, str) else str(value))
+
+    is_wizard = FE.c.step.in_([const(value) for value in WIZARD_STEP_VALUES])
+    has_wizard = func.max(case((is_wizard, const(1)), else_=const(0))) == const(1)
 
     def attribute(source: str) -> ColumnElement[Any]:
         column = FE.c[source]
@@ -195,7 +233,7 @@ def summary_select() -> Any:
         )
 
     def at(step: str) -> ColumnElement[Any]:
-        return func.min(case((FE.c.step == step, FE.c.occurred_at), else_=null()))
+        return func.min(case((FE.c.step == const(step), FE.c.occurred_at), else_=null()))
 
     columns: list[ColumnElement[Any]] = [
         FE.c.wizard_session_id.label("wizard_session_id"),
@@ -203,7 +241,10 @@ def summary_select() -> Any:
         *[attribute(source).label(name) for name, source in ATTRIBUTES.items()],
         *[at(step).label(column) for step, column in STEP_COLUMNS.items()],
         func.max(
-            case((FE.c.step == FunnelStep.FIRST_SYNC.value, FE.c.value_seconds), else_=null())
+            case(
+                (FE.c.step == const(FunnelStep.FIRST_SYNC.value), FE.c.value_seconds),
+                else_=null(),
+            )
         ).label("first_sync_seconds"),
     ]
     return (
@@ -233,6 +274,8 @@ def rebuild_summary(bind: Engine | Connection | Session) -> int:
 __all__ = [
     "FunnelRecorder",
     "insert_event",
+    "insert_event_row",
     "rebuild_summary",
+    "refresh_session",
     "summary_select",
 ]

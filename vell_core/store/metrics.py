@@ -1,9 +1,10 @@
 """The aggregation in SQL (SQLAlchemy Core): the same statements on SQLite and PostgreSQL.
 
 Every statement returns a small frame — one row per (period, cohort, rep, outcome), never one
-row per event. Wizard sessions, first syncs and customer stages are read from
-``funnel_sessions`` (one row per wizard session, kept in step by ``FunnelRecorder``) rather
-than by grouping ``funnel_events`` on every page view.
+row per event — and reads the metrics rollup (``vell_core.store.rollup``: counts per day, week
+and month) for whole buckets, plus, from ``funnel_sessions`` (one row per wizard session), only
+what the rollup cannot place by day. Trials come from ``delegation_requests``. Cohorts come back
+as day numbers and ``fetch_raw`` turns them into dates.
 """
 
 from __future__ import annotations
@@ -13,16 +14,14 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Date, and_, case, exists, func, literal, or_, select
+from sqlalchemy import and_, case, exists, false, func, literal, or_, select, union_all
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, Select
-from sqlalchemy.sql.functions import FunctionElement
 
 from vell_core.domain.metrics import (
     BASELINE_DAYS,
-    SYNC_BIN_EDGES,
     TRIAL_DECISION_WINDOW,
     WIZARD_STEPS,
     WIZARD_WINDOW,
@@ -46,58 +45,22 @@ from vell_core.domain.models import (
 )
 from vell_core.store.engine import read_connection, table_of
 from vell_core.store.funnel import STEP_COLUMNS
-
-# --- dialect-specific "start of week/month" (the only non-portable SQL) ----------------------
-
-
-class _WeekStart(FunctionElement[date]):
-    """Monday (UTC) of the week containing a timestamp."""
-
-    type = Date()
-    name = "week_start"
-    inherit_cache = True
-
-
-class _MonthStart(FunctionElement[date]):
-    """First day (UTC) of the month containing a timestamp."""
-
-    type = Date()
-    name = "month_start"
-    inherit_cache = True
-
-
-def _arg(element: FunctionElement[Any], compiler: Any, **kw: Any) -> str:
-    return str(compiler.process(next(iter(element.clauses)), **kw))
-
-
-@compiles(_WeekStart, "sqlite")
-def _week_sqlite(element: _WeekStart, compiler: Any, **kw: Any) -> str:
-    # SQLite stores naive UTC text; 'weekday 0' jumps to Sunday, -6 days back to Monday.
-    return f"date({_arg(element, compiler, **kw)}, 'weekday 0', '-6 days')"
-
-
-@compiles(_MonthStart, "sqlite")
-def _month_sqlite(element: _MonthStart, compiler: Any, **kw: Any) -> str:
-    return f"date({_arg(element, compiler, **kw)}, 'start of month')"
-
-
-@compiles(_WeekStart)
-def _week_pg(element: _WeekStart, compiler: Any, **kw: Any) -> str:
-    # timestamptz → UTC wall time first, so the server's TimeZone setting cannot shift days.
-    return f"CAST(date_trunc('week', ({_arg(element, compiler, **kw)}) AT TIME ZONE 'UTC') AS DATE)"
-
-
-@compiles(_MonthStart)
-def _month_pg(element: _MonthStart, compiler: Any, **kw: Any) -> str:
-    return (
-        f"CAST(date_trunc('month', ({_arg(element, compiler, **kw)}) AT TIME ZONE 'UTC') AS DATE)"
-    )
-
-
-def cohort_start(expr: ColumnElement[Any], grain: str) -> ColumnElement[date]:
-    """SQL for the first day of ``expr``'s week (Monday) or month, in UTC."""
-    return _WeekStart(expr) if grain == "week" else _MonthStart(expr)
-
+from vell_core.store.rollup import (
+    ALL_PATHS_AND_SEGMENTS,
+    DAY,
+    MONTH,
+    NO_REP,
+    WEEK,
+    R,
+    V,
+    X,
+    as_date,
+    cohort_number,
+    day_number,
+    month_of,
+    next_month,
+    week_of,
+)
 
 # --- SQL (Core) -----------------------------------------------------------------------------
 
@@ -154,12 +117,112 @@ def _in_range(column: ColumnElement[Any], lo: datetime, hi: datetime) -> ColumnE
     return and_(column >= _ts(lo), column < _ts(hi))
 
 
-def sessions_query(filters: MetricsFilter, window: Window) -> Select[Any]:
-    """Wizard sessions started in [prev_lo, hi), grouped by (period, cohort, rep, furthest).
+def _summed(parts: list[Select[Any]], *columns: str) -> Select[Any]:
+    """``SELECT cols, sum(n) FROM (part UNION ALL …) GROUP BY cols`` without zero groups.
 
-    One summary row per session. The furthest step counts only steps reached inside the
-    events' window [prev_lo, hi + 7 days), as when the events themselves are grouped: the
-    step ladder picks the latest wizard step whose time falls in it (Provider always does).
+    Rollup rows and per-session rows carry a count ``n`` (per-session rows 1, corrections -1);
+    a group whose counts cancel out (or a rollup row emptied by upkeep) is no group at all.
+    """
+    sub = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("parts")
+    cols = [sub.c[name] for name in columns]
+    total = func.sum(sub.c.n)
+    return select(*cols, total.label("n")).group_by(*cols).having(total != 0)
+
+
+# --- which rollup rows cover a period ---------------------------------------------------------
+
+Ranges = list[tuple[int, int, int]]  # (grain, first bucket, end bucket) of day numbers
+
+
+def cover(first: int, end: int, grain: str) -> Ranges:
+    """Rollup buckets covering the days [first, end): whole weeks or months, days at the edges."""
+    if first >= end:
+        return []
+    if grain == "week":
+        big, start, stop = (
+            WEEK,
+            first if week_of(first) == first else week_of(first) + 7,
+            week_of(end),
+        )
+    else:
+        big = MONTH
+        start, stop = first if month_of(first) == first else next_month(first), month_of(end)
+    if start >= stop:
+        return [(DAY, first, end)]
+    spans = [(DAY, first, start), (big, start, stop), (DAY, stop, end)]
+    return [(g, a, b) for g, a, b in spans if a < b]
+
+
+def period_ranges(window: Window, grain: str, skip_day: int | None = None) -> Ranges:
+    """The buckets of both periods (each bucket inside one), leaving out ``skip_day``."""
+    prev_lo, lo, hi = day_number(window.prev_lo), day_number(window.lo), day_number(window.hi)
+    spans = [(prev_lo, lo), (lo, hi)]
+    if skip_day is not None:
+        spans = [
+            part
+            for a, b in spans
+            for part in (((a, skip_day), (skip_day + 1, b)) if a <= skip_day < b else ((a, b),))
+        ]
+    return [r for a, b in spans for r in cover(a, b, grain)]
+
+
+def _buckets(family: str, ranges: Ranges) -> ColumnElement[bool]:
+    if not ranges:
+        return false()
+    return or_(
+        *[
+            and_(R.c.family == family, R.c.grain == g, R.c.bucket >= a, R.c.bucket < b)
+            for g, a, b in ranges
+        ]
+    )
+
+
+def _rolled(
+    family: str, filters: MetricsFilter, window: Window, ranges: Ranges, **columns: Any
+) -> Select[Any]:
+    """Rollup rows of ``family`` in ``ranges`` as (current, cohort, columns…, n).
+
+    Without a path or segment filter it reads the family's ``_all`` rows (no such axis).
+    """
+    _rep, path, segment = FILTER_AXES[family]
+    if family in ALL_PATHS_AND_SEGMENTS and not (
+        (filters.paths and path is not None) or (filters.segments and segment is not None)
+    ):
+        family = ALL_PATHS_AND_SEGMENTS[family]
+    cohort = R.c.week if filters.grain == "week" else R.c.month
+    return select(
+        _flag(R.c.bucket >= day_number(window.lo)).label("current"),
+        cohort.label("cohort"),
+        *[expr.label(name) for name, expr in columns.items()],
+        R.c.n.label("n"),
+    ).where(_buckets(family, ranges), *_in_filters(*FILTER_AXES[family], filters))
+
+
+# The filters each family answers (tickets none; customers no path: the path is the funnel).
+FILTER_AXES: dict[str, tuple[Any, Any, Any]] = {
+    "sessions": (R.c.rep, R.c.path, R.c.segment),
+    "sync_bins": (R.c.rep, R.c.path, R.c.segment),
+    "sync_fine": (None, None, None),  # read only without filters
+    "customers": (R.c.rep, None, R.c.segment),
+    "tickets": (None, None, None),
+    **dict.fromkeys(ALL_PATHS_AND_SEGMENTS.values(), (R.c.rep, None, None)),
+}
+
+
+# --- wizard sessions ----------------------------------------------------------------------
+
+
+def _session_rows(
+    filters: MetricsFilter,
+    window: Window,
+    started: tuple[datetime, datetime],
+    *conditions: ColumnElement[bool],
+) -> Select[Any]:
+    """Per-session rows (n = 1) from the summary, for sessions the rollup leaves out.
+
+    The furthest step counts only steps reached inside the events' window [prev_lo, hi + 7
+    days), as when the events themselves are grouped: the step ladder picks the latest wizard
+    step whose time falls in it (Provider always does).
     """
     event_hi = window.hi + WIZARD_WINDOW
     ladder = [
@@ -167,29 +230,88 @@ def sessions_query(filters: MetricsFilter, window: Window) -> Select[Any]:
         for rank, column in reversed(list(enumerate(STEP_AT_COLUMNS, start=1)))
         if rank > 1
     ]
-    derived = (
-        select(
-            _flag(FS.c.started_at >= _ts(window.lo)).label("current"),
-            cohort_start(FS.c.started_at, filters.grain).label("cohort"),
-            FS.c.rep,
-            case(*ladder, else_=1).label("furthest"),
-            _flag(FS.c.started_at >= _ts(window.as_of - WIZARD_WINDOW)).label("recent"),
-        )
-        .where(
-            _in_range(FS.c.started_at, window.prev_lo, window.hi),
-            *_in_filters(FS.c.rep, FS.c.path, FS.c.segment, filters),
-        )
-        .offset(0)  # materialise: SQLite would evaluate it twice when flattened
-        .subquery("sessions")
+    return select(
+        _flag(FS.c.started_at >= _ts(window.lo)).label("current"),
+        cohort_number(FS.c.started_at, filters.grain).label("cohort"),
+        func.coalesce(FS.c.rep, NO_REP).label("rep"),
+        case(*ladder, else_=1).label("furthest"),
+        _flag(FS.c.started_at >= _ts(window.as_of - WIZARD_WINDOW)).label("recent"),
+        literal(1).label("n"),
+    ).where(
+        # one range only: SQLite seeks the index with one lower and one upper bound
+        _in_range(FS.c.started_at, *started),
+        *_in_filters(FS.c.rep, FS.c.path, FS.c.segment, filters),
+        *conditions,
     )
-    return _grouped(derived, "current", "cohort", "rep", "furthest", "recent")
 
 
-def _sync_base(filters: MetricsFilter, window: Window, *, cte: bool = False) -> Any:
+def sessions_query(filters: MetricsFilter, window: Window) -> Select[Any]:
+    """Wizard sessions started in [prev_lo, hi), grouped by (period, cohort, rep, furthest).
+
+    From the rollup's ``sessions`` rows (start day × furthest step), except the day that holds
+    "7 days ago" (``recent`` changes inside it) and the sessions listed as exceptions, which
+    come from the per-session summary.
+    """
+    boundary = window.as_of - WIZARD_WINDOW
+    skip = day_number(boundary)
+    skip_lo = datetime(boundary.year, boundary.month, boundary.day, tzinfo=UTC)
+    skip_hi = skip_lo + timedelta(days=1)
+    in_skip_day = _in_range(FS.c.started_at, skip_lo, skip_hi)
+    skip_part = (max(window.prev_lo, skip_lo), min(window.hi, skip_hi))
+    rolled = _rolled(
+        "sessions",
+        filters,
+        window,
+        period_ranges(window, filters.grain, skip),
+        rep=R.c.rep,
+        furthest=R.c.k1,
+        recent=_flag(R.c.bucket > skip),
+    )
+    listed = select(X.c.key).where(X.c.kind == "session")
+    return _summed(
+        [
+            rolled,
+            _session_rows(filters, window, skip_part),
+            _session_rows(
+                filters,
+                window,
+                (window.prev_lo, window.hi),
+                ~in_skip_day,
+                FS.c.wizard_session_id.in_(listed),
+            ),
+        ],
+        "current",
+        "cohort",
+        "rep",
+        "furthest",
+        "recent",
+    )
+
+
+# --- first syncs ----------------------------------------------------------------------------
+
+
+def sync_bins_query(filters: MetricsFilter, window: Window) -> Select[Any]:
+    """First syncs grouped by (period, rep, histogram bin), from the rollup."""
+    rolled = _rolled(
+        "sync_bins", filters, window, period_ranges(window, filters.grain), rep=R.c.rep, bin=R.c.k1
+    )
+    return _summed([rolled], "current", "rep", "bin")
+
+
+def sync_fine_query(filters: MetricsFilter, window: Window) -> Select[Any]:
+    """First syncs by (period, cohort, fine bin), from the rollup (no rep/path/segment axis)."""
+    rolled = _rolled(
+        "sync_fine", filters, window, period_ranges(window, filters.grain), fine_bin=R.c.k1
+    )
+    return _summed([rolled], "current", "cohort", "fine_bin")
+
+
+def _sync_base(filters: MetricsFilter, window: Window) -> Any:
     """First syncs in [prev_lo, hi) with their value, period flag, cohort and rep."""
     query = select(
         _flag(FS.c.first_sync_at >= _ts(window.lo)).label("current"),
-        cohort_start(FS.c.first_sync_at, filters.grain).label("cohort"),
+        cohort_number(FS.c.first_sync_at, filters.grain).label("cohort"),
         FS.c.rep.label("rep"),
         FS.c.first_sync_seconds.label("v"),
     ).where(
@@ -197,37 +319,17 @@ def _sync_base(filters: MetricsFilter, window: Window, *, cte: bool = False) -> 
         FS.c.first_sync_seconds.is_not(None),
         *_in_filters(FS.c.rep, FS.c.path, FS.c.segment, filters),
     )
-    return query.cte("sync") if cte else query.subquery("sync")
-
-
-def sync_bins_query(filters: MetricsFilter, window: Window) -> Select[Any]:
-    """First syncs grouped by (period, rep, histogram bin)."""
-    base = _sync_base(filters, window)
-    edges = SYNC_BIN_EDGES[1:]
-    binned = (
-        select(
-            base.c.current,
-            base.c.rep,
-            case(
-                *[(base.c.v < edge * 60, index) for index, edge in enumerate(edges)],
-                else_=len(edges),
-            ).label("bin"),
-        )
-        .offset(0)  # materialise: SQLite would evaluate it twice when flattened
-        .subquery("bins")
-    )
-    return _grouped(binned, "current", "rep", "bin")
+    return query.cte("sync")
 
 
 def sync_ranks_query(filters: MetricsFilter, window: Window) -> Select[Any]:
     """Only the ranked values needed for exact medians and p90s per period and cohort.
 
-    Window functions number the values in each partition; the WHERE keeps the rows within one
-    rank of each quantile's position, so a handful of rows come back instead of every event.
-    The partition sizes come from two GROUP BYs joined back: ``count(*) OVER (PARTITION BY
-    …)`` costs SQLite a full extra pass per partitioning, more than the two sorts together.
+    The per-session way, used under a rep, path or segment filter (the fine-bin rollup has no
+    such axis). Window functions number the values in each partition; the WHERE keeps the rows
+    within one rank of each quantile's position.
     """
-    base = _sync_base(filters, window, cte=True)
+    base = _sync_base(filters, window)
     b = base.c
     per_period = (
         select(b.current, func.count().label("n_p")).group_by(b.current).subquery("per_period")
@@ -264,20 +366,113 @@ def sync_ranks_query(filters: MetricsFilter, window: Window) -> Select[Any]:
     )
 
 
-def customers_query(filters: MetricsFilter, window: Window) -> Select[Any]:
-    """Customers whose first connected demo is in [prev_lo, hi), by stage reached.
+QUANTILES = (0.5, 0.9)
+SYNC_RANK_COLUMNS = ["current", "cohort", "rep", "v", "rn_p", "n_p", "rn_c", "n_c"]
 
-    Driven by the demo sessions connected in the window; the first-demo check and each stage
-    are EXISTS probes on the summary's (customer, …) indexes, once per customer.
+
+def _needed_ranks(count: int) -> set[int]:
+    """The ranks a linear-interpolated median and p90 of ``count`` values read."""
+    ranks = set()
+    for q in QUANTILES:
+        low = math.floor(q * (count - 1))
+        ranks |= {low, min(low + 1, count - 1)}
+    return ranks
+
+
+def _locate(bins: np.ndarray, counts: np.ndarray, ranks: set[int]) -> dict[int, tuple[int, int]]:
+    """{rank: (fine bin, offset inside the bin)} from the bins (ascending) and their counts."""
+    ends = np.cumsum(counts)
+    out = {}
+    for rank in ranks:
+        index = int(np.searchsorted(ends, rank, side="right"))
+        out[rank] = (int(bins[index]), rank - (int(ends[index - 1]) if index else 0))
+    return out
+
+
+def fetch_sync_ranks(run: Runner, filters: MetricsFilter, window: Window) -> pd.DataFrame:
+    """The ranked first-sync values around each median and p90 (``sync_ranks_query``'s rows).
+
+    Without a rep/path/segment filter: the fine-bin counts per period and cohort say which bin
+    and which offset inside it each needed rank falls in, then one statement reads only those
+    bins' values (``metrics_sync_values``) for the days concerned. Exact: the values at the
+    ranks are the stored values themselves.
+    """
+    if filters.rep_ids or filters.paths or filters.segments:
+        return run(sync_ranks_query(filters, window))
+    counts = run(sync_fine_query(filters, window))
+    lo, hi, prev_lo = day_number(window.lo), day_number(window.hi), day_number(window.prev_lo)
+    cohort_of = week_of if filters.grain == "week" else month_of
+    # (days [a, b), fine bin, offset, row template)
+    lookups: list[tuple[int, int, int, int, dict[str, Any]]] = []
+    period_n: dict[int, int] = {}
+    cohort_n: dict[tuple[int, int], int] = {}
+    frame = counts.astype("int64").sort_values(["current", "fine_bin"], kind="stable")
+    for current, part in frame.groupby("current", sort=True):
+        per_bin = part.groupby("fine_bin", sort=True)["n"].sum()
+        period_n[int(current)] = total = int(per_bin.sum())
+        a, b = (lo, hi) if current else (prev_lo, lo)
+        located = _locate(per_bin.index.to_numpy(), per_bin.to_numpy(), _needed_ranks(total))
+        for rank, (fine, offset) in located.items():
+            row = {"current": int(current), "rn_p": rank, "n_p": total, "rn_c": -1}
+            lookups.append((a, b, fine, offset, row))
+        for cohort, group in part.groupby("cohort", sort=True):
+            key = (int(current), int(cohort))
+            cohort_n[key] = size = int(group["n"].sum())
+            if not current:
+                continue  # the trend shows the current period's cohorts only
+            end = next_month(key[1]) if filters.grain == "month" else key[1] + 7
+            span = (max(key[1], lo), min(end, hi))
+            bins, sizes = group["fine_bin"].to_numpy(), group["n"].to_numpy()
+            for rank, (fine, offset) in _locate(bins, sizes, _needed_ranks(size)).items():
+                row = {"current": 1, "cohort": key[1], "rn_c": rank, "rn_p": -1, "n_c": size}
+                lookups.append((*span, fine, offset, {**row, "n_p": total}))
+    if not lookups:
+        return pd.DataFrame(columns=SYNC_RANK_COLUMNS)
+    terms = sorted({(fine, a, b) for a, b, fine, _offset, _row in lookups})
+    found = run(
+        select(V.c.fine_bin, V.c.day, V.c.value)
+        .where(or_(*[and_(V.c.fine_bin == f, V.c.day >= a, V.c.day < b) for f, a, b in terms]))
+        .order_by(V.c.fine_bin, V.c.value)
+    )
+    by_bin: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for fine, group in found.groupby("fine_bin", sort=False):
+        by_bin[int(fine)] = (group["day"].to_numpy(), group["value"].to_numpy(dtype=float))
+    rows = []
+    for a, b, fine, offset, template in lookups:
+        days, values = by_bin[fine]
+        inside = (days >= a) & (days < b)
+        ranked: dict[str, Any] = {"rep": None, "v": float(values[inside][offset]), **template}
+        if "cohort" not in ranked:  # a period's rank: its value's own cohort, with that size
+            ranked["cohort"] = cohort_of(int(days[inside][offset]))
+            ranked["n_c"] = cohort_n.get((ranked["current"], ranked["cohort"]), 0)
+        rows.append(ranked)
+    return pd.DataFrame(rows, columns=SYNC_RANK_COLUMNS)
+
+
+# --- customers: demo → trial → production ---------------------------------------------------
+
+
+def _customer_rows(
+    filters: MetricsFilter,
+    window: Window,
+    only: Any,
+    as_of: datetime | None,
+    n: int,
+) -> Select[Any]:
+    """Per-customer rows (count ``n``) for the customers in ``only``, from the summary.
+
+    Customers whose first connected demo is in [prev_lo, hi), by stage reached before
+    ``as_of`` (ever, when None).
     """
     other = FS.alias("other")
 
-    def connected(path: str, before: datetime, customer: ColumnElement[Any]) -> Any:
-        return exists().where(
-            other.c.customer == customer,
-            other.c.path == path,
-            other.c.connected_at < _ts(before),
+    def connected(path: str, before: datetime | None, customer: ColumnElement[Any]) -> Any:
+        when = (
+            other.c.connected_at.is_not(None)
+            if before is None
+            else other.c.connected_at < _ts(before)
         )
+        return exists().where(other.c.customer == customer, other.c.path == path, when)
 
     demo = DelegationPath.DEMO.value
     per_customer = (
@@ -288,6 +483,7 @@ def customers_query(filters: MetricsFilter, window: Window) -> Select[Any]:
             func.max(FS.c.segment).label("segment"),
         )
         .where(
+            FS.c.customer.in_(only),
             FS.c.path == demo,
             _in_range(FS.c.connected_at, window.prev_lo, window.hi),
             # the customer's *first* demo: none connected before the window
@@ -297,35 +493,82 @@ def customers_query(filters: MetricsFilter, window: Window) -> Select[Any]:
         .subquery("per_customer")
     )
     c = per_customer.c
-    production = exists().where(
-        other.c.customer == c.customer, other.c.production_at < _ts(window.as_of)
+    produced = (
+        other.c.production_at.is_not(None) if as_of is None else other.c.production_at < _ts(as_of)
     )
-    derived = (
-        select(
-            _flag(c.demo_at >= _ts(window.lo)).label("current"),
-            cohort_start(c.demo_at, filters.grain).label("cohort"),
-            c.rep,
-            _flag(connected(DelegationPath.TRIAL.value, window.as_of, c.customer)).label("trial"),
-            _flag(production).label("production"),
-        )
-        .where(*_in_filters(c.rep, None, c.segment, filters))
-        .offset(0)  # materialise: SQLite would evaluate it twice when flattened
-        .subquery("customers")
+    production = exists().where(other.c.customer == c.customer, produced)
+    columns: list[ColumnElement[Any]] = [
+        _flag(c.demo_at >= _ts(window.lo)).label("current"),
+        cohort_number(c.demo_at, filters.grain).label("cohort"),
+        func.coalesce(c.rep, NO_REP).label("rep"),
+        _flag(connected(DelegationPath.TRIAL.value, as_of, c.customer)).label("trial"),
+        _flag(production).label("production"),
+        literal(n).label("n"),
+    ]
+    return select(*columns).where(*_in_filters(c.rep, None, c.segment, filters))
+
+
+def customers_query(filters: MetricsFilter, window: Window) -> Select[Any]:
+    """Customers whose first connected demo is in [prev_lo, hi), by stage reached.
+
+    From the rollup's ``customers`` rows (first demo day × trial ever × production ever),
+    plus, from the summary: customers listed as exceptions, and customers with a trial
+    connected or production reached at or after ``as_of`` (their rollup row is taken back,
+    n = -1, and their stages as of ``as_of`` counted instead).
+    """
+    rolled = _rolled(
+        "customers",
+        filters,
+        window,
+        period_ranges(window, filters.grain),
+        rep=R.c.rep,
+        trial=R.c.k1,
+        production=R.c.k2,
     )
-    return _grouped(derived, "current", "cohort", "rep", "trial", "production")
+    listed = select(X.c.key).where(X.c.kind == "customer")
+    late = (
+        select(FS.c.customer.label("customer"))
+        .where(FS.c.path == DelegationPath.TRIAL.value, FS.c.connected_at >= _ts(window.as_of))
+        .union(select(FS.c.customer).where(FS.c.production_at >= _ts(window.as_of)))
+        .subquery("late")
+    )
+    late_listed = select(late.c.customer).where(late.c.customer.not_in(listed))
+    return _summed(
+        [
+            rolled,
+            _customer_rows(filters, window, listed, window.as_of, 1),
+            _customer_rows(filters, window, late_listed, window.as_of, 1),
+            _customer_rows(filters, window, late_listed, None, -1),
+        ],
+        "current",
+        "cohort",
+        "rep",
+        "trial",
+        "production",
+    )
+
+
+# --- trials and tickets -----------------------------------------------------------------------
 
 
 def trials_query(filters: MetricsFilter, window: Window) -> Select[Any]:
-    """Customers whose trial access ended in [prev_lo, min(hi, now)), converted or open."""
+    """Customers whose trial access ended in [prev_lo, min(hi, now)), converted or open.
+
+    The customers table is joined only for a segment filter (its one use).
+    """
+    segment = func.max(CU.c.segment) if filters.segments else literal(None)
+    source = (
+        DR.outerjoin(CU, CU.c.aws_account_id == DR.c.aws_account_id) if filters.segments else DR
+    )
     per_customer = (
         select(
             DR.c.aws_account_id.label("customer"),
             func.min(DR.c.approved_at).label("trial_started"),
             func.max(DR.c.expires_at).label("ended_at"),
             func.max(DR.c.user_id).label("rep"),
-            func.max(CU.c.segment).label("segment"),
+            segment.label("segment"),
         )
-        .select_from(DR.outerjoin(CU, CU.c.aws_account_id == DR.c.aws_account_id))
+        .select_from(source)
         .where(
             DR.c.type == DelegationPath.TRIAL.value,
             DR.c.expires_at >= _ts(window.prev_lo),
@@ -347,7 +590,7 @@ def trials_query(filters: MetricsFilter, window: Window) -> Select[Any]:
     derived = (
         select(
             _flag(t.ended_at >= _ts(window.lo)).label("current"),
-            cohort_start(t.ended_at, filters.grain).label("cohort"),
+            cohort_number(t.ended_at, filters.grain).label("cohort"),
             t.rep,
             _flag(converted).label("converted"),
             _flag(t.ended_at > _ts(window.as_of - TRIAL_DECISION_WINDOW)).label("open"),
@@ -364,21 +607,9 @@ def trials_query(filters: MetricsFilter, window: Window) -> Select[Any]:
 
 
 def tickets_query(filters: MetricsFilter, window: Window) -> Select[Any]:
-    """Setup tickets opened in [prev_lo, hi), by (period, cohort)."""
-    derived = (
-        select(
-            _flag(TK.c.opened_at >= _ts(window.lo)).label("current"),
-            cohort_start(TK.c.opened_at, filters.grain).label("cohort"),
-        )
-        .where(
-            TK.c.category == "setup",
-            TK.c.opened_at >= _ts(window.prev_lo),
-            TK.c.opened_at < _ts(window.hi),
-        )
-        .offset(0)  # materialise: SQLite would evaluate it twice when flattened
-        .subquery("tickets")
-    )
-    return _grouped(derived, "current", "cohort")
+    """Setup tickets opened in [prev_lo, hi), by (period, cohort), from the rollup."""
+    rolled = _rolled("tickets", filters, window, period_ranges(window, filters.grain))
+    return _summed([rolled], "current", "cohort")
 
 
 def launch_query() -> Select[Any]:
@@ -395,10 +626,9 @@ def launch_query() -> Select[Any]:
 
 
 def ticket_count_query(lo: datetime, hi: datetime) -> Select[Any]:
-    """Setup tickets opened in [lo, hi)."""
-    return select(func.count().label("n")).where(
-        TK.c.category == "setup", TK.c.opened_at >= _ts(lo), TK.c.opened_at < _ts(hi)
-    )
+    """Setup tickets opened on the days [lo, hi) (midnights), from the rollup."""
+    ranges = cover(day_number(lo), day_number(hi), "month")
+    return select(func.coalesce(func.sum(R.c.n), 0).label("n")).where(_buckets("tickets", ranges))
 
 
 def data_version_query() -> Select[Any]:
@@ -416,22 +646,36 @@ def engine_runner(connection: Any) -> Runner:
 
     def run(statement: Select[Any]) -> pd.DataFrame:
         result = connection.execute(statement)
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        # The driver's plain tuples: every column the metrics read back is a number (or, for
+        # the baseline's two timestamps, text that ``_as_datetime`` parses), so SQLAlchemy's
+        # per-row processing (~10 µs a row) buys nothing here.
+        try:
+            rows = result.cursor.fetchall() if result.cursor is not None else []
+        finally:
+            result.close()
+        return pd.DataFrame(rows, columns=list(result.keys()))
 
     return run
 
 
 def fetch_raw(run: Runner, filters: MetricsFilter, window: Window) -> RawMetrics:
-    """Run every query the page needs (seven small result sets)."""
+    """Run every query the page needs (small result sets; cohorts come back as dates)."""
     return RawMetrics(
-        sessions=run(sessions_query(filters, window)),
+        sessions=_dated(run(sessions_query(filters, window))),
         sync_bins=run(sync_bins_query(filters, window)),
-        sync_ranks=run(sync_ranks_query(filters, window)),
-        customers=run(customers_query(filters, window)),
-        trials=run(trials_query(filters, window)),
-        tickets=run(tickets_query(filters, window)),
+        sync_ranks=_dated(fetch_sync_ranks(run, filters, window)),
+        customers=_dated(run(customers_query(filters, window))),
+        trials=_dated(run(trials_query(filters, window))),
+        tickets=_dated(run(tickets_query(filters, window))),
         baseline=fetch_baseline(run, filters),
     )
+
+
+def _dated(frame: pd.DataFrame) -> pd.DataFrame:
+    """Day numbers in ``cohort`` → dates."""
+    if "cohort" in frame.columns:
+        frame = frame.assign(cohort=[as_date(int(day)) for day in frame["cohort"]])
+    return frame
 
 
 def fetch_baseline(run: Runner, filters: MetricsFilter) -> Baseline:

@@ -27,6 +27,7 @@ from vell_core.domain.models import (
 )
 from vell_core.store.engine import read_session, session_scope
 from vell_core.store.funnel import rebuild_summary
+from vell_core.store.rollup import rebuild_rollup
 
 Result = TypeVar("Result")
 
@@ -81,13 +82,14 @@ class SeedStore:
                     session.execute(delete(table))
 
     def write(self, fill: Callable[[SeedWriter], Result]) -> Result:
-        """Run ``fill`` on one transaction, then rebuild the funnel summary; commit once."""
+        """Run ``fill`` on one transaction, rebuild the funnel summary and rollup; commit once."""
         with session_scope(self._engine) as session:
             result = fill(SeedWriter(session))
             session.flush()
             # The seed adds events directly (with historical times), so fill the metrics'
-            # per-session summary the same way the migration's backfill does.
+            # per-session summary and the rollup the same way the migrations' backfills do.
             rebuild_summary(session)
+            rebuild_rollup(session)
             return result
 
     def fingerprint(self) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from vell_core.domain.models import SupportTicket
 from vell_core.store.engine import read_session, session_scope, table_of
+from vell_core.store.rollup import tickets_added
 
 TICKETS = table_of(SupportTicket)
 
@@ -46,7 +47,14 @@ class TicketStore:
             )
             new = [t for t in tickets if t.external_ref not in present]
             if new:
-                session.execute(self._insert_ignoring_duplicates(), [_values(t) for t in new])
+                stored = session.execute(
+                    self._insert_ignoring_duplicates().returning(
+                        TICKETS.c.opened_at, TICKETS.c.category
+                    ),
+                    [_values(t) for t in new],
+                ).all()
+                # Only the rows this import wrote count (another import may have won a ref).
+                tickets_added(session, [(row.opened_at, row.category) for row in stored])
         return Imported(imported=len(new), already_present=len(present))
 
     def add_unless_ref_exists(self, ticket: SupportTicket) -> SupportTicket | None:
@@ -60,7 +68,7 @@ class TicketStore:
             ):
                 return None
             session.add(ticket)
-            session.flush()
+            session.flush()  # the rollup counts it (``vell_core.store.rollup``'s insert hook)
             return ticket
 
     def recent(self, limit: int) -> list[SupportTicket]:
