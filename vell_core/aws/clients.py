@@ -181,11 +181,9 @@ class _SharedSession:
             return self._boto3().client(service, **kwargs)
 
     def page_config(self, service: str, operation: str) -> dict[str, Any]:
-        """One operation's pagination model, read once per process.
-
-        A listing per agreement's terms (2,950 for a large seller) would otherwise parse the
-        service's paginator JSON each time; several sync threads doing that at once held the
-        GIL for 100–150 ms before their first call.
+        """One operation's pagination model, read once per process from the shared session's
+        loader (``preload`` reads it at start-up, off the first rep's sync, instead of a second
+        botocore session parsing the JSON while the first sync's threads wait on the GIL).
         """
         key = (service, operation)
         with self._lock:

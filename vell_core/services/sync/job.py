@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache, partial
+from functools import partial
 from typing import Any
 
 from botocore import xform_name
@@ -84,7 +84,6 @@ class _Task:
     name: str = field(compare=False, default="")
 
 
-@cache
 class SyncJob:
     """The background sync of one delegation for one staff member (thread-safe)."""
 
