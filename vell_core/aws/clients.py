@@ -172,7 +172,7 @@ class _SharedSession:
         self._region = region
         self._lock = threading.Lock()
         self._session: boto3.session.Session | None = None
-        self._botocore = botocore.session.get_session()  # the boto3 session's own: one loader
+        self._botocore: botocore.session.Session | None = None  # the boto3 session's own
         self._pages: dict[tuple[str, str], dict[str, Any]] = {}
 
     def client(self, service: str, **kwargs: Any) -> Any:
@@ -188,14 +188,20 @@ class _SharedSession:
         key = (service, operation)
         with self._lock:
             if key not in self._pages:
-                model = self._botocore.get_paginator_model(service)
+                model = self._core().get_paginator_model(service)
                 self._pages[key] = dict(model.get_paginator(operation))
             return self._pages[key]
+
+    def _core(self) -> botocore.session.Session:
+        # Built on first use (caller holds the lock): factories are made at start-up.
+        if self._botocore is None:
+            self._botocore = botocore.session.get_session()
+        return self._botocore
 
     def _boto3(self) -> boto3.session.Session:
         if self._session is None:
             self._session = boto3.session.Session(
-                region_name=self._region, botocore_session=self._botocore
+                region_name=self._region, botocore_session=self._core()
             )
         return self._session
 
@@ -208,7 +214,7 @@ class _SharedSession:
         for service in services:
             self.client(service, aws_access_key_id="preload", aws_secret_access_key="preload")
             with self._lock:
-                self._botocore.get_paginator_model(service)
+                self._core().get_paginator_model(service)
 
 
 def error_code(exc: ClientError) -> str:
