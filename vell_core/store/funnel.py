@@ -129,10 +129,6 @@ class FunnelRecorder:
         )
 
 
-def _dialect_insert(bind: Session | Connection, table: Table) -> Any:
-    return dialect_insert(bind, table)
-
-
 @dataclass(frozen=True)
 class _Statements:
     """The recorder's statements, built once per dialect and run with parameters."""
