@@ -19,6 +19,7 @@ import streamlit as st
 
 from vell_core.domain.errors import ConfigurationError
 from vell_core.ui.bridge import (
+    after_page,
     current_user,
     demo_link_token,
     follow_return_to,
@@ -100,4 +101,7 @@ elif record_link_token():
     navigation = _customer_navigation(ACCESS_RECORD_PAGE, ACCESS_RECORD_URL_PATH)
 else:
     navigation = _staff_navigation()
-navigation.run()
+try:
+    navigation.run()
+finally:  # a page may stop or rerun the script; the background work starts either way
+    after_page()

@@ -57,6 +57,7 @@ from benchlib import Report, load_average, parser
 
 from vell_core.app import Services, build_services
 from vell_core.config.settings import load_settings
+from vell_core.domain.marketplace import PRODUCT_TYPES
 from vell_core.domain.models import DelegationPath
 from vell_core.domain.quotas import MARKETPLACE_RATES
 from vell_core.domain.roles import StaffMember
@@ -76,7 +77,6 @@ from vell_core.services.sync.service import LIVE_DEMO_SERVICES, SyncService
 from vell_core.store import migrate
 from vell_core.store.delegations import FirstSyncMarks
 from vell_core.store.seed import SeedStore
-from vell_core.views.marketplace import PRODUCT_TYPES
 
 SELLERS = {"small": "602341187520", "typical": "418295730164", "large": "739104552816"}
 REP = "maya.chen@vell.ai"

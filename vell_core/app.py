@@ -1,8 +1,8 @@
 """The composition root: settings → clock → engine → AWS client factory → services.
 
 Everything else receives what it needs from here; nothing creates AWS clients at import time.
-In sandbox mode this also starts the sandbox AWS (or joins one already serving on the port)
-and the notification worker thread.
+In sandbox mode this also starts the sandbox AWS (or joins one already serving on the port);
+``Services.start_background`` starts the notification worker thread.
 """
 
 from __future__ import annotations
@@ -108,6 +108,34 @@ class Services:
     background: list[Any] = field(default_factory=list)
     # Local sign-in sessions run on the wall clock: advancing sandbox time must not sign you out.
     session_tokens: SessionTokens = field(default_factory=lambda: SessionTokens(SystemClock()))
+    _background_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _background_started: bool = field(default=False, repr=False)
+
+    @property
+    def runs_worker_here(self) -> bool:
+        """Whether this process polls the notification queue itself (the sandbox's default;
+        against real AWS, ``vell worker`` processes do)."""
+        return self.settings.is_sandbox and self.settings.vell_start_worker
+
+    @property
+    def background_started(self) -> bool:
+        """Whether ``start_background`` has run (or is running)."""
+        return self._background_started
+
+    def start_background(self) -> None:
+        """Start the notification worker and load the Marketplace models, once per graph.
+
+        The UI calls this when its first page is drawn (``bridge.after_page``), so neither
+        competes with that page for the GIL while the browser waits; the worker's first poll
+        is a second later, and a notification waits in the queue meanwhile, losing nothing.
+        """
+        with self._background_lock:
+            if self._background_started:
+                return
+            self._background_started = True
+        self.start_worker()
+        # Off the first rep's path: load the Marketplace models while nobody waits yet.
+        threading.Thread(target=self.aws.preload, args=LIVE_DEMO_SERVICES, daemon=True).start()
 
     def new_worker(self) -> NotificationWorker:
         """A worker on the configured queue (not started)."""
@@ -144,10 +172,14 @@ def build_services(
     *,
     clock: Clock | None = None,
     engine: Engine | None = None,
-    start_background: bool | None = None,
+    start_background: bool = False,
     sandbox: Any | None = None,
 ) -> Services:
     """Build the whole object graph; the one place that knows how things fit together.
+
+    ``start_background`` starts the worker and the model preload at once (tests, benchmarks);
+    otherwise the caller does (``Services.start_background``): the UI once its first page is
+    drawn, ``vell worker`` at start.
 
     ``sandbox`` is a sandbox AWS already running (tests share one per module): the graph uses
     it and ``close`` leaves it running for its owner.
@@ -272,11 +304,8 @@ def build_services(
         sandbox=sandbox,
         owns_sandbox=owns_sandbox,
     )
-    run_worker = settings.is_sandbox and settings.vell_start_worker
-    if run_worker if start_background is None else start_background:
-        services.start_worker()
-        # Off the first rep's path: load the Marketplace models while nobody waits yet.
-        threading.Thread(target=aws.preload, args=LIVE_DEMO_SERVICES, daemon=True).start()
+    if start_background:
+        services.start_background()
     return services
 
 

@@ -34,7 +34,8 @@ def app_services(
         vell_live_refresh_seconds=0.5,
         **private_channel(),
     )
-    services = build_services(settings)
+    # The worker runs, as in the app once its first page is drawn.
+    services = build_services(settings, start_background=True)
     yield services
     services.close()
 

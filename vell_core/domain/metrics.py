@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from vell_core.domain.errors import ValidationFailed
 from vell_core.domain.models import CustomerSegment, DelegationPath, FunnelStep
 from vell_core.domain.numbers import percent, signed_percent
+
+if TYPE_CHECKING:  # loaded where a frame is built: `vell run` starts without pandas
+    import pandas as pd
 
 # --- targets and definitions ---------------------------------------------------------------
 

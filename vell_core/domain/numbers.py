@@ -7,10 +7,9 @@ display helpers in ``vell_core.views.formatting`` build on these.
 from __future__ import annotations
 
 import math
+import sys
 from decimal import Decimal
 from typing import Any
-
-import pandas as pd
 
 MISSING = "—"
 
@@ -21,8 +20,15 @@ def is_missing(value: Any) -> bool:
         return math.isnan(value)
     if isinstance(value, Decimal):
         return value.is_nan()
+    if value is None:
+        return True
+    # pandas' NA and NaT exist only once pandas is loaded; importing it here would load it
+    # for every number on every screen, including those that never show a frame.
+    pandas = sys.modules.get("pandas")
+    if pandas is None:
+        return False
     try:
-        return bool(pd.isna(value))
+        return bool(pandas.isna(value))
     except (TypeError, ValueError):
         return False
 

@@ -27,7 +27,6 @@ import boto3
 import requests
 
 from vell_core.domain.validation import ACCOUNT_ID_RE
-from vell_core.sandbox.wire import iso8601
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request
@@ -56,6 +55,8 @@ def handle_control(state: SandboxState, request: Request) -> tuple[int, dict[str
 
 
 def _health(state: SandboxState, _body: dict[str, Any]) -> dict[str, Any]:
+    from vell_core.sandbox.wire import iso8601  # server side only: clients skip moto's codecs
+
     return {"status": "ok", "now": iso8601(state.clock.now())}
 
 
@@ -65,6 +66,8 @@ def _reset(state: SandboxState, _body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _clock(state: SandboxState, _body: dict[str, Any]) -> dict[str, Any]:
+    from vell_core.sandbox.wire import iso8601
+
     return {
         "now": iso8601(state.clock.now()),
         "offset_seconds": state.clock.offset.total_seconds(),

@@ -1,24 +1,33 @@
-"""How the app gets its sandbox AWS: start one in this process, or join one already serving.
+"""How the app gets its sandbox AWS: start one here, in a child process, or join one serving.
 
-``make run`` starts the sandbox inside the Streamlit process on ``VELL_SANDBOX_PORT`` (4599).
-A second app process, ``vell worker`` or a script finds it answering on that port and joins it
-over HTTP instead, so everyone shares one sandbox AWS and one sandbox clock.
+``make run`` (``vell run``) starts the sandbox in a child process on ``VELL_SANDBOX_PORT``
+(4599) and joins it over HTTP: the sandbox's start-up (moto, the sample sellers) runs on the
+other core while the app imports, and its request handling never holds the app's GIL. A
+second app process, ``vell worker`` or a script finds it answering on that port and joins it
+the same way, so everyone shares one sandbox AWS and one sandbox clock. Tests and a bare
+``streamlit run Home.py`` start it inside their own process.
 """
 
 from __future__ import annotations
 
 import logging
+import selectors
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime, timedelta
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 import requests
 
 from vell_core.config.settings import DATA_DIR, Settings
 from vell_core.domain.clock import OffsetClock, ensure_utc
+from vell_core.domain.errors import ConfigurationError
 from vell_core.sandbox.control import SandboxControl
-from vell_core.sandbox.server import RunningSandbox, SandboxConfig, start_sandbox
+
+if TYPE_CHECKING:
+    from vell_core.sandbox.server import RunningSandbox, SandboxConfig
 
 log = logging.getLogger(__name__)
 
@@ -132,12 +141,86 @@ def start_local_sandbox(settings: Settings) -> LocalSandbox:
     The one way a sandbox is started, whether inside the app or alone (``vell sandbox`` and
     ``python -m vell_core.sandbox``), so every process sees the same APIs.
     """
+    # Local: a process that joins a sandbox never loads moto or the sandbox's services.
+    from vell_core.sandbox.server import SandboxConfig, start_sandbox
+
     running = start_sandbox(SandboxConfig.from_settings(settings))
     backends = _marketplace_backends(settings, running.state.clock)
     for backend in backends:
         running.register(backend)
     running.state.config.knob_listeners.append(lambda config: _follow_knobs(config, backends))
     return LocalSandbox(running)
+
+
+READY_PREFIX = "Sandbox AWS on "  # the line ``vell sandbox`` prints once it listens
+CHILD_START_SECONDS = 120  # a cold machine imports moto and writes sample sellers slowly
+
+
+class SandboxProcess:
+    """The whole sandbox AWS served by a child ``vell sandbox`` process (what ``vell run`` uses).
+
+    The child dies with this process (``PR_SET_PDEATHSIG`` on Linux, ``stop`` otherwise), so a
+    killed app never leaves a stale sandbox holding the port.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "vell_core.cli", "sandbox",
+             "--port", str(settings.vell_sandbox_port)],
+            stdout=subprocess.PIPE, text=True, preexec_fn=_die_with_parent,
+        )  # fmt: skip
+        self.endpoint = ""
+
+    def wait_ready(self, timeout: float = CHILD_START_SECONDS) -> str:
+        """Block until the child prints that it listens; return its endpoint."""
+        assert self._process.stdout is not None
+        line = _read_line(self._process.stdout, timeout)
+        if not line.startswith(READY_PREFIX):
+            self.stop()
+            raise ConfigurationError(
+                "The sandbox AWS did not start; see the log above (is its port taken?)."
+            )
+        self.endpoint = line.removeprefix(READY_PREFIX).strip()
+        threading.Thread(target=_drain, args=(self._process.stdout,), daemon=True).start()
+        return self.endpoint
+
+    def stop(self) -> None:
+        """Stop the child (SIGTERM, then SIGKILL if it lingers)."""
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+
+def sandbox_is_serving(settings: Settings) -> bool:
+    """Whether a sandbox already answers on the configured port (then it is joined, not run)."""
+    return bool(settings.vell_sandbox_port) and _answers(settings.sandbox_endpoint)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+def _read_line(stream: IO[str], timeout: float) -> str:
+    """One line from ``stream``, or "" when none arrives within ``timeout`` seconds."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(stream, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            return ""
+    return stream.readline()
+
+
+def _drain(stream: IO[str]) -> None:
+    """Pass the child's later output through, so a full pipe never blocks it."""
+    for line in stream:
+        sys.stdout.write(line)
 
 
 def _follow_knobs(config: SandboxConfig, backends: list[Any]) -> None:

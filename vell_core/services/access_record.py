@@ -38,8 +38,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-import pandas as pd
-
 from vell_core.config.settings import Settings
 from vell_core.domain.clock import Clock
 from vell_core.domain.errors import InvalidTransition, NotFound, RecordLinkRefused, ValidationFailed
@@ -54,6 +52,7 @@ from vell_core.views.formatting import duration_text, when
 
 if TYPE_CHECKING:
     import altair as alt
+    import pandas as pd  # loaded where a frame is built: `vell run` starts without it
 
 SCREEN_IDLE = timedelta(minutes=10)
 OTHER_STAFF = "Vell staff"
@@ -266,6 +265,8 @@ def _call(row: CallRow) -> RecordedCall:
 
 def screens_frame(visits: Sequence[ScreenVisit]) -> pd.DataFrame:
     """One row per visit, in order."""
+    import pandas as pd
+
     columns = [
         "Started",
         "Screen",
@@ -298,6 +299,8 @@ def screens_frame(visits: Sequence[ScreenVisit]) -> pd.DataFrame:
 
 def calls_frame(record: AccessRecord) -> pd.DataFrame:
     """Every call, oldest first, with its screen: the table and (through csv_export) the CSV."""
+    import pandas as pd
+
     columns = [
         "When",
         "Screen",
@@ -338,6 +341,8 @@ def bin_width(span: timedelta) -> timedelta:
 def calls_over_time(record: AccessRecord) -> pd.DataFrame:
     """Calls per time bin per screen (what the chart draws): ``From``, ``To``, ``Screen``,
     ``Calls``. Bins are a few seconds for a short visit, up to an hour for a long trial."""
+    import pandas as pd
+
     calls = [(call.at, visit.label) for visit in record.screens for call in visit.calls]
     if not calls:
         return pd.DataFrame(columns=["From", "To", "Screen", "Calls"])

@@ -28,6 +28,7 @@ from vell_core.domain.errors import (
     ValidationFailed,
 )
 from vell_core.domain.iam_actions import requires
+from vell_core.domain.marketplace import catalog_time
 from vell_core.domain.models import ScreenKind
 from vell_core.domain.roles import StaffMember
 from vell_core.services.audit import on_screen
@@ -35,7 +36,6 @@ from vell_core.services.customer_access import CustomerAccess, CustomerClients
 from vell_core.services.sync.job import CATALOG
 from vell_core.services.sync.progress import write_refusal
 from vell_core.services.sync.service import SyncService
-from vell_core.views.marketplace import catalog_time
 
 log = logging.getLogger(__name__)
 

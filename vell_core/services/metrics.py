@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from vell_core.domain.clock import Clock
 from vell_core.domain.metrics import Dashboard, MetricsFilter, Window
 from vell_core.domain.roles import StaffMember
 from vell_core.services.staff import StaffDirectory
 from vell_core.store.metrics import MetricsStore, Runner, fetch_raw
-from vell_core.views.metrics import shape
+
+if TYPE_CHECKING:  # loaded where a frame is built: `vell run` starts without pandas
+    import pandas as pd
 
 
 def compute_dashboard(
     run: Runner, filters: MetricsFilter, as_of: datetime, rep_names: dict[int, str]
 ) -> Dashboard:
     """Run the queries through ``run`` and shape the result (also used by the benchmark)."""
+    from vell_core.views.metrics import shape  # pandas and numpy: loaded on the first dashboard
+
     window = Window.of(filters.validate(), as_of)
     return shape(fetch_raw(run, filters, window), filters, window, rep_names)
 
@@ -47,6 +50,8 @@ class MetricsService:
         self._staff.require(member, "metrics.read")
         window = Window.of(filters.validate(), self._clock.now())
         raw, rep_names = self._store.fetch(filters, window)
+        from vell_core.views.metrics import shape
+
         return shape(raw, filters, window, rep_names)
 
     def rep_options(self, member: StaffMember | None) -> list[tuple[int, str]]:
@@ -65,6 +70,8 @@ class MetricsService:
 
 def frames_for_download(dashboard: Dashboard) -> dict[str, pd.DataFrame]:
     """Every chart's and table's data by name (the page offers each as CSV)."""
+    import pandas as pd
+
     kpi_rows = [
         {
             "metric": k.label,

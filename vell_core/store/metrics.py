@@ -12,10 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import and_, case, exists, false, func, literal, or_, select, union_all
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement, Select
@@ -62,6 +60,10 @@ from vell_core.store.rollup import (
     week_of,
 )
 
+if TYPE_CHECKING:  # loaded where a frame is built: `vell run` starts without pandas
+    import numpy as np
+    import pandas as pd
+
 # --- SQL (Core) -----------------------------------------------------------------------------
 
 FE = table_of(FunnelEvent)
@@ -74,7 +76,7 @@ SU = table_of(StaffUser)
 # The summary column holding each wizard step's time, in WIZARD_STEPS order.
 STEP_AT_COLUMNS = tuple(STEP_COLUMNS[step.value] for step in WIZARD_STEPS)
 
-Runner = Callable[[Select[Any]], pd.DataFrame]
+Runner = Callable[[Select[Any]], "pd.DataFrame"]
 
 
 def _ts(value: datetime) -> ColumnElement[datetime]:
@@ -381,6 +383,8 @@ def _needed_ranks(count: int) -> set[int]:
 
 def _locate(bins: np.ndarray, counts: np.ndarray, ranks: set[int]) -> dict[int, tuple[int, int]]:
     """{rank: (fine bin, offset inside the bin)} from the bins (ascending) and their counts."""
+    import numpy as np
+
     ends = np.cumsum(counts)
     out = {}
     for rank in ranks:
@@ -397,6 +401,8 @@ def fetch_sync_ranks(run: Runner, filters: MetricsFilter, window: Window) -> pd.
     bins' values (``metrics_sync_values``) for the days concerned. Exact: the values at the
     ranks are the stored values themselves.
     """
+    import pandas as pd
+
     if filters.rep_ids or filters.paths or filters.segments:
         return run(sync_ranks_query(filters, window))
     counts = run(sync_fine_query(filters, window))
@@ -644,6 +650,8 @@ def data_version_query() -> Select[Any]:
 def engine_runner(connection: Any) -> Runner:
     """Run statements on a SQLAlchemy connection, returning DataFrames."""
 
+    import pandas as pd
+
     def run(statement: Select[Any]) -> pd.DataFrame:
         result = connection.execute(statement)
         # The driver's plain tuples: every column the metrics read back is a number (or, for
@@ -693,6 +701,8 @@ def fetch_baseline(run: Runner, filters: MetricsFilter) -> Baseline:
 
 
 def _as_datetime(value: Any) -> datetime | None:
+    import pandas as pd
+
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
         return None
     if isinstance(value, str):  # scalar subqueries lose the column type on SQLite

@@ -31,6 +31,7 @@ import streamlit.components.v1 as components
 from streamlit.errors import StreamlitAuthError
 
 from vell_core.app import Services, build_services
+from vell_core.config.settings import Settings
 from vell_core.domain.errors import ConfigurationError, VellError
 from vell_core.domain.roles import StaffMember, can
 from vell_core.domain.signed_tokens import COOKIE_NAME, SESSION_HOURS
@@ -47,6 +48,7 @@ SIGNED_OUT_KEY = "vell_signed_out"
 RETURN_TO_KEY = "vell_return_to"
 DEMO_LINK_PARAM = "demo_link"  # same as vell_core.services.demo_links.QUERY_PARAM
 RECORD_LINK_PARAM = "record"  # same as vell_core.services.access_record.QUERY_PARAM
+BACKGROUND_START_SECONDS = 1.0  # after the first page: the browser has drawn it by then
 OIDC_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
 
 
@@ -54,17 +56,17 @@ _PROCESS_SERVICES: Services | None = None
 _PROCESS_LOCK = threading.Lock()
 
 
-def start_services() -> Services:
+def start_services(settings: Settings | None = None) -> Services:
     """Build this process's service graph once (sandbox, worker, engine), then reuse it.
 
-    ``vell run`` (what ``make run`` serves) calls this before the server opens its port, so the
-    sandbox AWS listens and the first page needs no build; a bare ``streamlit run Home.py``
-    builds on the first page instead.
+    ``vell run`` (what ``make run`` serves) calls this with its settings before the server opens
+    its port, so the first page needs no build; a bare ``streamlit run Home.py`` builds on the
+    first page instead (from the environment's settings).
     """
     global _PROCESS_SERVICES  # one graph per process, by design
     with _PROCESS_LOCK:
         if _PROCESS_SERVICES is None:
-            _PROCESS_SERVICES = build_services()
+            _PROCESS_SERVICES = build_services(settings)
         return _PROCESS_SERVICES
 
 
@@ -72,6 +74,18 @@ def start_services() -> Services:
 def get_services() -> Services:
     """The process-wide service graph (shared by all sessions; holds no per-user data)."""
     return start_services()
+
+
+def after_page() -> None:
+    """Call when a page has been drawn: the first time, start the process's background work
+    (the notification worker, the model preload) now that it no longer delays that page."""
+    services = get_services()
+    if services.runs_worker_here and not services.background_started:
+        # A moment later, on its own thread: started at once, its imports and client builds
+        # held the GIL while this run's last messages went out, and the page showed later.
+        starter = threading.Timer(BACKGROUND_START_SECONDS, services.start_background)
+        starter.daemon = True
+        starter.start()
 
 
 def current_user() -> StaffMember | None:

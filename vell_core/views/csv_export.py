@@ -17,9 +17,10 @@ import functools
 import io
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # loaded where a frame is built: `vell run` starts without pandas
+    import pandas as pd
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Full-width forms some spreadsheets normalise to their ASCII counterparts.

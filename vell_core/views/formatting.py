@@ -12,11 +12,12 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from vell_core.domain.numbers import MISSING, is_missing
+
+if TYPE_CHECKING:  # loaded where a frame is built: `vell run` starts without pandas
+    import pandas as pd
 
 
 def duration_text(seconds: float) -> str:
@@ -201,6 +202,8 @@ def display_frame(
     """The text a person reads for ``frame``: chosen ``columns`` in order, each formatted by
     its helper in ``formats`` (others by ``text``), then renamed. Never shows "None".
     """
+    import pandas as pd
+
     chosen = list(columns) if columns is not None else list(frame.columns)
     formats = formats or {}
     names = {column: (rename or {}).get(column, column) for column in chosen}

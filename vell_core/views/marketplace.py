@@ -23,6 +23,7 @@ import pandas as pd
 
 from vell_core.domain.clock import ensure_utc
 from vell_core.domain.listing_health import HealthReport, check_product
+from vell_core.domain.marketplace import MarketplaceSnapshot, catalog_time
 from vell_core.domain.numbers import percent
 from vell_core.views.formatting import (
     count,
@@ -38,13 +39,6 @@ from vell_core.views.formatting import (
     yes_no,
 )
 
-PRODUCT_TYPES: tuple[str, ...] = (
-    "SaaSProduct",
-    "AmiProduct",
-    "ContainerProduct",
-    "DataProduct",
-    "MachineLearningProduct",
-)
 RENEWAL_BUCKETS: tuple[tuple[str, int, int], ...] = (
     ("≤30 days", 0, 30),
     ("31–60 days", 31, 60),
@@ -57,35 +51,7 @@ MIN_CONTRACT_YEARS = Decimal(1) / Decimal(12)  # ACV floors the contract length 
 UNKNOWN_MEMBER = "SDK_UNKNOWN_MEMBER"
 
 
-@dataclass(frozen=True)
-class MarketplaceSnapshot:
-    """Everything synced so far for one delegation (plain API dicts, never mutated)."""
-
-    account_id: str
-    taken_at: datetime
-    products: Mapping[str, dict[str, Any]] = field(default_factory=dict)
-    product_details: Mapping[str, dict[str, Any]] = field(default_factory=dict)
-    offers: Mapping[str, dict[str, Any]] = field(default_factory=dict)
-    offer_details: Mapping[str, dict[str, Any]] = field(default_factory=dict)
-    change_sets: Sequence[dict[str, Any]] = ()
-    agreements: Mapping[str, dict[str, Any]] = field(default_factory=dict)
-    agreement_details: Mapping[str, dict[str, Any]] = field(default_factory=dict)
-    agreement_terms: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
-
-
 # -- small parsers ------------------------------------------------------------------------------
-
-
-def catalog_time(value: str | datetime | None) -> datetime | None:
-    """A Catalog date string (``2026-09-05T14:20:11Z``, with or without ms) as aware UTC."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return ensure_utc(value)
-    text = value.strip()
-    if len(text) == 10:
-        text += "T00:00:00Z"
-    return ensure_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
 def decimal_or_none(value: Any) -> Decimal | None:

@@ -28,6 +28,7 @@ from vell_core.domain.errors import (
     VellError,
 )
 from vell_core.domain.iam_actions import requires
+from vell_core.domain.marketplace import PRODUCT_TYPES, MarketplaceSnapshot
 from vell_core.domain.models import (
     ScreenKind,
 )
@@ -44,7 +45,6 @@ from vell_core.services.sync.pacing import (
     Cancelled,
 )
 from vell_core.services.sync.progress import Kind, KindProgress, SyncProgress, SyncStats
-from vell_core.views.marketplace import PRODUCT_TYPES, MarketplaceSnapshot
 
 log = logging.getLogger(__name__)
 

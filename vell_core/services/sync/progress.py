@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from vell_core.domain.marketplace import MarketplaceSnapshot
 from vell_core.domain.models import (
     DelegationPath,
 )
 from vell_core.services.delegation import DelegationView
-from vell_core.views.marketplace import MarketplaceSnapshot
 
 log = logging.getLogger(__name__)
 
