@@ -33,6 +33,7 @@ member = require_page("demo.browse")
 services = get_services()
 sync = services.sync
 REFRESH = services.settings.vell_live_refresh_seconds
+SETTLED_REFRESH = max(REFRESH * 5, 10.0)  # the header once the sync has finished
 PICK = "demo_delegation"
 PHASE = "demo_phase"
 CHANGE = "demo_change"
@@ -127,7 +128,6 @@ def phase(progress: SyncProgress) -> tuple:
     return (progress.state, progress.first_screen_ready, complete, int(progress.fraction * 10))
 
 
-@st.fragment(run_every=REFRESH)
 def live_header(delegation_id: int) -> None:
     """Countdown and sync progress, refreshed on their own."""
     if st.session_state.get(PICK) != delegation_id:
@@ -522,7 +522,10 @@ except VellError as error:
 st.session_state[PHASE] = phase(state.progress)
 st.session_state[FULL_RUN] = True
 with header_slot:
-    live_header(choice.delegation_id)
+    # Once the sync has finished, only the countdown (to the minute) and the expiry are left
+    # to watch: a slower tick, as every tick of every open tab is a run on the server.
+    every = SETTLED_REFRESH if state.progress.finished else REFRESH
+    st.fragment(live_header, run_every=every, key="demo_live_header")(choice.delegation_id)
 if st.button("Refresh tables", key="demo_refresh"):
     st.rerun()
 for picker in PICKERS:

@@ -31,6 +31,7 @@ def app_services(
         vell_database_url=url,
         vell_sandbox_port=0,
         vell_start_worker=True,
+        vell_worker_wait_seconds=1,  # closing the graph waits for the worker's last poll
         vell_live_refresh_seconds=0.5,
         **private_channel(),
     )

@@ -82,6 +82,7 @@ def topology(postgres_url: str) -> Iterator[Topology]:
                 "VELL_VAULT_KEY": Fernet.generate_key().decode(),
                 "VELL_EXCHANGE_LEASE_SECONDS": "5",  # a dead worker's claim is taken over soon
                 "VELL_WORKER_VISIBILITY_TIMEOUT": "2",  # and its message comes back soon
+                "VELL_WORKER_WAIT_SECONDS": "1",  # and a stopped worker finishes its poll soon
                 "PYTHONPATH": str(REPO_ROOT),
             }
         )
