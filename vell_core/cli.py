@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -173,6 +174,9 @@ def _serve(streamlit_args: list[str], settings: Settings, child: SandboxProcess 
         port = urlparse(child.wait_ready()).port
         settings = load_settings(vell_sandbox_port=port)  # the port the child took (0 = any)
     start_services(settings)
+    # Everything imported and built so far lives as long as the process: frozen, a full
+    # collection need not walk it (``bridge.after_page`` freezes again after its warm-up).
+    gc.freeze()
     sys.argv = ["streamlit", "run", str(PROJECT_ROOT / "Home.py"), *streamlit_args]
     streamlit_cli.main()
 

@@ -19,6 +19,7 @@ from the store on every run here and again by every service call (``StaffDirecto
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import threading
@@ -113,6 +114,9 @@ def _warm_up(services: Services) -> None:
     for module in PAGE_LIBRARIES:
         importlib.import_module(module)
     _exercise_page_libraries()
+    # What is loaded now stays for the life of the process: with it frozen, a full collection
+    # no longer walks ~250k objects (~130 ms) in the middle of someone's click.
+    gc.freeze()
 
 
 def _exercise_page_libraries() -> None:
