@@ -256,7 +256,7 @@ def update_control(state: DemoState, detail: views.ProductDetail) -> None:
         edit_dialog(state.delegation.id, detail)
     if refusal is not None:
         st.caption(f":material/lock: {refusal}")
-    change_progress(state.delegation.id)
+    change_progress_panel(state.delegation.id)
 
 
 def close_editor() -> None:
@@ -295,7 +295,15 @@ def edit_dialog(delegation_id: int, detail: views.ProductDetail) -> None:
             st.rerun()
 
 
-@st.fragment(run_every=REFRESH)
+def change_progress_panel(delegation_id: int) -> None:
+    """The submitted change's progress: refreshed on its own only while AWS is still applying
+    it (a tick with nothing in flight was a run every second on every open product)."""
+    tracked = st.session_state.get(CHANGE)
+    in_flight = bool(tracked) and not tracked.get("final")
+    every = REFRESH if in_flight else None
+    st.fragment(change_progress, run_every=every, key="demo_change_progress")(delegation_id)
+
+
 def change_progress(delegation_id: int) -> None:
     """Live DescribeChangeSet progress of the change this rep submitted."""
     tracked = st.session_state.get(CHANGE)
