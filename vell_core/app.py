@@ -117,11 +117,6 @@ class Services:
         against real AWS, ``vell worker`` processes do)."""
         return self.settings.is_sandbox and self.settings.vell_start_worker
 
-    @property
-    def background_started(self) -> bool:
-        """Whether ``start_background`` has run (or is running)."""
-        return self._background_started
-
     def start_background(self) -> None:
         """Start the notification worker and load the Marketplace models, once per graph.
 

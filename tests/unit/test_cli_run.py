@@ -21,15 +21,21 @@ from vell_core.store import migrate
 from vell_core.ui import bridge as ui_bridge
 
 
-def test_services_and_sandbox_are_up_before_streamlit_starts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def run_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``vell run``'s environment: a migrated store of the test's own, a free sandbox port
+    (never the shared 4599), no worker, and no service graph built yet in this process."""
     url = f"sqlite:///{tmp_path / 'run.db'}"
     migrate.upgrade(url)
     monkeypatch.setenv("VELL_DATABASE_URL", url)
-    monkeypatch.setenv("VELL_SANDBOX_PORT", "0")  # a free port, never the shared 4599
+    monkeypatch.setenv("VELL_SANDBOX_PORT", "0")
     monkeypatch.setenv("VELL_START_WORKER", "false")
     monkeypatch.setattr(ui_bridge, "_PROCESS_SERVICES", None)
+
+
+def test_services_and_sandbox_are_up_before_streamlit_starts(
+    run_environment: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen: dict[str, object] = {}
 
     def fake_streamlit_main() -> None:
@@ -60,14 +66,8 @@ def test_services_and_sandbox_are_up_before_streamlit_starts(
 
 
 def test_the_sandbox_runs_in_a_child_process_that_stops_with_the_app(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run_environment: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'run.db'}"
-    migrate.upgrade(url)
-    monkeypatch.setenv("VELL_DATABASE_URL", url)
-    monkeypatch.setenv("VELL_SANDBOX_PORT", "0")
-    monkeypatch.setenv("VELL_START_WORKER", "false")
-    monkeypatch.setattr(ui_bridge, "_PROCESS_SERVICES", None)
     seen: dict[str, object] = {}
 
     def fake_streamlit_main() -> None:
@@ -92,16 +92,12 @@ def test_the_sandbox_runs_in_a_child_process_that_stops_with_the_app(
 
 
 def test_a_sandbox_port_taken_by_something_else_is_a_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run_environment: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'run.db'}"
-    migrate.upgrade(url)
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
-        monkeypatch.setenv("VELL_DATABASE_URL", url)
         monkeypatch.setenv("VELL_SANDBOX_PORT", str(squatter.getsockname()[1]))
-        monkeypatch.setattr(ui_bridge, "_PROCESS_SERVICES", None)
         monkeypatch.setattr("streamlit.web.cli.main", lambda: pytest.fail("served anyway"))
         result = CliRunner().invoke(cli.app, ["run"])
     assert result.exit_code == 2
@@ -127,9 +123,11 @@ def test_vell_run_loads_neither_pandas_nor_moto_nor_alembic_before_its_first_pag
 
 def test_background_work_starts_once_per_graph(make_services: GraphFactory) -> None:
     services = make_services(seeded=False)
-    assert not services.background_started
+
+    def workers() -> int:
+        return sum(isinstance(item, NotificationWorker) for item in services.background)
+
+    assert workers() == 0
     services.start_background()
     services.start_background()
-    workers = [item for item in services.background if isinstance(item, NotificationWorker)]
-    assert len(workers) == 1
-    assert services.background_started
+    assert workers() == 1

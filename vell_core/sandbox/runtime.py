@@ -169,7 +169,6 @@ class SandboxProcess:
              "--port", str(settings.vell_sandbox_port)],
             stdout=subprocess.PIPE, text=True, preexec_fn=_die_with_parent,
         )  # fmt: skip
-        self.endpoint = ""
 
     def wait_ready(self, timeout: float = CHILD_START_SECONDS) -> str:
         """Block until the child prints that it listens; return its endpoint."""
@@ -180,9 +179,8 @@ class SandboxProcess:
             raise ConfigurationError(
                 "The sandbox AWS did not start; see the log above (is its port taken?)."
             )
-        self.endpoint = line.removeprefix(READY_PREFIX).strip()
         threading.Thread(target=_drain, args=(self._process.stdout,), daemon=True).start()
-        return self.endpoint
+        return line.removeprefix(READY_PREFIX).strip()
 
     def stop(self) -> None:
         """Stop the child (SIGTERM, then SIGKILL if it lingers)."""

@@ -94,6 +94,8 @@ def after_page() -> None:
     (the notification worker, the model preload) and load the libraries the other pages
     draw with, now that neither delays that page."""
     global _WARMED  # once per process, like the services
+    if _WARMED:  # every later run: nothing to do
+        return
     services = get_services()
     with _PROCESS_LOCK:
         if _WARMED:
@@ -122,7 +124,7 @@ def _warm_up(services: Services) -> None:
 def _exercise_page_libraries() -> None:
     """Convert one tiny table and chart the way pages do: pandas, pyarrow and Altair load more
     of themselves on first use (Arrow's pandas bridge, narwhals, Vega-Lite's schema), which
-    made each person's first table or chart page about 0.3-0.7 s slower."""
+    the first page with a table or chart would otherwise wait for."""
     import altair as alt
     import pandas as pd
     import pyarrow as pa
