@@ -29,6 +29,22 @@ from vell_core.store.engine import make_engine
 from vell_core.store.seed import SeedStore
 
 PG_ENV = "VELL_TEST_DATABASE_URL"
+# Suites in the order their files are handed to the xdist workers: the slowest files first, so
+# that no worker is left running one long file alone at the end (xdist's default order, most
+# tests per file first, put the browser files, 1-6 tests of 15-60 s each, last).
+SUITE_ORDER = ("e2e", "integration", "sandbox", "app", "sandbox_marketplace", "unit")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the suites in ``SUITE_ORDER`` (any other folder after them), each file's own order
+    kept (a stable sort). ``make test`` passes ``--no-loadscope-reorder`` so xdist keeps it."""
+
+    def suite_rank(item: pytest.Item) -> int:
+        parts = Path(str(item.path)).relative_to(Path(__file__).parent).parts
+        suite = parts[0] if len(parts) > 1 else ""
+        return SUITE_ORDER.index(suite) if suite in SUITE_ORDER else len(SUITE_ORDER)
+
+    items.sort(key=suite_rank)
 
 
 def private_channel() -> dict[str, str]:

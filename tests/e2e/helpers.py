@@ -23,7 +23,11 @@ from playwright.sync_api import Locator, Page, WebSocket, expect
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's old headless shell (package chromium-headless-shell, the same Blink as chromium) when it
+# is there: it draws the same pages for about 20 % less CPU than the full browser in headless
+# mode, and the browser tests are CPU-bound on a 2-core machine. The full browser otherwise.
+HEADLESS_SHELL = Path("/usr/bin/chromium-headless-shell")
+CHROMIUM = HEADLESS_SHELL if HEADLESS_SHELL.exists() else Path("/usr/bin/chromium")
 # Flags known to work on the CI machines: without the background-networking ones Chromium keeps
 # dialling Google's hosts and the closed network refuses them.
 CHROMIUM_FLAGS = (
