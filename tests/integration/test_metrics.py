@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from sqlalchemy.engine import Engine
 
+from tests.conftest import StoreTemplates
 from vell_core.domain.clock import FrozenClock
 from vell_core.domain.errors import PermissionDenied
-from vell_core.domain.metrics import Dashboard, MetricsFilter, period_presets
+from vell_core.domain.metrics import GRAINS, Dashboard, MetricsFilter, period_presets
 from vell_core.domain.models import (
     DelegationPath,
     DelegationRequest,
@@ -29,10 +30,20 @@ from vell_core.store.engine import make_engine, session_scope
 from vell_core.store.funnel import insert_event
 from vell_core.store.metrics import MetricsStore
 from vell_core.store.staff import StaffStore
+from vell_core.views.metrics_charts import dashboard_chart_dicts
 
 NOW = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
 # Period: March 2026 (31 days); previous period: 29 Jan - 28 Feb.
 MARCH = MetricsFilter(start=date(2026, 3, 1), end=date(2026, 3, 31))
+CHARTS_WITH_DATA = (
+    "wizard_funnel",
+    "customer_funnel",
+    "completion_trend",
+    "sync_histogram",
+    "sync_trend",
+    "trial_trend",
+    "tickets",
+)
 BOSS = StaffMember(id=1, name="Rachel", email="rachel@vell.ai", role=StaffRole.LEADERSHIP)
 REP_A, REP_B = 2, 3
 WIZARD = ("provider", "account_info", "choose_path", "request_sent", "approved", "connected")
@@ -384,3 +395,23 @@ def test_only_a_period_ending_after_today_is_said_to_run_into_the_future(store: 
     assert dashboard(store, MetricsFilter(*last_30)).notes == ()
     ahead = dashboard(store, MetricsFilter(today - timedelta(days=6), today + timedelta(days=1)))
     assert ahead.notes == ("The period ends after today; rates cover the days so far.",)
+
+
+def test_the_pages_unvalidated_charts_are_the_validated_ones(
+    seeded_sqlite_url: str, store_templates: StoreTemplates
+) -> None:
+    """The page skips Vega-Lite validation for speed: on the seeded store's dashboard (every
+    chart drawn) validating raises nothing and yields the very specs the page draws."""
+    engine = make_engine(seeded_sqlite_url)
+    now = store_templates.seed_anchor
+    staff = StaffDirectory(StaffStore(engine))
+    leader = staff.by_email("rachel.kim@vell.ai")
+    assert leader is not None
+    metrics = MetricsService(MetricsStore(engine), FrozenClock(now), staff)
+    start, end = period_presets(now.date())["Last 90 days"]
+    for grain in GRAINS:
+        board = metrics.dashboard(leader, MetricsFilter(start, end, grain=grain))
+        drawn = dashboard_chart_dicts(board, grain)
+        assert set(drawn) == set(CHARTS_WITH_DATA)
+        assert dashboard_chart_dicts(board, grain, validate=True) == drawn
+    engine.dispose()
