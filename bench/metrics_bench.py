@@ -680,6 +680,12 @@ def timed(function: Callable[[], Any], repeat: int) -> tuple[Any, float, float]:
     return result, cold, statistics.median(warm)
 
 
+# Issue 14 sets the ≥ 10× pandas goal for history that has grown (1M and 5M events). At the
+# quick size (100k) ours is ~100 ms of fixed cost (statements, frame shaping) against ~0.5 s
+# of pandas, a ratio that says nothing about growth; it is printed, not checked.
+PANDAS_GOAL_EVENTS = 1_000_000
+
+
 def main() -> int:
     args = arguments()
     target = args.events or (100_000 if args.quick else 1_000_000)
@@ -712,7 +718,8 @@ def main() -> int:
             start=ANCHOR.date() - timedelta(days=HISTORY_DAYS), end=ANCHOR.date(), grain="month"
         )
         for label, filters in (("90-day view", default), ("whole history", everything)):
-            mismatches += run_case(report, label, filters, url, path, duck, limit, args.repeat)
+            mismatches += run_case(report, label, filters, url, path, duck, limit, args.repeat,
+                                   pandas_goal=target >= PANDAS_GOAL_EVENTS)  # fmt: skip
         with_upkeep, without = upkeep_cost(url, args.upkeep_events)
         report.info(
             f"recording an event, with summary and rollup upkeep ({args.upkeep_events} events)",
@@ -745,8 +752,14 @@ def run_case(
     duck: duckdb.DuckDBPyConnection,
     limit: float,
     repeat: int,
+    *,
+    pandas_goal: bool,
 ) -> int:
-    """Time the three implementations on one filter; the number of differing outputs."""
+    """Time the three implementations on one filter; the number of differing outputs.
+
+    ``pandas_goal``: check the ≥ 10× speed-up over pandas (set at 1M events and more); below
+    that the speed-up is printed, not checked (see ``PANDAS_GOAL_EVENTS``).
+    """
     names = {rep: f"Rep {rep}" for rep in REPS}
     engine = make_engine(url)  # a fresh engine: the first run is cold (empty page cache)
 
@@ -769,7 +782,13 @@ def run_case(
     ):
         report.under(f"{label}, {kind}: ours", ours_s, limit)
         report.within(f"{label}, {kind}: ours vs DuckDB", ours_s, duck_s, 2, "DuckDB")
-        report.faster(f"{label}, {kind}: ours vs pandas", ours_s, pd_s, 10, "pandas")
+        name = f"{label}, {kind}: ours vs pandas"
+        if pandas_goal:
+            report.faster(name, ours_s, pd_s, 10, "pandas")
+        else:
+            report.info(name, f"{ours_s * 1000:.0f} ms vs {pd_s * 1000:.0f} ms",
+                        f"{pd_s / ours_s:.1f}× faster (the ≥ 10× goal is set at "
+                        f"{PANDAS_GOAL_EVENTS:,} events; not checked at this size)")  # fmt: skip
     vs_pandas = differences(mine, theirs)
     vs_duck = differences(mine, ducks)
     report.same(f"{label}: every output, ours = pandas", vs_pandas)
