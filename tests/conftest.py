@@ -39,9 +39,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the suites in ``SUITE_ORDER`` (any other folder after them), each file's own order
     kept (a stable sort). ``make test`` passes ``--no-loadscope-reorder`` so xdist keeps it."""
 
+    tests_root = Path(__file__).parent
+
     def suite_rank(item: pytest.Item) -> int:
-        parts = Path(str(item.path)).relative_to(Path(__file__).parent).parts
-        suite = parts[0] if len(parts) > 1 else ""
+        suite = item.path.relative_to(tests_root).parts[0]  # a file name for tests/test_*.py
         return SUITE_ORDER.index(suite) if suite in SUITE_ORDER else len(SUITE_ORDER)
 
     items.sort(key=suite_rank)

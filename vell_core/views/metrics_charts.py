@@ -387,29 +387,19 @@ def dashboard_chart_dicts(
     validate them (``validate=True``) on the seeded store's dashboard and check that both
     outputs are equal.
     """
-    specs: dict[str, dict[str, Any]] = {
-        "wizard_funnel": wizard_funnel_chart(dashboard.wizard_funnel).to_dict(validate=validate),
-        "customer_funnel": customer_funnel_chart(dashboard.customer_funnel).to_dict(
-            validate=validate
-        ),
+    charts: dict[str, Layered] = {
+        "wizard_funnel": wizard_funnel_chart(dashboard.wizard_funnel),
+        "customer_funnel": customer_funnel_chart(dashboard.customer_funnel),
     }
     if not dashboard.completion_trend.empty:
-        specs["completion_trend"] = completion_trend_chart(
-            dashboard.completion_trend, grain
-        ).to_dict(validate=validate)
+        charts["completion_trend"] = completion_trend_chart(dashboard.completion_trend, grain)
     stats = dashboard.sync_stats
     if stats["n"]:
         median = stats["median_s"] / 60 if stats["median_s"] is not None else None
-        specs["sync_histogram"] = sync_histogram_chart(dashboard.sync_histogram, median).to_dict(
-            validate=validate
-        )
-        specs["sync_trend"] = sync_trend_chart(dashboard.sync_trend, grain).to_dict(
-            validate=validate
-        )
+        charts["sync_histogram"] = sync_histogram_chart(dashboard.sync_histogram, median)
+        charts["sync_trend"] = sync_trend_chart(dashboard.sync_trend, grain)
     if not dashboard.trial_trend.empty:
-        specs["trial_trend"] = trial_trend_chart(dashboard.trial_trend, grain).to_dict(
-            validate=validate
-        )
+        charts["trial_trend"] = trial_trend_chart(dashboard.trial_trend, grain)
     if dashboard.baseline.start is not None:
-        specs["tickets"] = tickets_chart(dashboard.tickets, grain).to_dict(validate=validate)
-    return specs
+        charts["tickets"] = tickets_chart(dashboard.tickets, grain)
+    return {name: chart.to_dict(validate=validate) for name, chart in charts.items()}
